@@ -1,0 +1,3 @@
+"""drill-harness: prove that backups really restore."""
+
+__version__ = "0.1.0"

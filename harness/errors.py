@@ -1,0 +1,40 @@
+"""Exception types and the exit codes they map to.
+
+Exit codes mean the same thing everywhere: 0 verified, 1 the drill ran and
+verification failed, 2 the drill could not run (bad input, missing tool,
+unreachable service).
+"""
+
+from __future__ import annotations
+
+EXIT_VERIFIED = 0
+EXIT_NOT_VERIFIED = 1
+EXIT_COULD_NOT_RUN = 2
+
+
+class DrillError(Exception):
+    """The drill could not run (exit 2). The message names the file, record or setting."""
+
+    exit_code = EXIT_COULD_NOT_RUN
+
+
+class ConfigError(DrillError):
+    """A scenario, contract or option is invalid."""
+
+
+class ProviderError(DrillError):
+    """A service provider (PostgreSQL, AWS endpoint) could not be started or reached."""
+
+
+class RefusedError(DrillError):
+    """A safety rule refused the operation (e.g. a write to a production target)."""
+
+
+class VerificationFailed(Exception):
+    """The drill ran and the data did not verify (exit 1)."""
+
+    exit_code = EXIT_NOT_VERIFIED
+
+
+class ArchiveError(VerificationFailed):
+    """An archive is corrupt, truncated or unsafe to extract."""
