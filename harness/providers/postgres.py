@@ -94,12 +94,26 @@ class Database:
 
     def with_dbname(self, dbname: str) -> Database:
         return Database(
-            self.host, self.port, dbname, self.user, self.password, self.provider, self.environment, self.extra
+            self.host,
+            self.port,
+            dbname,
+            self.user,
+            self.password,
+            self.provider,
+            self.environment,
+            self.extra,
         )
 
     def with_environment(self, environment: str) -> Database:
         return Database(
-            self.host, self.port, self.dbname, self.user, self.password, self.provider, environment, self.extra
+            self.host,
+            self.port,
+            self.dbname,
+            self.user,
+            self.password,
+            self.provider,
+            environment,
+            self.extra,
         )
 
     @property
@@ -231,7 +245,14 @@ class EmbeddedCluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
         return subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, env=env, cwd=self.base, check=False, **kwargs
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=self.base,
+            check=False,
+            **kwargs,
         )
 
     def _chown(self, path: Path) -> None:
@@ -251,8 +272,10 @@ class EmbeddedCluster:
             out = self._run(
                 [
                     str(self.bindir / "initdb"),
-                    "-D", str(self.data),
-                    "-U", SUPERUSER,
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    SUPERUSER,
                     "--auth-local=scram-sha-256",
                     "--auth-host=scram-sha-256",
                     f"--pwfile={pwfile}",
@@ -284,15 +307,24 @@ class EmbeddedCluster:
             self.port = _free_port()
             self._write_settings()
             out = self._run(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"]
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
             )
             if out.returncode == 0:
                 self.running = True
                 return
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
-            if "could not bind" in log or "Address already in use" in log:
-                if attempt < attempts:
-                    continue
+            if ("could not bind" in log or "Address already in use" in log) and attempt < attempts:
+                continue
             tail = "\n".join(log.strip().splitlines()[-8:])
             raise ProviderError(
                 f"embedded PostgreSQL did not start (port {self.port}): {out.stderr.strip()}\n{tail}"
@@ -387,7 +419,7 @@ def external_database(dsn: str, *, environment: str | None, source: str) -> Data
     except psycopg.ProgrammingError as exc:
         raise ConfigError(f"{source}: not a valid PostgreSQL DSN ({_first_line(exc)})") from None
     host = str(params.pop("host", "localhost"))
-    port = int(params.pop("port", 5432))
+    port = int(str(params.pop("port", 5432)))
     dbname = str(params.pop("dbname", "postgres"))
     user = str(params.pop("user", os.environ.get("USER", "postgres")))
     password = params.pop("password", None)

@@ -1,0 +1,150 @@
+"""Restore (import) a validated export into a target database — an explicit, gated step.
+
+Safety rules, checked before any connection writes:
+
+* the export must have validated cleanly (no findings);
+* a target declared production — by the scenario or CLI, or by the database
+  itself via the ``drill_harness.environment`` setting — is refused unless a
+  human approval reference is given (``--approve-production REF``); the
+  reference is recorded in the evidence. Automated drills never pass one.
+
+Each entity file is streamed with COPY into a temporary staging table of raw
+JSON documents and upserted with ``jsonb_populate_record`` in referential
+order, all in one transaction: a failure leaves the target untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from harness.contract import Contract, Entity
+from harness.errors import ConfigError, RefusedError, VerificationFailed
+from harness.providers.postgres import Database
+from harness.validate.findings import ValidationReport
+
+PRODUCTION = "production"
+_CHUNK = 1 << 20
+
+
+@dataclass
+class RestoreResult:
+    target: dict[str, Any]
+    approval_reference: str | None
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "approval_reference": self.approval_reference,
+            "inserted": sum(self.inserted.values()),
+            "updated": sum(self.updated.values()),
+            "per_entity": {
+                k: {"inserted": self.inserted[k], "updated": self.updated[k]} for k in self.inserted
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def declared_environment(db: Database) -> str:
+    """The target's environment: production if either the caller or the database says so."""
+    if db.environment == PRODUCTION:
+        return PRODUCTION
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('drill_harness.environment', true)").fetchone()
+    from_db = (row[0] or "").strip().lower() if row else ""
+    return PRODUCTION if from_db == PRODUCTION else db.environment
+
+
+def check_write_allowed(db: Database, approval_reference: str | None) -> str:
+    """Raise RefusedError for a production target without an approval reference."""
+    environment = declared_environment(db)
+    if environment == PRODUCTION and not (approval_reference and approval_reference.strip()):
+        raise RefusedError(
+            f"refusing to write to {db.label}: the target is declared production. A restore into "
+            "production needs a human approval: pass --approve-production <change/incident reference>"
+        )
+    return environment
+
+
+def _copy_file(cur: psycopg.Cursor[Any], path: Path) -> None:
+    with path.open("rb") as fh, cur.copy("COPY drill_stage (doc) FROM STDIN") as copy:
+        while chunk := fh.read(_CHUNK):
+            # JSON never holds raw tabs/newlines inside a line; only backslashes need COPY escaping.
+            copy.write(chunk.replace(b"\\", b"\\\\"))
+
+
+def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
+    assert ent.table is not None
+    table = sql.Identifier(*ent.table.split("."))
+    cols = [sql.Identifier(f) for f in ent.fields]
+    updates = [sql.SQL("{} = EXCLUDED.{}").format(c, c) for c in cols if c != sql.Identifier(ent.primary_key)]
+    conflict = (
+        sql.SQL("DO UPDATE SET {}").format(sql.SQL(", ").join(updates)) if updates else sql.SQL("DO NOTHING")
+    )
+    query = sql.SQL(
+        """WITH up AS (
+             INSERT INTO {table} ({cols})
+             SELECT {rcols} FROM drill_stage s, jsonb_populate_record(NULL::{table}, s.doc) AS r
+             ON CONFLICT ({pk}) {conflict}
+             RETURNING (xmax = 0) AS inserted)
+           SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"""
+    ).format(
+        table=table,
+        cols=sql.SQL(", ").join(cols),
+        rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(c) for c in cols),
+        pk=sql.Identifier(ent.primary_key),
+        conflict=conflict,
+    )
+    row = cur.execute(query).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def restore(
+    db: Database,
+    contract: Contract,
+    export_dir: Path,
+    report: ValidationReport,
+    *,
+    approval_reference: str | None = None,
+) -> RestoreResult:
+    """Import every entity of a cleanly validated export into ``db`` in one transaction."""
+    if not report.ok:
+        raise RefusedError(
+            f"refusing to restore {export_dir}: validation found {report.error_count} problem(s); "
+            "fix the export or restore from another archive"
+        )
+    for ent in contract.entities:
+        if not ent.table:
+            raise ConfigError(
+                f"{contract.path}: entity {ent.name!r} is exported from a query; import needs a table"
+            )
+    check_write_allowed(db, approval_reference)
+    started = time.perf_counter()
+    result = RestoreResult(target=db.describe(), approval_reference=approval_reference)
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE drill_stage (doc jsonb NOT NULL) ON COMMIT DROP")
+        for ent in contract.load_order():
+            try:
+                _copy_file(cur, Path(export_dir) / ent.file)
+                inserted, updated = _upsert(cur, ent)
+            except psycopg.Error as exc:
+                conn.rollback()
+                detail = str(exc).strip().splitlines()[0]
+                raise VerificationFailed(
+                    f"restore of entity {ent.name!r} into {db.label} failed: {detail}; "
+                    "the transaction was rolled back, nothing was written"
+                ) from None
+            result.inserted[ent.name] = inserted
+            result.updated[ent.name] = updated
+            cur.execute("TRUNCATE drill_stage")
+        conn.commit()
+    result.seconds = time.perf_counter() - started
+    return result

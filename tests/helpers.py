@@ -1,0 +1,53 @@
+"""Test helpers for building broken exports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def rewrite_lines(
+    export_dir: Path, file: str, change: Callable[[list[bytes]], list[bytes]], *, fix_manifest: bool = True
+) -> None:
+    """Change a JSONL file's raw lines; by default fix the manifest so only the intended rule fires."""
+    path = export_dir / file
+    lines = change(path.read_bytes().splitlines())
+    data = b"".join(line + b"\n" for line in lines)
+    path.write_bytes(data)
+    if fix_manifest:
+        manifest_path = export_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["checksums"][file] = "sha256:" + hashlib.sha256(data).hexdigest()
+        entity = next(name for name, f in manifest["entity_files"].items() if f == file)
+        manifest["entity_counts"][entity] = len(lines)
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+
+
+def edit_record(
+    export_dir: Path, file: str, index: int, change: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Apply ``change`` to record number ``index`` (0-based) and return the changed record."""
+    changed: dict[str, Any] = {}
+
+    def apply(lines: list[bytes]) -> list[bytes]:
+        record = orjson.loads(lines[index])
+        change(record)
+        changed.update(record)
+        lines[index] = orjson.dumps(record)
+        return lines
+
+    rewrite_lines(export_dir, file, apply)
+    return changed
+
+
+def rules(report: Any) -> set[str]:
+    return set(report.rule_counts)
