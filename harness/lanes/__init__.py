@@ -1,0 +1,25 @@
+"""Drill lanes. Each lane is a sequence of named steps; the pytest plugin turns steps into test items."""
+
+from __future__ import annotations
+
+import importlib
+
+from harness.errors import ConfigError
+from harness.lanes.base import Lane
+
+# lane name -> "module:Class"; imported lazily so one lane's dependencies never burden another.
+LANES: dict[str, str] = {
+    "portable-export": "harness.lanes.portable_export:PortableExportLane",
+    "least-privilege-gate": "harness.gate.lane:GateLane",
+}
+
+
+def lane_class(name: str, source: str = "scenario") -> type[Lane]:
+    try:
+        target = LANES[name]
+    except KeyError:
+        known = ", ".join(sorted(LANES))
+        raise ConfigError(f"{source}: unknown lane {name!r} (known lanes: {known})") from None
+    module_name, _, class_name = target.partition(":")
+    cls: type[Lane] = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,104 @@
+"""The lane base class: named steps, their dependencies, and the services they share."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.errors import ConfigError
+from harness.evidence import Evidence
+from harness.providers.postgres import Database, EmbeddedCluster, embedded_postgres, external_database
+from harness.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    data_proving: bool = False
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line settings that apply to every scenario in a run."""
+
+    evidence_dir: Path = Path("reports")
+    work_dir: Path = Path(".tmp/exports")
+    pg_provider: str | None = None
+    dataset_rows: int | None = None
+    keep_workdir: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StepSkipped(Exception):
+    """A step had nothing to do (e.g. no smoke queries): recorded as skipped, never passed."""
+
+
+class Lane:
+    """Base class: subclasses declare ``steps`` and implement ``step_<name>`` methods returning a message."""
+
+    steps: ClassVar[tuple[StepSpec, ...]] = ()
+
+    def __init__(self, scenario: Scenario, options: RunOptions, evidence: Evidence) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.evidence = evidence
+        self.stack = contextlib.ExitStack()
+        self.work_dir = Path(options.work_dir) / f"{scenario.name}-{evidence.run_id}"
+        self._cluster: EmbeddedCluster | None = None
+
+    # -- steps --------------------------------------------------------------------------------------
+    def runner(self, name: str) -> Callable[[], str]:
+        method: Callable[[], str] = getattr(self, "step_" + name.replace("-", "_"))
+        return method
+
+    def sections(self) -> dict[str, Any]:
+        """Lane-specific evidence sections merged into the evidence document."""
+        return {}
+
+    # -- services -----------------------------------------------------------------------------------
+    def cluster(self) -> EmbeddedCluster:
+        """The run's embedded PostgreSQL cluster, started on first use and stopped in ``close``."""
+        if self._cluster is None:
+            bindir = self.scenario.section("source").get("postgres", {}).get("bindir")
+            self._cluster = self.stack.enter_context(embedded_postgres(bindir))
+        return self._cluster
+
+    def postgres(self, role: str, dbname: str) -> tuple[Database, bool]:
+        """The source or target database for ``role``; the flag says whether it is embedded."""
+        spec = self.scenario.section(role).get("postgres", {})
+        provider = self.options.pg_provider or spec.get("provider", "embedded")
+        environment = self.scenario.section(role).get("environment") or spec.get("environment")
+        if provider == "embedded":
+            db = self.cluster().database(dbname)
+            return db.with_environment(environment or ("drill" if role == "source" else "scratch")), True
+        if provider != "external":
+            raise ConfigError(
+                f"{self.scenario.path}: {role}.postgres.provider {provider!r} is not supported here"
+            )
+        var = spec.get("dsn_env")
+        if not var:
+            raise ConfigError(
+                f"{self.scenario.path}: {role}.postgres.dsn_env must name the variable holding the DSN"
+            )
+        dsn = os.environ.get(var)
+        if not dsn:
+            raise ConfigError(f"{self.scenario.path}: environment variable {var} (the {role} DSN) is not set")
+        return external_database(dsn, environment=environment, source=f"${var}"), False
+
+    def make_work_dir(self) -> Path:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return self.work_dir
+
+    def close(self, verdict: str) -> None:
+        """Stop services; remove the work directory unless asked to keep it or the drill did not verify."""
+        try:
+            self.stack.close()
+        finally:
+            if verdict == "verified" and not self.options.keep_workdir:
+                shutil.rmtree(self.work_dir, ignore_errors=True)

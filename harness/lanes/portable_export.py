@@ -1,0 +1,294 @@
+"""Portable export lane: export → archive → extract → validate → dry-run → restore → smoke → compare."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.archive import ArchiveInfo, create_archive, extract_archive, sha256_file
+from harness.contract import Contract, load_contract
+from harness.dryrun import DryRunResult, dry_run
+from harness.errors import ArchiveError, ConfigError, RefusedError, VerificationFailed
+from harness.export import ExportResult, SourceInfo, export
+from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.providers.postgres import Database, create_database
+from harness.restore import PRODUCTION, RestoreResult, declared_environment, restore
+from harness.smoke import SmokeResult, run_smoke
+from harness.validate.findings import ValidationReport
+from harness.validate.validator import validate_export
+
+SOURCE_DB = "drill_source"
+TARGET_DB = "drill_scratch"
+
+
+def apply_schema(db: Database, schema_sql: str, scenario_dir: Path) -> None:
+    """Create the application schema in a scratch target ('reference' = the bundled schema)."""
+    if schema_sql == "reference":
+        text = resources.files("harness.dataset").joinpath("schema.sql").read_text(encoding="utf-8")
+    else:
+        path = (scenario_dir / schema_sql).resolve()
+        if not path.is_file():
+            raise ConfigError(f"target.schema_sql: {path} not found")
+        text = path.read_text(encoding="utf-8")
+    with db.connect() as conn:
+        conn.execute(text.encode())
+        conn.commit()
+
+
+def compare_manifests(source: dict[str, Any], restored: dict[str, Any]) -> dict[str, Any]:
+    """Per-entity counts and checksums of the source export against the re-export of the target."""
+    entities: dict[str, Any] = {}
+    for name, file in sorted(source["entity_files"].items()):
+        entry = {
+            "source_count": source["entity_counts"].get(name),
+            "restored_count": restored["entity_counts"].get(name),
+            "source_sha256": source["checksums"].get(file),
+            "restored_sha256": restored["checksums"].get(file),
+        }
+        entry["match"] = (
+            entry["source_count"] == entry["restored_count"]
+            and entry["source_sha256"] == entry["restored_sha256"]
+        )
+        entities[name] = entry
+    return {"passed": bool(entities) and all(e["match"] for e in entities.values()), "entities": entities}
+
+
+class PortableExportLane(Lane):
+    steps: ClassVar = (
+        StepSpec("seed"),
+        StepSpec("export", needs=("seed",)),
+        StepSpec("archive", needs=("export",)),
+        StepSpec("extract", needs=("archive",)),
+        StepSpec("validate", data_proving=True, needs=("extract",)),
+        StepSpec("dry-run", needs=("validate",)),
+        StepSpec("restore", needs=("dry-run",)),
+        StepSpec("smoke", data_proving=True, needs=("restore",)),
+        StepSpec("re-export-compare", data_proving=True, needs=("restore",)),
+    )
+
+    contract: Contract
+    source_db: Database
+    target_db: Database | None = None
+    exported: ExportResult
+    archive_info: ArchiveInfo
+    extracted: Path
+    report: ValidationReport
+    planned: DryRunResult
+    restored: RestoreResult
+    smoke_results: list[SmokeResult]
+    comparison: dict[str, Any]
+
+    def _contract(self) -> Contract:
+        if not hasattr(self, "contract"):
+            rel = self.scenario.data.get("contract")
+            if not rel:
+                raise ConfigError(f"{self.scenario.path}: the portable-export lane needs 'contract'")
+            self.contract = load_contract(self.scenario.resolve(rel))
+        return self.contract
+
+    def step_seed(self) -> str:
+        self._contract()
+        source = self.scenario.section("source")
+        db, embedded = self.postgres("source", SOURCE_DB)
+        if embedded:
+            from harness.dataset.generator import seed_dataset
+
+            dataset = source.get("dataset") or {"rows": 10_000}
+            rows = self.options.dataset_rows or dataset["rows"]
+            db = create_database(self.cluster().database(), SOURCE_DB).with_environment(db.environment)
+            started = time.perf_counter()
+            counts = seed_dataset(db, rows, seed=dataset.get("seed", 42))
+            self.source_db = db
+            took = time.perf_counter() - started
+            return f"seeded {sum(counts.values())} rows into embedded {SOURCE_DB} in {took:.1f}s"
+        with db.connect() as conn:
+            conn.execute("SELECT 1")
+        self.source_db = db
+        return f"connected to {db.label} (environment {db.environment})"
+
+    def step_export(self) -> str:
+        source = self.scenario.section("source")
+        info = SourceInfo.from_env(
+            source.get("environment") or self.source_db.environment,
+            stack=source.get("stack", ""),
+            region=source.get("region", ""),
+        )
+        self.exported = export(self.source_db, self.contract, self.make_work_dir() / "export", info)
+        rate = self.exported.rows / self.exported.seconds if self.exported.seconds else 0.0
+        return f"{self.exported.rows} records in {len(self.exported.entities)} files ({rate:,.0f} rows/s)"
+
+    def step_archive(self) -> str:
+        stamp = self.exported.manifest["generated_at"].replace("-", "").replace(":", "")
+        dest = self.work_dir / f"{self.scenario.name}-{stamp}.tar.gz"
+        self.archive_info = create_archive(self.exported.directory, dest)
+        return f"{dest.name}: {self.archive_info.size_bytes} bytes, sha256 {self.archive_info.sha256[:12]}…"
+
+    def step_extract(self) -> str:
+        self.restore_clock = time.perf_counter()
+        actual = sha256_file(self.archive_info.path)
+        if actual != self.archive_info.sha256:
+            raise ArchiveError(
+                f"{self.archive_info.path}: sha256 {actual} differs from the recorded "
+                f"{self.archive_info.sha256}"
+            )
+        self.extracted = extract_archive(self.archive_info.path, self.work_dir / "extracted")
+        return f"archive checksum matches; extracted {len(self.archive_info.members)} members"
+
+    def step_validate(self) -> str:
+        self.report = validate_export(self.contract, self.extracted, scratch_dir=self.work_dir)
+        if not self.report.ok:
+            first = self.report.findings[0] if self.report.findings else None
+            raise VerificationFailed(f"{self.report.error_count} finding(s); first: {first}")
+        rate = self.report.records_checked / self.report.seconds if self.report.seconds else 0.0
+        return (
+            f"{self.report.records_checked} records checked against every rule, no findings ({rate:,.0f}/s)"
+        )
+
+    def _target(self) -> Database:
+        if self.target_db is None:
+            target = self.scenario.section("target")
+            db, embedded = self.postgres("target", TARGET_DB)
+            if embedded:
+                if db.environment == PRODUCTION:
+                    raise RefusedError(
+                        f"{self.scenario.path}: an embedded target is a throwaway database the drill "
+                        "creates; it cannot be declared production"
+                    )
+                db = create_database(self.cluster().database(), TARGET_DB).with_environment(db.environment)
+                apply_schema(db, target.get("schema_sql", "reference"), self.scenario.path.parent)
+            self.target_db = db
+        return self.target_db
+
+    def step_dry_run(self) -> str:
+        self.planned = dry_run(self._target(), self.contract, self.extracted, self.report)
+        if not self.planned.zero_writes_proven:
+            raise VerificationFailed(f"zero writes could not be proven: {self.planned.proof}")
+        p = self.planned
+        return (
+            f"would insert {p.total('would_insert')}, update {p.total('would_update')}, skip "
+            f"{p.total('skipped')}, invalid {p.total('invalid')}; zero writes proven"
+        )
+
+    def step_restore(self) -> str:
+        target = self._target()
+        if declared_environment(target) == PRODUCTION:
+            raise RefusedError(
+                f"{target.label} is declared production; drills never restore into production "
+                "(use `drill restore --approve-production REF` for an approved human restore)"
+            )
+        self.restored = restore(target, self.contract, self.extracted, self.report)
+        self.restore_done = (time.perf_counter(), datetime.now(UTC))
+        total = sum(self.exported.manifest["entity_counts"].values())
+        written = sum(self.restored.inserted.values()) + sum(self.restored.updated.values())
+        if written != total:
+            raise VerificationFailed(f"restore wrote {written} records but the export holds {total}")
+        return f"restored {written} records into {target.label} in {self.restored.seconds:.1f}s"
+
+    def step_smoke(self) -> str:
+        checks = self.scenario.data.get("smoke") or []
+        if not checks:
+            raise StepSkipped("the scenario defines no smoke queries")
+        self.smoke_results = run_smoke(self._target(), checks, source=self.source_db)
+        self.smoke_done = time.perf_counter()
+        failed = [r for r in self.smoke_results if not r.passed]
+        if failed:
+            raise VerificationFailed("; ".join(f"{r.name}: {r.detail}" for r in failed))
+        return f"{len(self.smoke_results)} smoke queries passed"
+
+    def step_re_export_compare(self) -> str:
+        again = export(
+            self._target(),
+            self.contract,
+            self.work_dir / "reexport",
+            SourceInfo.from_env(self._target().environment),
+        )
+        self.comparison = compare_manifests(self.exported.manifest, again.manifest)
+        if not self.comparison["passed"]:
+            bad = [n for n, e in self.comparison["entities"].items() if not e["match"]]
+            raise VerificationFailed(f"re-export differs from the source for: {', '.join(bad)}")
+        count = len(self.comparison["entities"])
+        return f"all {count} entities match the source byte for byte (counts and sha256)"
+
+    # -- evidence -----------------------------------------------------------------------------------
+    def _measurements(self) -> dict[str, Any]:
+        objectives = self.scenario.section("objectives")
+        rto_obj, rpo_obj = objectives.get("rto_seconds"), objectives.get("rpo_seconds")
+        rto = rpo = None
+        if hasattr(self, "restore_done") and hasattr(self, "restore_clock"):
+            end = getattr(self, "smoke_done", self.restore_done[0])
+            rto = end - self.restore_clock
+            generated = datetime.strptime(self.exported.manifest["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
+            rpo = max(0.0, (self.restore_done[1] - generated.replace(tzinfo=UTC)).total_seconds())
+        rates: dict[str, float] = {}
+        if hasattr(self, "exported") and self.exported.seconds:
+            rates["export"] = round(self.exported.rows / self.exported.seconds, 1)
+        if hasattr(self, "report") and self.report.seconds:
+            rates["validate"] = round(self.report.records_checked / self.report.seconds, 1)
+        return {
+            "rto": {
+                "measured_seconds": rto,
+                "objective_seconds": rto_obj,
+                "met": None if rto is None or rto_obj is None else rto <= rto_obj,
+                "definition": "from fetching the archive to the restored target passing smoke queries",
+            },
+            "rpo": {
+                "measured_seconds": rpo,
+                "objective_seconds": rpo_obj,
+                "met": None if rpo is None or rpo_obj is None else rpo <= rpo_obj,
+                "definition": "age of the export snapshot when the restore completed",
+            },
+            "rows_per_second": rates,
+        }
+
+    def sections(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"measurements": self._measurements()}
+        source: dict[str, Any] = {}
+        if hasattr(self, "source_db"):
+            source["database"] = self.source_db.describe()
+        if hasattr(self, "contract"):
+            source["contract"] = {
+                "name": self.contract.name,
+                "path": str(self.contract.path),
+                "sha256": f"sha256:{self.contract.sha256}",
+            }
+        if hasattr(self, "archive_info"):
+            source["archive"] = {
+                "uri": self.archive_info.path.resolve().as_uri(),
+                "sha256": f"sha256:{self.archive_info.sha256}",
+                "size_bytes": self.archive_info.size_bytes,
+            }
+        if hasattr(self, "exported"):
+            m = self.exported.manifest
+            keys = (
+                "generated_at",
+                "schema_version",
+                "export_format_version",
+                "app_git_sha",
+                "source_environment",
+                "entity_counts",
+                "checksums",
+                "redactions",
+                "omitted_entities",
+            )
+            source["manifest"] = {k: m[k] for k in keys}
+        out["source"] = source
+        target = self.target_db
+        out["target"] = (
+            {"environment": target.environment, "database": target.describe()}
+            if target
+            else {"environment": self.scenario.section("target").get("environment", "scratch")}
+        )
+        if hasattr(self, "report"):
+            out["validation"] = self.report.summary()
+        if hasattr(self, "planned"):
+            out["dry_run"] = self.planned.to_dict()
+        if hasattr(self, "restored"):
+            out["restore"] = self.restored.to_dict()
+        if hasattr(self, "smoke_results"):
+            out["smoke"] = [r.to_dict() for r in self.smoke_results]
+        if hasattr(self, "comparison"):
+            out["comparison"] = self.comparison
+        return out
