@@ -1,0 +1,103 @@
+"""The ``least-privilege-gate`` lane: the gate as a scenario (``scenarios/pr/``), one step per rule family.
+
+Scenario ``options``: ``spec`` (policy spec), ``templates`` and ``workflows`` (files or
+directories), all relative to the scenario file. The evaluation steps (iam, oidc,
+posture) are data-proving; the SARIF report lands next to the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.errors import ConfigError, VerificationFailed
+from harness.gate.runner import GateReport, category, run_gate
+from harness.gate.sarif import to_markdown, to_sarif
+from harness.gate.spec import load_spec
+from harness.lanes.base import Lane, StepSkipped, StepSpec
+
+
+class GateLane(Lane):
+    steps: ClassVar = (
+        StepSpec("gate"),
+        StepSpec("cfn-lint", needs=("gate",)),
+        StepSpec("iam", data_proving=True, needs=("gate",)),
+        StepSpec("oidc", data_proving=True, needs=("gate",)),
+        StepSpec("workflows", needs=("gate",)),
+        StepSpec("posture", data_proving=True, needs=("gate",)),
+        StepSpec("sarif", needs=("gate",)),
+    )
+
+    report: GateReport | None = None
+    sarif_path: Path | None = None
+
+    def _paths(self, key: str) -> list[str]:
+        options = self.scenario.section("options")
+        raw = options.get(key) or []
+        if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+            raise ConfigError(f"{self.scenario.path}: options.{key} must be a list of paths")
+        return [str(self.scenario.resolve(p)) for p in raw]
+
+    def step_gate(self) -> str:
+        options = self.scenario.section("options")
+        spec_rel = options.get("spec")
+        spec = load_spec(self.scenario.resolve(spec_rel) if spec_rel else None)
+        inputs = self._paths("templates") + self._paths("workflows")
+        if not inputs:
+            raise ConfigError(
+                f"{self.scenario.path}: options.templates / options.workflows list nothing to check"
+            )
+        self.report = run_gate(spec, inputs)
+        r = self.report
+        return f"{len(r.templates)} template(s), {len(r.workflows)} workflow(s), {len(r.findings)} finding(s)"
+
+    def _category(self, cat: str, what: str) -> str:
+        assert self.report is not None
+        failing = self.report.failing(cat)
+        if failing:
+            raise VerificationFailed(
+                f"{len(failing)} {what} violation(s): " + "; ".join(map(str, failing[:5]))
+            )
+        seen = [f for f in self.report.findings if category(f.rule) == cat]
+        return f"no {what} violations" + (f" ({len(seen)} non-failing finding(s))" if seen else "")
+
+    def step_cfn_lint(self) -> str:
+        return self._category("cfn-lint", "cfn-lint")
+
+    def step_iam(self) -> str:
+        assert self.report is not None
+        if not self.report.roles_evaluated:
+            raise StepSkipped("no IAM roles in the templates")
+        return self._category("iam", "IAM") + f"; roles evaluated: {', '.join(self.report.roles_evaluated)}"
+
+    def step_oidc(self) -> str:
+        return self._category("oidc", "OIDC trust")
+
+    def step_workflows(self) -> str:
+        assert self.report is not None
+        if not self.report.workflows:
+            raise StepSkipped("no workflows given")
+        return self._category("workflows", "workflow")
+
+    def step_posture(self) -> str:
+        assert self.report is not None
+        if not self.report.templates:
+            raise StepSkipped("no templates given")
+        return self._category("posture", "posture")
+
+    def step_sarif(self) -> str:
+        assert self.report is not None
+        out = Path(self.options.evidence_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.sarif_path = out / f"gate-{self.scenario.name}-{self.evidence.run_id}.sarif"
+        self.sarif_path.write_text(json.dumps(to_sarif(self.report), indent=2), encoding="utf-8")
+        self.sarif_path.with_suffix(".md").write_text(to_markdown(self.report), encoding="utf-8")
+        return f"SARIF 2.1.0 with {len(self.report.findings)} result(s) at {self.sarif_path}"
+
+    def sections(self) -> dict[str, Any]:
+        if self.report is None:
+            return {}
+        gate = self.report.to_dict()
+        gate["sarif"] = str(self.sarif_path) if self.sarif_path else None
+        return {"extra": {"gate": gate}}

@@ -1,0 +1,227 @@
+"""Template posture: archive buckets (R2/R6), declared schedules (R6), database backups (R7)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from harness.gate.findings import Finding
+from harness.gate.iam import Request, evaluate
+from harness.gate.policies import function_statements
+from harness.gate.spec import GateSpec
+from harness.gate.templates import Resolver, Template, key_line
+
+BUCKET = "AWS::S3::Bucket"
+FUNCTIONS = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table")
+PAB_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+SSE = {"AES256", "aws:kms", "aws:kms:dsse"}
+_DAILY_CRON = re.compile(r"^cron\(\s*\d+\s+\d+\s+[*?]\s+\*\s+[*?]\s+\*\s*\)$")
+_DAILY_RATE = re.compile(r"^rate\(\s*(1 day|24 hours|1440 minutes)\s*\)$")
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+class Posture:
+    def __init__(self, template: Template, resolver: Resolver, spec: GateSpec) -> None:
+        self.t, self.r, self.spec = template, resolver, spec
+        self.file = str(template.path)
+
+    def finding(self, line: int, rule: str, resource: str, message: str) -> Finding:
+        return Finding(self.file, line, rule, "error", resource, message)
+
+    def props(self, logical_id: str) -> dict[str, Any]:
+        resolved = self.r.resolve(self.t.properties(logical_id))
+        return resolved if isinstance(resolved, dict) else {}
+
+    def prop_line(self, logical_id: str, *keys: str) -> int:
+        """Line of the first of ``keys`` present under Properties, else the resource's line."""
+        raw = self.t.properties(logical_id)
+        for key in keys:
+            if key in raw:
+                return key_line(raw, key, self.t.resource_line(logical_id))
+        return self.t.resource_line(logical_id)
+
+    # -- buckets ------------------------------------------------------------------------------
+    def buckets(self) -> Iterator[Finding]:
+        wanted = self.spec.archive_buckets
+        for lid, res in self.t.resources(BUCKET):
+            if wanted is not None and lid not in wanted:
+                continue
+            yield from self.bucket(lid, res)
+
+    def bucket(self, lid: str, res: dict[str, Any]) -> Iterator[Finding]:
+        p = self.props(lid)
+        rules = (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
+        algos = {(r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules}
+        if not algos & SSE:
+            yield self.finding(self.prop_line(lid, "BucketEncryption"), "S3001", lid, "no default encryption")
+        status = (p.get("VersioningConfiguration") or {}).get("Status")
+        if status != "Enabled":
+            msg = f"versioning is {status or 'not configured'}; archives need versioning Enabled"
+            yield self.finding(self.prop_line(lid, "VersioningConfiguration"), "S3002", lid, msg)
+        pab = p.get("PublicAccessBlockConfiguration") or {}
+        off = [f for f in PAB_FLAGS if not _true(pab.get(f))]
+        if off:
+            line = self.prop_line(lid, "PublicAccessBlockConfiguration")
+            yield self.finding(line, "S3003", lid, "public access block flags not true: " + ", ".join(off))
+        not_retained = [a for a in ("DeletionPolicy", "UpdateReplacePolicy") if res.get(a) != "Retain"]
+        if not_retained:
+            line = key_line(res, not_retained[0], self.t.resource_line(lid))
+            yield self.finding(line, "S3004", lid, " and ".join(not_retained) + " must be Retain")
+        lifecycle = (p.get("LifecycleConfiguration") or {}).get("Rules") or []
+        noncurrent = [
+            r for r in lifecycle
+            if r.get("Status") == "Enabled"
+            and any(k.startswith("NoncurrentVersion") for k in r)
+        ]  # fmt: skip
+        if not noncurrent:
+            line = self.prop_line(lid, "LifecycleConfiguration")
+            yield self.finding(line, "S3005", lid, "no enabled lifecycle rule for noncurrent versions")
+        tags = {str(t.get("Key")): str(t.get("Value")) for t in p.get("Tags") or [] if isinstance(t, dict)}
+        missing = {k: v for k, v in self.spec.backup_tags.items() if tags.get(k) != v}
+        if missing:
+            want = ", ".join(f"{k}={v}" for k, v in missing.items())
+            yield self.finding(
+                self.prop_line(lid, "Tags"), "S3006", lid, f"backup-selection tags missing: {want}"
+            )
+
+    # -- schedules ----------------------------------------------------------------------------
+    def _targeted_by_rule(self, function_id: str) -> bool:
+        for lid, _ in self.t.resources("AWS::Events::Rule", "AWS::Scheduler::Schedule"):
+            raw = self.t.properties(lid)
+            if "ScheduleExpression" not in raw:
+                continue
+            targets = raw.get("Targets") or [raw.get("Target")]
+            if function_id in repr(targets):  # GetAtt/Ref of the function anywhere in the target
+                return True
+        return False
+
+    def schedules(self) -> Iterator[Finding]:
+        functions = dict(self.t.resources(*FUNCTIONS))
+        for fid in self.spec.scheduled_functions:
+            if fid not in functions:
+                continue
+            events = self.props(fid).get("Events") or {}
+            kinds = {str(e.get("Type")) for e in events.values() if isinstance(e, dict)}
+            if not kinds & {"Schedule", "ScheduleV2"} and not self._targeted_by_rule(fid):
+                msg = "no Schedule event or EventBridge rule declared for this scheduled function"
+                yield self.finding(self.t.resource_line(fid), "SCHED001", fid, msg)
+        for fid in functions:
+            statements = function_statements(self.t, self.r, fid)
+            for action in ("events:PutRule", "events:PutTargets", "scheduler:CreateSchedule"):
+                probe = "arn:*:events:*:*:rule/*" if action.startswith("events") else "*"
+                result = evaluate(statements, Request.make(action, probe), "any")
+                if result.allowed:
+                    msg = f"the function's role allows {action}: schedules could be created at runtime"
+                    yield self.finding(
+                        result.allowed_by[0].line or self.t.resource_line(fid), "SCHED002", fid, msg
+                    )
+                    break
+
+    # -- databases (R7) -----------------------------------------------------------------------
+    def databases(self) -> Iterator[Finding]:
+        dbs = list(self.t.resources(*DATABASES))
+        if not dbs:
+            return
+        days = self.spec.retention_days
+        for lid, res in dbs:
+            p = self.props(lid)
+            if res.get("Type") == "AWS::DynamoDB::Table":
+                pitr = p.get("PointInTimeRecoverySpecification") or {}
+                if not _true(pitr.get("PointInTimeRecoveryEnabled")):
+                    line = self.prop_line(lid, "PointInTimeRecoverySpecification")
+                    yield self.finding(line, "DB002", lid, "PointInTimeRecoveryEnabled is not true")
+                elif int(pitr.get("RecoveryPeriodInDays", 35)) < days:
+                    line = self.prop_line(lid, "PointInTimeRecoverySpecification")
+                    yield self.finding(line, "DB001", lid, f"PITR recovery period below {days} days")
+                protect = "DeletionProtectionEnabled"
+            else:
+                retention = int(p.get("BackupRetentionPeriod", 1))
+                line = self.prop_line(lid, "BackupRetentionPeriod")
+                if retention == 0:
+                    yield self.finding(
+                        line, "DB002", lid, "BackupRetentionPeriod 0 disables automated backups and PITR"
+                    )
+                elif retention < days:
+                    yield self.finding(
+                        line, "DB001", lid, f"BackupRetentionPeriod {retention} < policy {days} days"
+                    )
+                protect = "DeletionProtection"
+            if not _true(p.get(protect)):
+                yield self.finding(self.prop_line(lid, protect), "DB003", lid, f"{protect} is not true")
+        first_id = dbs[0][0]
+        first = self.t.resource_line(first_id)
+        if not self._daily_plan(days):
+            msg = f"no AWS::Backup::BackupPlan rule with a daily schedule and DeleteAfterDays >= {days}"
+            yield self.finding(first, "DB004", first_id, msg)
+        if not self._age_alarm():
+            hours = self.spec.max_backup_age_hours
+            msg = f"no alarm (to an SNS topic) when the newest backup is older than {hours:g} h"
+            yield self.finding(first, "DB005", first_id, msg)
+        missing = [s for s in ("Failed", "Expired") if not self._job_alarm(s)]
+        if missing:
+            msg = f"no alarm or event rule (to an SNS topic) on {' and '.join(missing).lower()} backup jobs"
+            yield self.finding(first, "DB006", first_id, msg)
+
+    def _daily_plan(self, days: int) -> bool:
+        for lid, _ in self.t.resources("AWS::Backup::BackupPlan"):
+            for rule in (self.props(lid).get("BackupPlan") or {}).get("BackupPlanRule") or []:
+                expr = str(rule.get("ScheduleExpression", "cron(0 5 ? * * *)"))
+                daily = bool(_DAILY_CRON.match(expr) or _DAILY_RATE.match(expr))
+                delete_after = (rule.get("Lifecycle") or {}).get("DeleteAfterDays")
+                if daily and delete_after is not None and int(delete_after) >= days:
+                    return True
+        return False
+
+    def _to_topic(self, actions: Any) -> bool:
+        return any(":sns:" in str(a) for a in actions or [])
+
+    def _alarms(self) -> Iterator[dict[str, Any]]:
+        for lid, _ in self.t.resources("AWS::CloudWatch::Alarm"):
+            p = self.props(lid)
+            if self._to_topic(p.get("AlarmActions")):
+                yield p
+
+    def _age_alarm(self) -> bool:
+        limit = self.spec.max_backup_age_hours * 3600
+        for p in self._alarms():
+            name, op = str(p.get("MetricName", "")), str(p.get("ComparisonOperator", ""))
+            window = float(p.get("Period", 0)) * float(p.get("EvaluationPeriods", 1))
+            if (
+                name == "NumberOfBackupJobsCompleted" and op.startswith("LessThan")
+                and 0 < window <= limit and p.get("TreatMissingData") == "breaching"
+            ):  # fmt: skip
+                return True
+            if "age" in name.lower() and op.startswith("GreaterThan"):
+                scale = 1.0 if "second" in name.lower() else 3600.0 if "hour" in name.lower() else 0.0
+                if scale and float(p.get("Threshold", 1e18)) * scale <= limit:
+                    return True
+        return False
+
+    def _job_alarm(self, state: str) -> bool:
+        for p in self._alarms():
+            if p.get("MetricName") == f"NumberOfBackupJobs{state}" and str(
+                p.get("ComparisonOperator", "")
+            ).startswith("GreaterThan"):
+                return True
+        for lid, _ in self.t.resources("AWS::Events::Rule"):
+            p = self.props(lid)
+            pattern = p.get("EventPattern") or {}
+            states = (pattern.get("detail") or {}).get("state") or []
+            targets = [t.get("Arn") for t in p.get("Targets") or []]
+            if (
+                "aws.backup" in (pattern.get("source") or [])
+                and state.upper() in states
+                and self._to_topic(targets)
+            ):
+                return True
+        return False
+
+
+def check_posture(template: Template, resolver: Resolver, spec: GateSpec) -> list[Finding]:
+    posture = Posture(template, resolver, spec)
+    return [*posture.buckets(), *posture.schedules(), *posture.databases()]

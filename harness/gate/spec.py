@@ -1,0 +1,140 @@
+"""The gate's policy spec: YAML validated against ``schemas/gate-spec.schema.json``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from harness.contract import load_package_schema
+from harness.errors import ConfigError
+
+DEFAULT_ADMIN_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+DEFAULT_ZIZMOR_DISABLE = ("excessive-permissions",)  # WF001/WF002 own permission placement
+_VAR = re.compile(r"\$\{([A-Za-z0-9:_.-]+)\}")
+
+
+@dataclass(frozen=True)
+class Probe:
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    context: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class OidcSpec:
+    repository: str
+    branches: tuple[str, ...] = ("main",)
+    environments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    logical_id: str
+    must_allow: tuple[Probe, ...] = ()
+    must_deny: tuple[Probe, ...] = ()
+    oidc: OidcSpec | None = None
+
+
+@dataclass
+class GateSpec:
+    path: Path | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    fail_on: str = "error"
+    ignore: tuple[str, ...] = ()
+    roles: dict[str, RoleSpec] = field(default_factory=dict)
+    admin_policies: tuple[str, ...] = DEFAULT_ADMIN_POLICIES
+    deploy_jobs: tuple[str, ...] = ("deploy",)
+    role_to_assume: tuple[str, ...] = ()
+    zizmor: bool = True
+    zizmor_disable: tuple[str, ...] = DEFAULT_ZIZMOR_DISABLE
+    archive_buckets: tuple[str, ...] | None = None
+    backup_tags: dict[str, str] = field(default_factory=dict)
+    scheduled_functions: tuple[str, ...] = ()
+    retention_days: int = 7
+    max_backup_age_hours: float = 25.0
+
+    def expand(self, text: str) -> str:
+        """Substitute ``${Name}`` from ``parameters`` (pseudo-parameters included) in a probe ARN."""
+
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in self.parameters:
+                where = self.path or "policy spec"
+                raise ConfigError(f"{where}: ${{{name}}} in {text!r} is not defined under 'parameters'")
+            return str(self.parameters[name])
+
+        return _VAR.sub(one, text)
+
+
+def _probes(raw: list[dict[str, Any]] | None, spec: GateSpec) -> tuple[Probe, ...]:
+    return tuple(
+        Probe(
+            actions=tuple(p["actions"]),
+            resources=tuple(spec.expand(r) for r in p["resources"]),
+            context=dict(p.get("context") or {}),
+            name=str(p.get("name", "")),
+        )
+        for p in raw or []
+    )
+
+
+def parse_spec(data: Any, path: Path | None = None) -> GateSpec:
+    where = str(path) if path else "policy spec"
+    validator = jsonschema.Draft202012Validator(load_package_schema("gate-spec.schema.json"))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        loc = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {loc}: {error.message}")
+    spec = GateSpec(path=path, parameters={str(k): v for k, v in (data.get("parameters") or {}).items()})
+    spec.fail_on = data.get("fail_on", "error")
+    spec.ignore = tuple(data.get("ignore", ()))
+    iam = data.get("iam") or {}
+    spec.admin_policies = tuple(iam.get("admin_policies", DEFAULT_ADMIN_POLICIES))
+    wf = data.get("workflows") or {}
+    spec.deploy_jobs = tuple(wf.get("deploy_jobs", ("deploy",)))
+    spec.role_to_assume = tuple(wf.get("role_to_assume", ()))
+    spec.zizmor = bool(wf.get("zizmor", True))
+    spec.zizmor_disable = tuple(wf.get("zizmor_disable", DEFAULT_ZIZMOR_DISABLE))
+    posture = data.get("posture") or {}
+    if "archive_buckets" in posture:
+        spec.archive_buckets = tuple(posture["archive_buckets"])
+    spec.backup_tags = {str(k): str(v) for k, v in (posture.get("backup_tags") or {}).items()}
+    spec.scheduled_functions = tuple(posture.get("scheduled_functions", ()))
+    db = posture.get("database") or {}
+    spec.retention_days = int(db.get("retention_days", 7))
+    spec.max_backup_age_hours = float(db.get("max_backup_age_hours", 25))
+    for logical_id, role in (data.get("roles") or {}).items():
+        oidc = role.get("oidc")
+        spec.roles[logical_id] = RoleSpec(
+            logical_id=logical_id,
+            must_allow=_probes(role.get("must_allow"), spec),
+            must_deny=_probes(role.get("must_deny"), spec),
+            oidc=OidcSpec(
+                repository=oidc["repository"],
+                branches=tuple(oidc.get("branches", ("main",))),
+                environments=tuple(oidc.get("environments", ())),
+            )
+            if oidc
+            else None,
+        )
+    return spec
+
+
+def load_spec(path: str | Path | None) -> GateSpec:
+    """Load a spec file; no path means the generic rules only (no role expectations)."""
+    if path is None:
+        return GateSpec()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read policy spec {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_spec(data, path)
