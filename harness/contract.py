@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -64,6 +65,13 @@ class Entity:
     def validator(self) -> jsonschema.protocols.Validator:
         cls = jsonschema.validators.validator_for(self.schema, default=jsonschema.Draft202012Validator)
         return cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+
+    @cached_property
+    def fast_check(self) -> Callable[[Any], bool] | None:
+        """A quick validity predicate for simple schemas (see harness.validate.fastschema)."""
+        from harness.validate.fastschema import compile_schema
+
+        return compile_schema(self.schema)
 
     @property
     def fields(self) -> tuple[str, ...]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
-from harness.validate.secrets import SecretHit, scan_record, scan_text
+from harness.validate.secrets import SecretHit, might_hold_secret, scan_record, scan_text
 
 # Built by concatenation so the repository itself never holds a scanner-shaped literal.
 AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"
@@ -116,3 +117,19 @@ def test_hit_is_immutable_and_hashable() -> None:
 
 def test_short_and_non_string_values_are_ignored() -> None:
     assert scan_record({"id": 123456789, "ok": True, "n": None, "s": "short"}) == []
+
+
+@pytest.mark.parametrize(("value", "kind"), CASES, ids=[k for _, k in CASES])
+def test_line_prefilter_never_hides_a_secret(value: str, kind: str) -> None:
+    """might_hold_secret() lets the validator skip clean lines; it must pass every secret through."""
+    for record in ({"note": value}, {"note": f"line one\n{value}\tend"}, {"meta": {"x": [value]}}):
+        line = orjson.dumps(record).decode()
+        assert scan_record(record)
+        assert might_hold_secret(line), (kind, line)
+
+
+def test_line_prefilter_passes_credential_keys_and_skips_clean_lines() -> None:
+    assert might_hold_secret(orjson.dumps({"Password": "x"}).decode())
+    assert might_hold_secret(orjson.dumps({"aws_secret": "x"}).decode())
+    for value in (v for v in BENIGN if "/" not in v):  # paths may pass through: it is only a pre-check
+        assert not might_hold_secret(orjson.dumps({"id": 1, "note": value}).decode()), value

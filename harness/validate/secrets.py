@@ -73,7 +73,17 @@ _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _WORDISH_RE = re.compile(r"(?:[A-Za-z]+|\d+)(?:[-_][A-Za-z0-9]+)*")
 _BASE64_40_RE = re.compile(r"[A-Za-z0-9+/]{40}")
+_UPPER_RE, _LOWER_RE, _DIGIT_RE = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]")
 _MIN_SHAPE_LEN = 20
+
+# Literals at least one of which every shape above needs (a secret-shaped value always contains
+# one, and JSON encoding never escapes them), plus credential-ish key names (lower-cased).
+_SHAPE_TRIGGERS = (
+    "AKIA", "ASIA", "ABIA", "ACCA", "eyJ", "$2", "$argon2", "pbkdf2", "scrypt", "$5$", "$6$",
+    "X-Amz-", "X-Goog-", "Signature=", "sig=", "PRIVATE KEY", "gho_", "ghp_", "ghu_", "ghs_",
+    "ghr_", "github_pat_", "xox", "_live_", "_test_", "AIza",
+)  # fmt: skip
+_KEY_TRIGGERS = ("secret", "passw", "api_key", "apikey", "_token", "private_key")
 _MIN_ENTROPY = 4.3
 
 
@@ -105,10 +115,12 @@ def _exempt(token: str) -> bool:
     # Slugs and identifiers made of words and numbers joined by - or _.
     if _WORDISH_RE.fullmatch(token) and not any(len(part) >= 20 for part in re.split(r"[-_]", token)):
         return True
-    has_upper = any(c.isupper() for c in token)
-    has_lower = any(c.islower() for c in token)
-    has_digit = any(c.isdigit() for c in token)
-    return not (has_upper and has_lower and has_digit)
+    return _exempt_by_alphabet(token)
+
+
+def _exempt_by_alphabet(token: str) -> bool:
+    """Random tokens mix upper case, lower case and digits; runs that lack one are not secrets."""
+    return not (_UPPER_RE.search(token) and _LOWER_RE.search(token) and _DIGIT_RE.search(token))
 
 
 def _high_entropy(text: str) -> Iterator[str]:
@@ -130,6 +142,23 @@ def _find(text: str) -> tuple[str, int] | None:
     for token in _high_entropy(text):
         return "high_entropy_token", len(token)
     return None
+
+
+def might_hold_secret(line: str) -> bool:
+    """Cheap pre-check over a whole JSONL line: False only if :func:`scan_record` would find
+    nothing in the record it encodes, so clean records skip the per-field scan."""
+    for trigger in _SHAPE_TRIGGERS:
+        if trigger in line:
+            return True
+    lowered = line.lower()
+    for trigger in _KEY_TRIGGERS:
+        if trigger in lowered:
+            return True
+    for match in _TOKEN_RE.finditer(line):
+        run = match.group()
+        if not _HEX_RE.fullmatch(run) and not _exempt_by_alphabet(run):
+            return True
+    return False
 
 
 def scan_text(value: str) -> str | None:

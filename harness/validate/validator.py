@@ -30,7 +30,7 @@ import orjson
 
 from harness.contract import Contract, Entity, load_package_schema
 from harness.validate.findings import Finding, ValidationReport
-from harness.validate.secrets import scan_record
+from harness.validate.secrets import might_hold_secret, scan_record
 
 MANIFEST = "manifest.json"
 _BATCH = 20_000
@@ -220,6 +220,7 @@ class Validator:
         rels = ent.relationships
         groups = ent.at_least_one_of
         schema = ent.validator
+        fast = ent.fast_check
         file = ent.file
         lines = 0
         with path.open("rb") as fh:
@@ -255,10 +256,11 @@ class Validator:
                     bad = True
                 else:
                     index.ids.append((ent.name, rid, lines))
-                for err in schema.iter_errors(record):
-                    fld, msg = _short(err)
-                    self.finding("record.schema", file, msg, line=lines, record_id=rid, field=fld)
-                    bad = True
+                if fast is None or not fast(record):
+                    for err in schema.iter_errors(record):
+                        fld, msg = _short(err)
+                        self.finding("record.schema", file, msg, line=lines, record_id=rid, field=fld)
+                        bad = True
                 for fld, allowed in enums.items():
                     value = record.get(fld)
                     if value is not None and value not in allowed:
@@ -293,7 +295,7 @@ class Validator:
                         field=fld,
                     )
                     bad = True
-                if ent.secret_scan:
+                if ent.secret_scan and might_hold_secret(text):
                     for hit in scan_record(record, allow_fields=allow):
                         self.finding(
                             "redaction.secret",
