@@ -27,7 +27,7 @@ from harness.restore import restore
 from harness.validate.validator import validate_export
 
 T = TypeVar("T")
-REFERENCE_CONTRACT = Path("fixtures/contracts/reference/contract.yaml")
+REFERENCE_CONTRACT = Path(__file__).resolve().parent.parent / "fixtures/contracts/reference/contract.yaml"
 
 
 def _peak_rss_mb() -> float:
@@ -44,7 +44,7 @@ def run_benchmark(rows: int, *, work_dir: Path, contract_path: Path = REFERENCE_
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(stderr=True)  # figures on stderr; stdout stays clean for --json
     contract = load_contract(contract_path)
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
