@@ -1,11 +1,9 @@
 """Deterministic ``.tar.gz`` archives of an export directory, and safe extraction.
 
-An export directory is flat: ``manifest.json`` plus ``*.jsonl`` files. The
-archive holds ``manifest.json`` first, then the other files sorted by name,
-in PAX format with every variable header field fixed (mtime 2000-01-01, uid/gid
-0, empty owner names, mode 0644) inside a gzip stream with header mtime 0 and
-no file name, so identical input gives byte-identical output on any machine
-running the same zlib.
+An export directory is flat: ``manifest.json`` plus ``*.jsonl`` files. The archive holds
+``manifest.json`` first, then the other files sorted by name, in PAX format with every
+variable header field fixed (mtime 2000-01-01, uid/gid 0, no owner names, mode 0644) in a
+gzip stream with header mtime 0 and no name: identical input, byte-identical output.
 
 Extraction treats the archive as hostile. Each member is checked before a byte
 of it is written: only regular files with plain flat names
@@ -17,8 +15,7 @@ extraction filter runs as a second line of defence. After the last member the
 rest of the stream must be the zero end-of-archive marker and the gzip CRC must
 match, so a truncated or corrupted archive never passes as a shorter one.
 
-Both directions write to a ``.partial`` sibling and rename it into place only
-on success; on any error the partial output is removed.
+Both directions write to a ``.partial`` sibling renamed into place only on success.
 """
 
 from __future__ import annotations

@@ -18,15 +18,15 @@ import pytest
 
 from harness.dataset.chain import GENESIS, ChainCheck, canonical, link_hash, verify_chain
 from harness.dataset.generator import (
-    CARD_LINES,
     MIN_TOTAL_ROWS,
     TABLES,
     copy_chunks,
-    file_uuid,
     plan_counts,
     schema_sql,
     seed_dataset,
 )
+from harness.dataset.plan import file_uuid
+from harness.dataset.words import CARD_LINES
 from harness.errors import ConfigError
 from harness.providers.postgres import Database, create_database, embedded_postgres
 
