@@ -76,13 +76,12 @@ _BASE64_40_RE = re.compile(r"[A-Za-z0-9+/]{40}")
 _UPPER_RE, _LOWER_RE, _DIGIT_RE = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]")
 _MIN_SHAPE_LEN = 20
 
-# Literals at least one of which every shape above needs (a secret-shaped value always contains
-# one, and JSON encoding never escapes them), plus credential-ish key names (lower-cased).
-_SHAPE_TRIGGERS = (
-    "AKIA", "ASIA", "ABIA", "ACCA", "eyJ", "$2", "$argon2", "pbkdf2", "scrypt", "$5$", "$6$",
-    "X-Amz-", "X-Goog-", "Signature=", "sig=", "PRIVATE KEY", "gho_", "ghp_", "ghu_", "ghs_",
-    "ghr_", "github_pat_", "xox", "_live_", "_test_", "AIza",
-)  # fmt: skip
+# What every shape above needs, checked cheaply over a whole JSONL line (JSON never escapes these
+# characters): "$" (bcrypt/argon2/pbkdf2/scrypt/crypt hashes), "=" (signed URL parameters),
+# a few literal prefixes and two regexes with a literal first character. Key names are
+# checked lower-cased.
+_SHAPE_LITERALS = ("$", "=", "eyJ", "PRIVATE KEY", "xox", "_live_", "_test_")
+_SHAPE_PREFIX_RES = (re.compile("A(?:KIA|SIA|BIA|CCA|Iza)"), re.compile("gh[pousr]_|github_pat_"))
 _KEY_TRIGGERS = ("secret", "passw", "api_key", "apikey", "_token", "private_key")
 _MIN_ENTROPY = 4.3
 
@@ -147,8 +146,11 @@ def _find(text: str) -> tuple[str, int] | None:
 def might_hold_secret(line: str) -> bool:
     """Cheap pre-check over a whole JSONL line: False only if :func:`scan_record` would find
     nothing in the record it encodes, so clean records skip the per-field scan."""
-    for trigger in _SHAPE_TRIGGERS:
-        if trigger in line:
+    for literal in _SHAPE_LITERALS:
+        if literal in line:
+            return True
+    for prefix_re in _SHAPE_PREFIX_RES:
+        if prefix_re.search(line):
             return True
     lowered = line.lower()
     for trigger in _KEY_TRIGGERS:
