@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import orjson
@@ -189,3 +190,29 @@ def test_findings_are_bounded_but_counts_exact(contract: Contract, export_copy: 
     assert report.rule_counts["record.json"] == 1500
     assert len(report.findings) <= 1000
     assert len(report.summary()["findings"]) == 50
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["forked", "spawned"])
+def test_parallel_validation_gives_the_same_report(
+    contract: Contract, export_copy: Path, threaded: bool
+) -> None:
+    """Entity files checked in worker processes: same findings, same order, same counts.
+    With another thread running (as with an embedded AWS endpoint) workers are spawned."""
+    stop = threading.Event()
+    if threaded:
+        threading.Thread(target=stop.wait, daemon=True).start()
+    rewrite_lines(export_copy, "templates.jsonl", lambda lines: [*lines, lines[0]])
+    edit_record(export_copy, "cards.jsonl", 3, lambda r: r.update(task_id=10**9))
+    edit_record(export_copy, "tasks.jsonl", 1, lambda r: r.update(status="lost"))
+    rewrite_lines(export_copy, "users.jsonl", lambda lines: [*lines[:2], b'{"id": 1, "email": ', *lines[3:]])
+    one = validate_export(contract, export_copy, workers=1).summary(max_findings=1000)
+    try:
+        two = validate_export(contract, export_copy, workers=2).summary(max_findings=1000)
+    finally:
+        stop.set()
+    assert (one.pop("workers"), two.pop("workers")) == (1, 2)
+    del one["seconds"], two["seconds"]
+    assert one == two
+    assert {"record.duplicate_id", "relationship.dangling", "enum.unknown", "record.json"} <= set(
+        one["findings_by_rule"]
+    )

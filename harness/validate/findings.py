@@ -51,11 +51,22 @@ class ValidationReport:
     entity_counts: dict[str, int] = field(default_factory=dict)
     invalid_ids: dict[str, set[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    workers: int = 1  # processes that checked the entity files
 
     def add(self, finding: Finding) -> None:
         self.rule_counts[finding.rule] += 1
         if len(self.findings) < MAX_KEPT_FINDINGS:
             self.findings.append(finding)
+
+    def merge(self, part: ValidationReport) -> None:
+        """Fold in the report of one entity file checked elsewhere (counts stay exact)."""
+        room = MAX_KEPT_FINDINGS - len(self.findings)
+        self.findings.extend(part.findings[: max(room, 0)])
+        self.rule_counts.update(part.rule_counts)
+        self.records_checked += part.records_checked
+        self.entity_counts.update(part.entity_counts)
+        for entity, ids in part.invalid_ids.items():
+            self.invalid_ids.setdefault(entity, set()).update(ids)
 
     def mark_invalid(self, entity: str, record_id: str | None) -> None:
         if record_id is not None:
@@ -85,4 +96,5 @@ class ValidationReport:
             "findings": [f.to_dict() for f in self.findings[:max_findings]],
             "findings_truncated": self.error_count > max_findings,
             "seconds": round(self.seconds, 3),
+            "workers": self.workers,
         }

@@ -1,0 +1,62 @@
+"""Entity files checked in separate processes; the parent merges reports and indexes in
+contract order, so findings come out exactly as a single-process run gives them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from harness.contract import Contract, load_contract
+from harness.validate.findings import ValidationReport
+from harness.validate.index import RecordIndex
+
+
+def _check_one(
+    contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
+) -> tuple[ValidationReport, Path]:
+    from harness.validate.validator import Validator
+
+    contract = load_contract(contract_path)
+    validator = Validator(contract, export_dir)
+    index = RecordIndex(scratch, name=f"{entity}.sqlite3")
+    try:
+        validator.check_entity(contract.entity(entity), manifest, index)
+        index.flush()
+    finally:
+        index.close()
+    return validator.report, index.path
+
+
+def check_entities_in_parallel(
+    contract: Contract, export_dir: Path, manifest: dict[str, Any] | None, scratch: Path, workers: int
+) -> list[tuple[ValidationReport, Path]] | None:
+    """(report, index file) per entity, in contract order; None if the worker pool broke
+    (the caller then checks in-process).
+
+    Workers are forked when this process runs a single thread, spawned otherwise: the parent
+    may run threads (an embedded AWS endpoint), and forking a threaded process can deadlock.
+    """
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
+    # Largest files first, so the longest job does not start last.
+    order = sorted(contract.entities, key=lambda e: -_size(export_dir / e.file))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            ent.name: pool.submit(_check_one, contract.path, export_dir, ent.name, manifest, scratch)
+            for ent in order
+        }
+        try:
+            return [futures[ent.name].result() for ent in contract.entities]
+        except BrokenProcessPool:
+            return None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
