@@ -26,7 +26,10 @@ DEFAULT_SCENARIOS = "scenarios/weekly"
 
 #: Modules that contribute subcommands. Each defines ``register(add: AddCommand) -> None`` and
 #: keeps its top-level imports light (heavy imports go inside the command function).
-COMMAND_MODULES: tuple[str, ...] = ("harness.gate.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "harness.gate.cli",
+    "harness.offsite.cli",
+)
 
 #: ``add(name, func, help)`` creates a subcommand parser whose ``func(args)`` returns an exit code.
 AddCommand = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
@@ -68,11 +71,16 @@ def _database(var: str | None, environment: str | None, what: str) -> Any:
     return external_database(dsn, environment=environment, source=f"${var}")
 
 
-def _export_dir(path: Path, work_dir: Path) -> Path:
-    """An export directory as given, or a safely extracted copy of an archive."""
+def _export_dir(path: str | Path, work_dir: Path) -> Path:
+    """An export directory as given, or a safely extracted copy of an archive (local or s3://)."""
     from harness.archive import extract_archive
     from harness.errors import ConfigError
 
+    if isinstance(path, str) and path.startswith("s3://"):
+        from harness.offsite.cli import fetch_uri  # checksum-verified download into work_dir
+
+        path = fetch_uri(path, work_dir)
+    path = Path(path)
     if path.is_dir():
         return path
     if not path.is_file():
@@ -87,7 +95,7 @@ def _validated(args: argparse.Namespace) -> tuple[Any, Path, Any]:
     from harness.validate.validator import validate_export
 
     contract = load_contract(args.contract)
-    export_dir = _export_dir(Path(args.export), Path(args.work_dir))
+    export_dir = _export_dir(args.export, Path(args.work_dir))
     report = validate_export(contract, export_dir, scratch_dir=Path(args.work_dir))
     return contract, export_dir, report
 
@@ -111,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["-p", "harness.plugin"]
     if args.k:
         argv += ["-k", args.k]
-    for opt in ("evidence_dir", "work_dir", "pg_provider", "dataset_rows", "junitxml"):
+    for opt in ("evidence_dir", "work_dir", "pg_provider", "aws_provider", "dataset_rows", "junitxml"):
         value = getattr(args, opt)
         if value is not None:
             argv += [f"--{opt.replace('_', '-')}", str(value)]
@@ -243,7 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--evidence-dir", help="where evidence goes (default: reports)")
     run.add_argument("--work-dir", help="drill work files (default: .tmp/exports)")
     run.add_argument(
-        "--pg-provider", choices=["embedded", "external"], help="override the PostgreSQL provider"
+        "--pg-provider", choices=["embedded", "external", "docker"], help="override the PostgreSQL provider"
+    )
+    run.add_argument(
+        "--aws-provider",
+        choices=["embedded", "localstack", "aws"],
+        help="override every scenario's AWS endpoint provider (offsite archive)",
     )
     run.add_argument("--dataset-rows", type=int, help="override the seeded dataset size")
     run.add_argument("--junitxml", help="also write JUnit XML here")
@@ -252,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
 
     def contract_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("export", help="an export directory or a .tar.gz archive (extracted safely first)")
+        p.add_argument(
+            "export",
+            help="an export directory, a .tar.gz archive or an s3:// archive URI (fetched, verified, "
+            "extracted safely)",
+        )
         p.add_argument("--contract", required=True, help="export contract YAML")
         p.add_argument("--work-dir", default=".tmp/exports", help="where archives are extracted")
         p.add_argument("--json", action="store_true", help="print a JSON summary")

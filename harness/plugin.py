@@ -37,9 +37,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--work-dir", default=".tmp/exports", help="drill work files (default: .tmp/exports)")
     group.addoption(
         "--pg-provider",
-        choices=["embedded", "external"],
+        choices=["embedded", "external", "docker"],
         default=None,
         help="override every scenario's PostgreSQL provider",
+    )
+    group.addoption(
+        "--aws-provider",
+        choices=["embedded", "localstack", "aws"],
+        default=None,
+        help="override every scenario's AWS endpoint provider",
     )
     group.addoption("--dataset-rows", type=int, default=None, help="override the seeded dataset size")
     group.addoption(
@@ -71,6 +77,7 @@ def _options(config: pytest.Config) -> RunOptions:
         evidence_dir=Path(config.getoption("--evidence-dir")),
         work_dir=Path(config.getoption("--work-dir")),
         pg_provider=config.getoption("--pg-provider"),
+        aws_provider=config.getoption("--aws-provider"),
         dataset_rows=config.getoption("--dataset-rows"),
         keep_workdir=config.getoption("--keep-workdir"),
     )

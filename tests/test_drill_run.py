@@ -55,7 +55,7 @@ def test_default_scenario_verifies(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     result = _drill(
         "run",
-        str(REPO / "scenarios" / "weekly"),
+        str(REPO / "scenarios" / "weekly" / "portable-export.yaml"),
         "--dataset-rows",
         "1000",
         "--evidence-dir",
@@ -67,7 +67,11 @@ def test_default_scenario_verifies(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     [doc] = _evidence(reports)
     assert doc["verdict"] == "verified"
-    assert [s["status"] for s in doc["steps"]] == ["passed"] * 9
+    assert [s["status"] for s in doc["steps"]] == ["passed"] * 12
+    # the offsite copy (embedded moto, no Docker, no account) is the archive of record
+    assert doc["source"]["archive"]["uri"].startswith("s3://drill-offsite-archive/portable-export/drill/")
+    assert doc["source"]["archive"]["version_id"] == doc["extra"]["offsite"]["upload"]["version_id"]
+    assert doc["extra"]["offsite"]["fetch"]["sha256"] == doc["source"]["archive"]["sha256"]
     assert doc["comparison"]["passed"] and doc["dry_run"]["zero_write_proof"]["proven"]
     assert doc["measurements"]["rto"]["met"] is True
     assert "VERIFIED" in result.stdout

@@ -30,6 +30,7 @@ class RunOptions:
     evidence_dir: Path = Path("reports")
     work_dir: Path = Path(".tmp/exports")
     pg_provider: str | None = None
+    aws_provider: str | None = None
     dataset_rows: int | None = None
     keep_workdir: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +52,7 @@ class Lane:
         self.stack = contextlib.ExitStack()
         self.work_dir = Path(options.work_dir) / f"{scenario.name}-{evidence.run_id}"
         self._cluster: EmbeddedCluster | None = None
+        self._docker_admin: Database | None = None
 
     # -- steps --------------------------------------------------------------------------------------
     def runner(self, name: str) -> Callable[[], str]:
@@ -77,6 +79,9 @@ class Lane:
         if provider == "embedded":
             db = self.cluster().database(dbname)
             return db.with_environment(environment or ("drill" if role == "source" else "scratch")), True
+        if provider == "docker":
+            db = self.docker_admin(role).with_dbname(dbname)
+            return db.with_environment(environment or ("drill" if role == "source" else "scratch")), True
         if provider != "external":
             raise ConfigError(
                 f"{self.scenario.path}: {role}.postgres.provider {provider!r} is not supported here"
@@ -90,6 +95,31 @@ class Lane:
         if not dsn:
             raise ConfigError(f"{self.scenario.path}: environment variable {var} (the {role} DSN) is not set")
         return external_database(dsn, environment=environment, source=f"${var}"), False
+
+    def docker_admin(self, role: str = "source") -> Database:
+        """The run's PostgreSQL container (pinned image), started on first use and stopped in ``close``.
+
+        Without a reachable Docker daemon the step is skipped with the reason (never passed)."""
+        if self._docker_admin is None:
+            from harness.providers.docker_postgres import DockerUnavailable, docker_postgres
+
+            try:
+                self._docker_admin = self.stack.enter_context(docker_postgres())
+            except DockerUnavailable as exc:
+                raise StepSkipped(f"{role}.postgres.provider is docker: {exc}") from None
+        return self._docker_admin
+
+    def admin_database(self, db: Database) -> Database:
+        """The maintenance database of the throwaway server ``db`` lives on (embedded or docker)."""
+        return self.docker_admin() if db.provider == "docker" else self.cluster().database()
+
+    def require_providers(self, *roles: str) -> None:
+        """Start (or skip for want of) every Docker-backed service the roles need, before any work,
+        so a drill that cannot have its services is skipped as a whole and never half-verified."""
+        for role in roles:
+            spec = self.scenario.section(role).get("postgres", {})
+            if (self.options.pg_provider or spec.get("provider", "embedded")) == "docker":
+                self.docker_admin(role)
 
     def make_work_dir(self) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True)

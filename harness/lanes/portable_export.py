@@ -1,4 +1,6 @@
-"""Portable export lane: export → archive → extract → validate → dry-run → restore → smoke → compare."""
+"""Portable export lane: export → archive → [posture → upload → fetch] → extract → validate → dry-run →
+restore → smoke → compare. The bracketed offsite steps run when the scenario has ``options.offsite``
+(harness/offsite); without it they are skipped and the local archive is extracted."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from harness.archive import ArchiveInfo, create_archive, extract_archive, sha256
 from harness.contract import Contract, load_contract
 from harness.dryrun import DryRunResult, dry_run
 from harness.errors import ArchiveError, ConfigError, RefusedError, VerificationFailed
+from harness.evidence import PASSED
 from harness.export import ExportResult, SourceInfo, export
 from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.offsite.session import OffsiteSession
+from harness.offsite.settings import OffsiteSettings, load_settings
 from harness.providers.postgres import Database, create_database
 from harness.restore import PRODUCTION, RestoreResult, declared_environment, restore
 from harness.smoke import SmokeResult, run_smoke
@@ -61,6 +66,9 @@ class PortableExportLane(Lane):
         StepSpec("seed"),
         StepSpec("export", needs=("seed",)),
         StepSpec("archive", needs=("export",)),
+        StepSpec("posture", needs=("archive",)),
+        StepSpec("upload", needs=("archive", "posture")),
+        StepSpec("fetch", data_proving=True, needs=("upload",)),
         StepSpec("extract", needs=("archive",)),
         StepSpec("validate", data_proving=True, needs=("extract",)),
         StepSpec("dry-run", needs=("validate",)),
@@ -80,6 +88,27 @@ class PortableExportLane(Lane):
     restored: RestoreResult
     smoke_results: list[SmokeResult]
     comparison: dict[str, Any]
+    offsite: OffsiteSession | None = None
+
+    def _offsite_settings(self) -> OffsiteSettings | None:
+        """The validated ``options.offsite`` (None: the archive stays local)."""
+        if not hasattr(self, "_offsite_loaded"):
+            source_env = self.scenario.section("source").get("environment", "drill")
+            self._offsite_loaded = load_settings(
+                self.scenario.section("options"),
+                where=str(self.scenario.path),
+                scenario_name=self.scenario.name,
+                source_environment=source_env,
+            )
+        return self._offsite_loaded
+
+    def _offsite(self) -> OffsiteSession:
+        settings = self._offsite_settings()
+        if settings is None:
+            raise StepSkipped("the scenario has no options.offsite; the archive stays local")
+        if self.offsite is None:
+            self.offsite = OffsiteSession(settings, self.stack, self.options.aws_provider)
+        return self.offsite
 
     def _contract(self) -> Contract:
         if not hasattr(self, "contract"):
@@ -91,6 +120,8 @@ class PortableExportLane(Lane):
 
     def step_seed(self) -> str:
         self._contract()
+        self._offsite_settings()  # bad offsite options fail the first step, before any work
+        self.require_providers("source", "target")  # no Docker for a docker service: skip the drill
         source = self.scenario.section("source")
         db, embedded = self.postgres("source", SOURCE_DB)
         if embedded:
@@ -98,7 +129,7 @@ class PortableExportLane(Lane):
 
             dataset = source.get("dataset") or {"rows": 10_000}
             rows = self.options.dataset_rows or dataset["rows"]
-            db = create_database(self.cluster().database(), SOURCE_DB).with_environment(db.environment)
+            db = create_database(self.admin_database(db), SOURCE_DB).with_environment(db.environment)
             started = time.perf_counter()
             counts = seed_dataset(db, rows, seed=dataset.get("seed", 42))
             self.source_db = db
@@ -126,16 +157,36 @@ class PortableExportLane(Lane):
         self.archive_info = create_archive(self.exported.directory, dest)
         return f"{dest.name}: {self.archive_info.size_bytes} bytes, sha256 {self.archive_info.sha256[:12]}…"
 
+    def step_posture(self) -> str:
+        return self._offsite().posture()
+
+    def step_upload(self) -> str:
+        return self._offsite().upload(
+            self.archive_info.path, self.exported.manifest, self.archive_info.sha256
+        )
+
+    def step_fetch(self) -> str:
+        self.restore_clock = time.perf_counter()  # RTO starts when the archive is fetched
+        return self._offsite().fetch(self.work_dir / "fetched")
+
     def step_extract(self) -> str:
-        self.restore_clock = time.perf_counter()
-        actual = sha256_file(self.archive_info.path)
+        path, where = self.archive_info.path, "local archive"
+        if self._offsite_settings() is not None:
+            fetched = self.evidence.step("fetch")
+            if fetched.status != PASSED or self.offsite is None or self.offsite.fetched is None:
+                raise StepSkipped(
+                    "depends on 'fetch': with options.offsite the drill restores the offsite copy"
+                )
+            path, where = self.offsite.fetched.path, "offsite copy"
+        else:
+            self.restore_clock = time.perf_counter()
+        actual = sha256_file(path)
         if actual != self.archive_info.sha256:
             raise ArchiveError(
-                f"{self.archive_info.path}: sha256 {actual} differs from the recorded "
-                f"{self.archive_info.sha256}"
+                f"{path}: sha256 {actual} differs from the recorded {self.archive_info.sha256}"
             )
-        self.extracted = extract_archive(self.archive_info.path, self.work_dir / "extracted")
-        return f"archive checksum matches; extracted {len(self.archive_info.members)} members"
+        self.extracted = extract_archive(path, self.work_dir / "extracted")
+        return f"{where} checksum matches; extracted {len(self.archive_info.members)} members"
 
     def step_validate(self) -> str:
         self.report = validate_export(self.contract, self.extracted, scratch_dir=self.work_dir)
@@ -157,7 +208,7 @@ class PortableExportLane(Lane):
                         f"{self.scenario.path}: an embedded target is a throwaway database the drill "
                         "creates; it cannot be declared production"
                     )
-                db = create_database(self.cluster().database(), TARGET_DB).with_environment(db.environment)
+                db = create_database(self.admin_database(db), TARGET_DB).with_environment(db.environment)
                 apply_schema(db, target.get("schema_sql", "reference"), self.scenario.path.parent)
             self.target_db = db
         return self.target_db
@@ -260,6 +311,9 @@ class PortableExportLane(Lane):
                 "sha256": f"sha256:{self.archive_info.sha256}",
                 "size_bytes": self.archive_info.size_bytes,
             }
+            uploaded = self.offsite.uploaded if self.offsite else None
+            if uploaded is not None:  # the offsite copy is the archive of record
+                source["archive"].update(uri=str(uploaded.uri), version_id=uploaded.version_id)
         if hasattr(self, "exported"):
             m = self.exported.manifest
             keys = (
@@ -291,4 +345,6 @@ class PortableExportLane(Lane):
             out["smoke"] = [r.to_dict() for r in self.smoke_results]
         if hasattr(self, "comparison"):
             out["comparison"] = self.comparison
+        if self.offsite is not None:
+            out["extra"] = {"offsite": self.offsite.sections()}
         return out

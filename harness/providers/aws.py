@@ -82,12 +82,33 @@ def embedded_moto(region: str = DEFAULT_REGION) -> Iterator[AwsEndpoint]:
         server.stop()
 
 
+def _localstack_client_endpoint() -> str | None:
+    """The S3 endpoint by localstack-client conventions (LOCALSTACK_HOST, USE_SSL), if configured."""
+    if not os.environ.get("LOCALSTACK_HOST"):
+        return None
+    try:
+        from localstack_client.config import get_service_endpoint
+    except ImportError:
+        host = os.environ["LOCALSTACK_HOST"]
+        scheme = "https" if os.environ.get("USE_SSL") in ("1", "true") else "http"
+        return f"{scheme}://{host if ':' in host else host + ':4566'}"
+    endpoint: str | None = get_service_endpoint("s3")
+    return endpoint
+
+
 def localstack_endpoint(url: str | None = None, region: str | None = None) -> AwsEndpoint:
-    """A running LocalStack-style endpoint: ``url``, else ``LOCALSTACK_ENDPOINT``/``AWS_ENDPOINT_URL``."""
-    endpoint = url or os.environ.get("LOCALSTACK_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    """A running LocalStack-style endpoint: ``url``, else ``LOCALSTACK_ENDPOINT``/``AWS_ENDPOINT_URL``,
+    else localstack-client's ``LOCALSTACK_HOST`` (with ``USE_SSL``)."""
+    endpoint = (
+        url
+        or os.environ.get("LOCALSTACK_ENDPOINT")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or _localstack_client_endpoint()
+    )
     if not endpoint:
         raise ConfigError(
-            "the localstack provider needs an endpoint URL (set LOCALSTACK_ENDPOINT or AWS_ENDPOINT_URL)"
+            "the localstack provider needs an endpoint URL "
+            "(set LOCALSTACK_ENDPOINT, AWS_ENDPOINT_URL or LOCALSTACK_HOST)"
         )
     return AwsEndpoint(
         provider="localstack",
@@ -116,8 +137,69 @@ def aws_endpoint(
         with embedded_moto(region or DEFAULT_REGION) as endpoint:
             yield endpoint
     elif provider == "localstack":
-        yield localstack_endpoint(url, region)
+        try:
+            endpoint = localstack_endpoint(url, region)
+        except ConfigError as exc:
+            # No running endpoint configured: start a pinned LocalStack container if Docker is there.
+            from harness.providers.docker_postgres import DockerUnavailable, docker_status
+
+            status = docker_status()
+            if not status.available:
+                raise DockerUnavailable(
+                    f"{exc}, or a Docker daemon to start {LOCALSTACK_IMAGE}: {status.reason}"
+                ) from None
+            with localstack_container(region or DEFAULT_REGION) as started:
+                yield started
+        else:
+            yield endpoint
     elif provider == "aws":
         yield real_aws(region)
     else:
         raise ConfigError(f"unknown AWS provider {provider!r} (embedded, localstack or aws)")
+
+
+# -- additions for the offsite lane (issue 3): provider choice and a LocalStack container ---------
+AWS_PROVIDERS = ("embedded", "localstack", "aws")
+#: A free community 4.x tag (``latest`` needs LOCALSTACK_AUTH_TOKEN); override with DRILL_LOCALSTACK_IMAGE.
+LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"
+
+
+def resolve_provider(explicit: str | None = None, configured: str | None = None) -> str:
+    """Command line beats scenario beats ``DRILL_AWS_PROVIDER``; the default is ``embedded``."""
+    provider = explicit or configured or os.environ.get("DRILL_AWS_PROVIDER") or "embedded"
+    if provider not in AWS_PROVIDERS:
+        raise ConfigError(f"unknown AWS provider {provider!r} ({', '.join(AWS_PROVIDERS)})")
+    return provider
+
+
+@contextlib.contextmanager
+def localstack_container(region: str = DEFAULT_REGION, image: str | None = None) -> Iterator[AwsEndpoint]:
+    """LocalStack in a testcontainers container (needs Docker); LOCALSTACK_AUTH_TOKEN is passed through
+    to the container only, for images that require it. Stopped on exit."""
+    from harness.providers.docker_postgres import require_docker
+
+    image = image or os.environ.get("DRILL_LOCALSTACK_IMAGE") or LOCALSTACK_IMAGE
+    require_docker(f"the localstack provider ({image})")
+    try:
+        from testcontainers.community.localstack import LocalStackContainer
+    except ImportError as exc:
+        raise ProviderError(f"the localstack container needs testcontainers[localstack] ({exc})") from None
+    container = LocalStackContainer(image=image, region_name=region).with_services("s3", "kms", "sts", "iam")
+    token = os.environ.get("LOCALSTACK_AUTH_TOKEN")
+    if token:
+        container = container.with_env("LOCALSTACK_AUTH_TOKEN", token)
+    try:
+        container.start()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            container.stop()
+        raise ProviderError(f"cannot start {image}: {str(exc).splitlines()[0][:200]}") from None
+    try:
+        yield AwsEndpoint(
+            provider="localstack",
+            region=region,
+            endpoint_url=container.get_url(),
+            _credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"},
+        )
+    finally:
+        container.stop()

@@ -1,0 +1,207 @@
+"""Offsite settings from a scenario's ``options.offsite`` (schema: ``offsite-options.schema.json``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from harness.contract import load_package_schema
+from harness.errors import ConfigError
+from harness.offsite.keys import check_label, check_prefix
+
+SCHEMA = "offsite-options.schema.json"
+MIB = 1024 * 1024
+AWS_PROVIDERS = ("embedded", "localstack", "aws")
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    provider: str = "embedded"
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    mode: str
+    days: int
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """How the harness creates a drill bucket: the way production should have it."""
+
+    encryption: str = "aws:kms"
+    kms_key: str | None = None
+    versioning: bool = True
+    public_access_block: bool = True
+    noncurrent_version_days: int | None = 90
+    abort_incomplete_multipart_days: int | None = 7
+    tags: dict[str, str] = field(default_factory=lambda: {"backup": "daily"})
+    object_lock: ObjectLock | None = None
+
+
+@dataclass(frozen=True)
+class PosturePolicy:
+    """What the live bucket must show. ``None``/empty means "not required"."""
+
+    warn_only: bool = False
+    encryption: tuple[str, ...] = ("AES256", "aws:kms")
+    versioning: bool = True
+    public_access_block: bool = True
+    noncurrent_version_max_days: int | None = 365
+    abort_incomplete_multipart_max_days: int | None = 7
+    tags: dict[str, str] = field(default_factory=lambda: {"backup": "*"})
+    object_lock_modes: tuple[str, ...] = ()
+    object_lock_min_days: int | None = None
+
+    @property
+    def object_lock_required(self) -> bool:
+        return bool(self.object_lock_modes) or self.object_lock_min_days is not None
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    sse: str | None = None
+    kms_key: str | None = None
+    multipart_threshold: int = 64 * MIB
+    part_size: int = 16 * MIB
+    max_concurrency: int = 4
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class OffsiteSettings:
+    bucket: str
+    name: str
+    environment: str
+    prefix: str = "drills"
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    provision: bool | None = None
+    storage: StorageSpec = field(default_factory=StorageSpec)
+    posture: PosturePolicy = field(default_factory=PosturePolicy)
+    transfer: TransferSettings = field(default_factory=TransferSettings)
+
+    def should_provision(self, provider: str) -> bool:
+        if self.provision and provider == "aws":
+            raise ConfigError(
+                "options.offsite.provision: the harness never creates buckets in real AWS; declare the "
+                "bucket in infrastructure code and let the posture check verify it"
+            )
+        return provider != "aws" if self.provision is None else self.provision
+
+
+def _validate(data: Any, where: str, ref: str | None = None) -> None:
+    schema = load_package_schema(SCHEMA)
+    if ref is not None:
+        schema = {"$ref": f"#/$defs/{ref}", "$defs": schema["$defs"]}
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {path}: {error.message}")
+
+
+def posture_policy(raw: dict[str, Any] | None) -> PosturePolicy:
+    """A policy from its scenario/YAML form (already schema-valid)."""
+    raw = raw or {}
+    lifecycle = raw.get("lifecycle", {})
+    lifecycle = {} if lifecycle is None else lifecycle
+    lock = raw.get("object_lock") or {}
+    defaults = PosturePolicy()
+    return PosturePolicy(
+        warn_only=raw.get("mode", "enforce") == "warn-only",
+        encryption=tuple(raw.get("encryption", defaults.encryption)),
+        versioning=raw.get("versioning", True),
+        public_access_block=raw.get("public_access_block", True),
+        noncurrent_version_max_days=(
+            None
+            if lifecycle is False
+            else lifecycle.get("noncurrent_version_expiration_max_days", defaults.noncurrent_version_max_days)
+        ),
+        abort_incomplete_multipart_max_days=(
+            None
+            if lifecycle is False
+            else lifecycle.get(
+                "abort_incomplete_multipart_max_days", defaults.abort_incomplete_multipart_max_days
+            )
+        ),
+        tags=dict(raw.get("tags", defaults.tags)),
+        object_lock_modes=tuple(lock.get("modes", ("GOVERNANCE", "COMPLIANCE") if lock else ())),
+        object_lock_min_days=lock.get("min_days", 1 if lock else None),
+    )
+
+
+def load_policy_file(path: Path) -> PosturePolicy:
+    """A posture policy from a YAML file: either ``posture: {...}`` or the mapping itself."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read posture policy {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("posture"), dict):
+        data = data["posture"]
+    _validate(data, str(path), "posture")
+    return posture_policy(data)
+
+
+def _storage(raw: dict[str, Any]) -> StorageSpec:
+    defaults = StorageSpec()
+    lock = raw.get("object_lock")
+    return StorageSpec(
+        encryption=raw.get("encryption", defaults.encryption),
+        kms_key=raw.get("kms_key"),
+        versioning=raw.get("versioning", True),
+        public_access_block=raw.get("public_access_block", True),
+        noncurrent_version_days=raw.get("noncurrent_version_days", defaults.noncurrent_version_days),
+        abort_incomplete_multipart_days=raw.get(
+            "abort_incomplete_multipart_days", defaults.abort_incomplete_multipart_days
+        ),
+        tags=dict(raw.get("tags", defaults.tags)),
+        object_lock=ObjectLock(lock["mode"], lock["days"]) if lock else None,
+    )
+
+
+def _transfer(raw: dict[str, Any]) -> TransferSettings:
+    defaults = TransferSettings()
+    return TransferSettings(
+        sse=raw.get("sse"),
+        kms_key=raw.get("kms_key"),
+        multipart_threshold=int(raw.get("multipart_threshold_mb", defaults.multipart_threshold / MIB) * MIB),
+        part_size=int(raw.get("part_size_mb", defaults.part_size / MIB) * MIB),
+        max_concurrency=raw.get("max_concurrency", defaults.max_concurrency),
+        max_attempts=raw.get("max_attempts", defaults.max_attempts),
+    )
+
+
+def load_settings(
+    options: dict[str, Any], *, where: str, scenario_name: str, source_environment: str
+) -> OffsiteSettings | None:
+    """Validate a scenario's lane ``options``; ``None`` when it declares no offsite storage."""
+    _validate(options, f"{where}: options")
+    raw = options.get("offsite")
+    if raw is None:
+        return None
+    aws = raw.get("aws") or {}
+    if aws.get("endpoint_url") and aws.get("provider", "embedded") != "localstack":
+        raise ConfigError(f"{where}: options.offsite.aws.endpoint_url is only for provider localstack")
+    name = raw.get("name", scenario_name)
+    environment = raw.get("environment", source_environment)
+    return OffsiteSettings(
+        bucket=raw["bucket"],
+        name=check_label(name, f"{where}: options.offsite.name (default: the scenario name)"),
+        environment=check_label(
+            environment, f"{where}: options.offsite.environment (default: source.environment)"
+        ),
+        prefix=check_prefix(raw.get("prefix", "drills"), f"{where}: options.offsite.prefix"),
+        aws=AwsSettings(aws.get("provider", "embedded"), aws.get("region"), aws.get("endpoint_url")),
+        provision=raw.get("provision"),
+        storage=_storage(raw.get("storage") or {}),
+        posture=posture_policy(raw.get("posture")),
+        transfer=_transfer(raw.get("upload") or {}),
+    )
