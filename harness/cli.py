@@ -29,6 +29,7 @@ DEFAULT_SCENARIOS = "scenarios/weekly"
 COMMAND_MODULES: tuple[str, ...] = (
     "harness.gate.cli",
     "harness.offsite.cli",
+    "harness.pgdrill.cli",
 )
 
 #: ``add(name, func, help)`` creates a subcommand parser whose ``func(args)`` returns an exit code.

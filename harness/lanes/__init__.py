@@ -11,6 +11,9 @@ from harness.lanes.base import Lane
 LANES: dict[str, str] = {
     "portable-export": "harness.lanes.portable_export:PortableExportLane",
     "least-privilege-gate": "harness.gate.lane:GateLane",
+    "pg-roundtrip": "harness.pgdrill.roundtrip:RoundTripLane",
+    "pitr": "harness.pgdrill.pitr:PitrLane",
+    "pg-restore-check": "harness.pgdrill.restore_check:RestoreCheckLane",
 }
 
 

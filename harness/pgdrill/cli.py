@@ -1,0 +1,142 @@
+"""``drill pg-restore-check FILE``: drill a team's own ``pg_dump -Fc`` file.
+
+Runs the ``pg-restore-check`` lane's steps in order (a step whose prerequisite did not
+pass is skipped), writes evidence like ``drill run`` does, and exits 0 verified, 1 the
+dump did not verify, 2 the check could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.cli import AddCommand
+    from harness.evidence import Evidence
+    from harness.lanes.base import Lane
+
+LANE = "pg-restore-check"
+
+
+def register(add: AddCommand) -> None:
+    """Add ``drill pg-restore-check`` to the command line."""
+    p = add(
+        LANE, cmd_pg_restore_check, "restore your own pg_dump -Fc file into a scratch cluster and check it"
+    )
+    p.add_argument(
+        "dump", metavar="FILE", help="a pg_dump custom-format (-Fc) file (s3:// is not supported yet)"
+    )
+    p.add_argument("--scenario", help="a pg-restore-check scenario whose smoke queries and options to use")
+    p.add_argument(
+        "--min-rows",
+        action="append",
+        default=[],
+        metavar="TABLE=N",
+        help="require at least N rows (repeatable)",
+    )
+    p.add_argument("--canary-sql", metavar="SQL", help="query returning the planted canary token")
+    p.add_argument("--canary-env", metavar="VAR", help="NAME of the env variable holding the expected token")
+    p.add_argument("--evidence-dir", default="reports", help="where evidence goes (default: reports)")
+
+
+def _options(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
+    from harness.errors import ConfigError
+
+    options = dict(base)
+    minimums = dict(options.get("min_rows") or {})
+    for item in args.min_rows:
+        match = re.fullmatch(r"([A-Za-z_][\w$.]*)=(\d+)", item)
+        if not match:
+            raise ConfigError(f"--min-rows {item!r}: expected TABLE=N, e.g. users=1")
+        minimums[match.group(1)] = int(match.group(2))
+    if minimums:
+        options["min_rows"] = minimums
+    if bool(args.canary_sql) != bool(args.canary_env):
+        raise ConfigError("--canary-sql and --canary-env go together")
+    if args.canary_sql:
+        options["canary"] = {"sql": args.canary_sql, "expect_env": args.canary_env}
+    return options
+
+
+def _scenario(args: argparse.Namespace) -> Any:
+    from harness.errors import ConfigError
+    from harness.pgdrill.options import validate_options
+    from harness.scenario import Scenario, load_scenario
+
+    if args.scenario:
+        loaded = load_scenario(args.scenario)
+        if loaded.lane != LANE:
+            raise ConfigError(
+                f"{loaded.path}: --scenario must be a {LANE} scenario (its lane is {loaded.lane})"
+            )
+        data = {**loaded.data, "options": _options(args, loaded.section("options"))}
+        validate_options(data["options"], "pg-restore-check-options.schema.json", str(loaded.path))
+        return Scenario(loaded.path, loaded.name, LANE, data, loaded.sha256)
+    options = _options(args, {})
+    validate_options(options, "pg-restore-check-options.schema.json", "command line")
+    data = {"scenario_version": 1, "name": LANE, "lane": LANE, "options": options}
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return Scenario(Path(args.dump).resolve(), LANE, LANE, data, digest)
+
+
+def run_lane(lane: Lane, evidence: Evidence) -> dict[str, Any]:
+    """Run every step in order with the plugin's rules; close the lane; return the evidence document."""
+    from harness.errors import DrillError, VerificationFailed
+    from harness.evidence import ERROR, FAILED, PASSED, SKIPPED
+    from harness.lanes.base import StepSkipped
+
+    try:
+        for spec in lane.steps:
+            blocked = next((n for n in spec.needs if evidence.step(n).status != PASSED), None)
+            if blocked is not None:
+                evidence.step(spec.name).message = f"skipped: depends on {blocked!r}, which did not pass"
+                continue
+            with evidence.timed(spec.name) as record:
+                try:
+                    record.message, record.status = lane.runner(spec.name)(), PASSED
+                except StepSkipped as exc:
+                    record.status, record.message = SKIPPED, f"skipped: {exc}"
+                except VerificationFailed as exc:
+                    record.status, record.message = FAILED, str(exc)
+                except DrillError as exc:
+                    record.status, record.message = ERROR, str(exc)
+                except KeyboardInterrupt:
+                    record.status, record.message = ERROR, "interrupted"
+                    raise
+                except Exception as exc:
+                    record.status, record.message = ERROR, f"unexpected {type(exc).__name__}: {exc}"
+    finally:
+        try:
+            lane.close(evidence.verdict()[0])
+        except Exception as exc:  # evidence must still be written
+            sys.stderr.write(f"drill: stopping services failed: {exc}\n")
+    evidence.sections.update(lane.sections())
+    return evidence.finish()
+
+
+def cmd_pg_restore_check(args: argparse.Namespace) -> int:
+    from harness.evidence import Evidence, write_evidence
+    from harness.lanes.base import RunOptions
+    from harness.pgdrill.restore_check import RestoreCheckLane, s3_refusal
+
+    if args.dump.startswith("s3://"):
+        raise s3_refusal(args.dump)
+    scenario = _scenario(args)
+    evidence = Evidence(scenario=scenario.describe())
+    for spec in RestoreCheckLane.steps:
+        evidence.add_step(spec.name, data_proving=spec.data_proving)
+    options = RunOptions(evidence_dir=Path(args.evidence_dir), extra={"dump": args.dump})
+    doc = run_lane(RestoreCheckLane(scenario, options, evidence), evidence)
+    json_path, _ = write_evidence(doc, Path(args.evidence_dir))
+    for step in doc["steps"]:
+        sys.stdout.write(f"{step['status']:8} {step['name']}: {step['message']}\n")
+    sys.stdout.write(
+        f"{doc['verdict'].upper()} (exit {doc['exit_code']}): {doc['reason']}\nevidence: {json_path}\n"
+    )
+    code: int = doc["exit_code"]
+    return code

@@ -1,0 +1,359 @@
+"""Recovery capabilities on top of the embedded cluster: WAL archiving, base backups,
+starting a cluster from a base backup recovering to a target time, and killing a server.
+
+Everything a recovery needs lives under the source cluster's base directory (the WAL
+archive and the base backup) or under the restored cluster's own base directory, so
+both are removed when their context managers exit, also on failure. As root, the
+tools that write data directories (``pg_basebackup``) or read them
+(``pg_verifybackup``) run as the same unprivileged account as the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, ProviderError, VerificationFailed
+from harness.providers.pg_process import postmaster_alive, run_tool
+from harness.providers.postgres import (
+    OWNER_FILE,
+    Database,
+    EmbeddedCluster,
+    find_bindir,
+    sweep_stale_clusters,
+)
+
+ARCHIVE_DIR = "wal-archive"
+BACKUP_DIR = "base-backup"
+SEGMENT = re.compile(r"[0-9A-F]{24}")
+_LABEL_WAL = re.compile(r"^START WAL LOCATION: .*\(file ([0-9A-F]{24})\)", re.M)
+_LABEL_TIME = re.compile(r"^START TIME: (.+)$", re.M)
+_RESTORED = re.compile(r'restored log file "([0-9A-F]{24})" from archive')
+_NOT_FOUND = re.compile(r"([0-9A-F]{24})'?:? No such file")
+
+
+def _quoted_path(path: Path) -> str:
+    """A path for archive_command/restore_command: shell-quoted, ``%`` escaped."""
+    return shlex.quote(str(path)).replace("%", "%%")
+
+
+def archive_settings(archive: Path) -> dict[str, str]:
+    """Server settings for WAL archiving into ``archive`` (copy to a temp name, then rename)."""
+    to = _quoted_path(archive)
+    return {
+        "wal_level": "replica",
+        "archive_mode": "on",
+        "archive_command": f"test ! -f {to}/%f && cp %p {to}/%f.tmp && mv {to}/%f.tmp {to}/%f",
+        "max_wal_senders": "4",
+        "full_page_writes": "on",
+        "synchronous_commit": "on",
+        "log_timezone": "UTC",
+    }
+
+
+def recovery_settings(archive: Path, target: datetime) -> dict[str, str]:
+    """Settings that make a server restored from a base backup replay archived WAL up to ``target``."""
+    return {
+        "wal_level": "replica",
+        "max_wal_senders": "4",
+        "archive_mode": "off",
+        "log_timezone": "UTC",
+        "restore_command": f"cp {_quoted_path(archive)}/%f %p",
+        "recovery_target_time": format_target(target),
+        "recovery_target_action": "promote",
+    }
+
+
+def format_target(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+@contextlib.contextmanager
+def archiving_postgres(
+    bindir: str | os.PathLike[str] | None = None, base_dir: str | os.PathLike[str] | None = None
+) -> Iterator[EmbeddedCluster]:
+    """A throwaway cluster that archives every WAL segment into ``<base>/wal-archive``."""
+    resolved = find_bindir(bindir)
+    sweep_stale_clusters(base_dir)
+    cluster = EmbeddedCluster(resolved, None, base_dir)
+    try:
+        archive = wal_archive(cluster)
+        archive.mkdir()
+        if cluster.account:
+            os.chown(archive, *cluster.account)
+        cluster.settings.update(archive_settings(archive))
+        cluster.initdb()
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            cluster.remove()
+
+
+def wal_archive(cluster: EmbeddedCluster) -> Path:
+    return cluster.base / ARCHIVE_DIR
+
+
+# --------------------------------------------------------------------------- base backups
+
+
+@dataclass(frozen=True)
+class BaseBackup:
+    path: Path
+    started_at: datetime  # server clock just before pg_basebackup connected
+    finished_at: datetime  # server clock just after it returned: the latest possible consistent point
+    start_wal: str  # segment holding the backup's start checkpoint (backup_label)
+    label_start_time: str  # START TIME as written in backup_label
+    size_bytes: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "finished_at": self.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "start_wal": self.start_wal,
+            "label_start_time": self.label_start_time,
+            "size_bytes": self.size_bytes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _plain_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
+def server_now(db: Database) -> datetime:
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    value: datetime = row[0]
+    return value.astimezone(UTC)
+
+
+def take_base_backup(cluster: EmbeddedCluster, dest: Path | None = None, label: str = "drill") -> BaseBackup:
+    """``pg_basebackup`` (plain format, WAL streamed, fast checkpoint, with manifest) of ``cluster``."""
+    dest = dest or cluster.base / BACKUP_DIR
+    db = cluster.database()
+    started_at, clock = server_now(db), time.perf_counter()
+    out = run_tool(
+        cluster,
+        "pg_basebackup",
+        ["-D", str(dest), "-Fp", "-X", "stream", "-c", "fast", "-l", label, "--no-sync"],
+        env=db.tool_env(),
+    )
+    if out.returncode != 0:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ProviderError(f"pg_basebackup failed: {out.stderr.strip() or out.stdout.strip()}")
+    seconds = time.perf_counter() - clock
+    finished_at = server_now(db)
+    text = (dest / "backup_label").read_text()
+    wal, when = _LABEL_WAL.search(text), _LABEL_TIME.search(text)
+    if wal is None or when is None:
+        raise ProviderError(f"{dest}/backup_label lacks START WAL LOCATION or START TIME")
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    return BaseBackup(dest, started_at, finished_at, wal.group(1), when.group(1), size, seconds)
+
+
+def verify_base_backup(cluster: EmbeddedCluster, backup: BaseBackup) -> str:
+    """``pg_verifybackup``: every file against ``backup_manifest``, and the WAL it needs."""
+    out = run_tool(cluster, "pg_verifybackup", [str(backup.path)], env=_plain_env())
+    if out.returncode != 0:
+        detail = "; ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[:5])
+        raise VerificationFailed(f"pg_verifybackup rejected the base backup: {detail}")
+    return out.stdout.strip() or "backup successfully verified"
+
+
+# --------------------------------------------------------------------------- WAL archive
+
+
+def switch_and_archive(cluster: EmbeddedCluster, db: Database, timeout: float = 60) -> str:
+    """Close the current WAL segment and wait until the archiver has stored it; return its name."""
+    archive = wal_archive(cluster)
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+        assert row is not None
+        segment = str(row[0])
+        deadline = time.monotonic() + timeout
+        while not (archive / segment).exists():
+            stat = conn.execute("SELECT failed_count, last_failed_wal FROM pg_stat_archiver").fetchone()
+            if time.monotonic() > deadline:
+                failed = f"; archiver failures: {stat[0]} (last {stat[1]})" if stat and stat[0] else ""
+                raise ProviderError(f"WAL segment {segment} was not archived within {timeout:.0f}s{failed}")
+            time.sleep(0.05)
+    return segment
+
+
+def current_segment(db: Database) -> str:
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def segment_size(db: Database) -> int:
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def segment_range(first: str, last: str, size: int) -> list[str]:
+    """Segment names from ``first`` to ``last`` inclusive on ``first``'s timeline."""
+    per = 0x1_0000_0000 // size
+
+    def number(name: str) -> int:
+        return int(name[8:16], 16) * per + int(name[16:24], 16)
+
+    tli = first[:8]
+    return [f"{tli}{n // per:08X}{n % per:08X}" for n in range(number(first), number(last) + 1)]
+
+
+def check_target(backup: BaseBackup, target: datetime) -> None:
+    """PostgreSQL accepts a target before the backup and silently stops at the backup: refuse it."""
+    if target < backup.finished_at:
+        raise ConfigError(
+            f"recovery target {format_target(target)} is before the base backup completed "
+            f"(started {format_target(backup.started_at)}, finished {format_target(backup.finished_at)}): "
+            "a base backup can only be rolled forward; choose a later target or an older backup"
+        )
+
+
+def preflight(
+    backup: BaseBackup, archive: Path, target: datetime, *, target_segment: str, size: int
+) -> list[str]:
+    """Refuse a recovery that cannot work: a target before the backup, or a gap in the WAL.
+
+    Returns the segments recovery will read; raises ConfigError for the target and
+    VerificationFailed naming the first segment missing from both the archive and the
+    backup's own ``pg_wal``.
+    """
+    check_target(backup, target)
+    needed = segment_range(backup.start_wal, target_segment, size)
+    have = {p.name for p in archive.iterdir()} | {p.name for p in (backup.path / "pg_wal").iterdir()}
+    missing = [s for s in needed if s not in have]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise VerificationFailed(
+            f"WAL segment {missing[0]}{more} is missing from the archive {archive}: recovery from the "
+            f"base backup (starting at {backup.start_wal}) to the target (in {target_segment}) needs "
+            "every segment in between"
+        )
+    return needed
+
+
+# --------------------------------------------------------------------------- restored cluster
+
+
+class RestoredCluster(EmbeddedCluster):
+    """A cluster whose data directory is a copy of a base backup, recovering to a target time.
+
+    It keeps the source's superuser password (the backup carries its SCRAM verifier).
+    """
+
+    def __init__(
+        self,
+        bindir: Path,
+        password: str,
+        settings: Mapping[str, str],
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__(bindir, settings, base_dir)
+        self.password = password
+
+    def restore_files(self, backup: Path) -> None:
+        """Copy the base backup into a fresh data directory and request recovery."""
+        (self.base / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
+        self._chown(self.base)
+        os.chmod(self.base, 0o700)
+        shutil.copytree(backup, self.data, symlinks=True)
+        (self.data / "backup_manifest").unlink(missing_ok=True)
+        (self.data / "recovery.signal").touch()
+        if self.account:
+            for root, dirs, files in os.walk(self.data):
+                for name in (*dirs, *files):
+                    os.chown(os.path.join(root, name), *self.account, follow_symlinks=False)
+            os.chown(self.data, *self.account)
+        os.chmod(self.data, 0o700)
+
+    def recover(self, timeout: float = 600) -> None:
+        """Start, wait until recovery reached the target and the server was promoted."""
+        try:
+            self.start()
+        except ProviderError as exc:
+            raise self._failure(str(exc)) from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.database().connect(autocommit=True, connect_timeout=5) as conn:
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                if row is not None and row[0] is False:
+                    return
+            except ProviderError:
+                if not postmaster_alive(self.data):
+                    self.running = False
+                    raise self._failure() from None
+            if time.monotonic() > deadline:
+                raise ProviderError(f"recovery did not finish within {timeout:.0f}s; see {self.log}")
+            time.sleep(0.05)
+
+    def _failure(self, context: str = "") -> Exception:
+        """Turn the server log of a failed recovery into a clear error."""
+        log = self.log.read_text(errors="replace") if self.log.exists() else ""
+        fatal = [line for line in log.splitlines() if "FATAL:" in line or "PANIC:" in line]
+        target = self.settings.get("recovery_target_time", "?")
+        if "recovery ended before configured recovery target was reached" in log:
+            missing = _NOT_FOUND.findall(log)
+            restored = _RESTORED.findall(log)
+            segment = missing[-1] if missing else None
+            last = f" (last restored: {restored[-1]})" if restored else " (none could be restored)"
+            what = f"WAL segment {segment} is missing from the archive" if segment else "WAL is missing"
+            return VerificationFailed(
+                f"recovery ran out of archived WAL before reaching the target {target}: {what}{last}"
+            )
+        if "requested recovery stop point is before consistent recovery point" in log:
+            return ConfigError(
+                f"recovery target {target} is before the base backup's consistent point: "
+                "a base backup can only be rolled forward; choose a later target or an older backup"
+            )
+        detail = fatal[-1].split("FATAL:", 1)[-1].strip() if fatal else "\n".join(log.splitlines()[-5:])
+        detail = detail or context or f"no server log at {self.log}"
+        return ProviderError(f"the restored server failed during recovery: {detail}")
+
+
+@contextlib.contextmanager
+def restored_postgres(
+    source: EmbeddedCluster,
+    backup: BaseBackup,
+    target: datetime,
+    *,
+    archive: Path | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+    timeout: float = 600,
+) -> Iterator[RestoredCluster]:
+    """Restore ``backup`` into a fresh data directory and recover to ``target``; always cleaned up."""
+    check_target(backup, target)
+    settings = recovery_settings(archive or wal_archive(source), target)
+    cluster = RestoredCluster(source.bindir, source.password, settings, base_dir)
+    try:
+        cluster.restore_files(backup.path)
+        cluster.recover(timeout)
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            cluster.remove()

@@ -1,0 +1,41 @@
+"""Building pgdrill lanes from scenario dicts, and running them like `drill run` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.evidence import Evidence
+from harness.lanes import lane_class
+from harness.lanes.base import Lane, RunOptions
+from harness.pgdrill.cli import run_lane
+from harness.scenario import load_scenario
+
+
+def write_scenario(tmp_path: Path, name: str, lane: str, **sections: Any) -> Path:
+    data = {"scenario_version": 1, "name": name, "lane": lane, **sections}
+    path = tmp_path / "scenarios" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def make_lane(path: Path, tmp_path: Path, **extra: Any) -> tuple[Lane, Evidence]:
+    scenario = load_scenario(path)
+    cls = lane_class(scenario.lane)
+    evidence = Evidence(scenario=scenario.describe())
+    for spec in cls.steps:
+        evidence.add_step(spec.name, data_proving=spec.data_proving)
+    options = RunOptions(evidence_dir=tmp_path / "reports", work_dir=tmp_path / "work", extra=extra)
+    return cls(scenario, options, evidence), evidence
+
+
+def run(path: Path, tmp_path: Path, **extra: Any) -> tuple[Lane, dict[str, Any]]:
+    lane, evidence = make_lane(path, tmp_path, **extra)
+    return lane, run_lane(lane, evidence)
+
+
+def statuses(doc: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s["status"] for s in doc["steps"]}
