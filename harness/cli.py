@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "harness.gate.cli",
     "harness.offsite.cli",
     "harness.pgdrill.cli",
+    "harness.snapshot.cli",
 )
 
 #: ``add(name, func, help)`` creates a subcommand parser whose ``func(args)`` returns an exit code.

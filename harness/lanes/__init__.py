@@ -14,6 +14,7 @@ LANES: dict[str, str] = {
     "pg-roundtrip": "harness.pgdrill.roundtrip:RoundTripLane",
     "pitr": "harness.pgdrill.pitr:PitrLane",
     "pg-restore-check": "harness.pgdrill.restore_check:RestoreCheckLane",
+    "snapshot": "harness.snapshot.lane:SnapshotLane",
 }
 
 

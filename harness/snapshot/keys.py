@@ -1,0 +1,248 @@
+"""Data-key wrapping: AWS KMS ``GenerateDataKey``/``Decrypt``, or a local key file for offline use.
+
+Each snapshot gets a fresh 256-bit data key. With KMS, the key comes from
+``GenerateDataKey(KeySpec=AES_256)`` with encryption context ``{"drill-snapshot-id": <id>}``
+and only the wrapped blob is stored. With a key file, the data key comes from
+``os.urandom`` and is wrapped with AES-256-GCM under the file's key-encryption key (random
+96-bit nonce, associated data ``drill-snapshot/1 wrap\\0<id>``). Key material is never
+printed, logged or written anywhere but the key file itself (mode 0600, created once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from harness.errors import ConfigError, ProviderError, VerificationFailed
+from harness.snapshot.crypto import KEY_BYTES, DataKey, b64, unb64
+
+KEYFILE_FORMAT = "drill-snapshot-keyfile/1"
+WRAP_AD_PREFIX = b"drill-snapshot/1 wrap\x00"
+CONTEXT_KEY = "drill-snapshot-id"
+
+
+class KeyProvider(Protocol):
+    provider: str
+
+    def key_id(self) -> str: ...
+
+    def new_data_key(self, snapshot: str) -> tuple[DataKey, dict[str, Any]]: ...
+
+    def unwrap(self, wrapped: dict[str, Any], snapshot: str) -> DataKey: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+# -- key file ---------------------------------------------------------------------------------------------
+def keyfile_id(material: bytes) -> str:
+    """A public fingerprint of a key-encryption key (never the key itself)."""
+    return "kf-" + hashlib.sha256(b"drill-snapshot keyfile id\x00" + material).hexdigest()[:16]
+
+
+def init_keyfile(path: Path) -> str:
+    """Create a new key file (mode 0600, never overwriting one); return its key id."""
+    material = os.urandom(KEY_BYTES)
+    doc = {"format": KEYFILE_FORMAT, "key_id": keyfile_id(material), "key": b64(material)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{path}: key file already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create key file: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(doc, indent=1) + "\n")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return str(doc["key_id"])
+
+
+@dataclass
+class FileKeys:
+    """Wraps data keys with the key-encryption key in a local file."""
+
+    path: Path
+    provider: str = "keyfile"
+
+    def _load(self) -> tuple[str, bytes]:
+        try:
+            st = os.stat(self.path)
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{self.path}: key file not found (create one with `drill snapshot keys init`)"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot read key file: {exc.strerror or exc}") from None
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise ConfigError(
+                f"{self.path}: key file is readable by group or others (mode "
+                f"{stat.S_IMODE(st.st_mode):o}); chmod 600 it"
+            )
+        try:
+            doc = json.loads(raw)
+            assert doc["format"] == KEYFILE_FORMAT
+            material = unb64(doc["key"], str(self.path))
+        except (ValueError, KeyError, TypeError, AssertionError, VerificationFailed):
+            raise ConfigError(f"{self.path}: not a {KEYFILE_FORMAT} key file") from None
+        if len(material) != KEY_BYTES or doc.get("key_id") != keyfile_id(material):
+            raise ConfigError(f"{self.path}: key file is damaged (length or key id does not match)")
+        return str(doc["key_id"]), material
+
+    def key_id(self) -> str:
+        return self._load()[0]
+
+    def new_data_key(self, snapshot: str) -> tuple[DataKey, dict[str, Any]]:
+        kid, kek = self._load()
+        data_key, nonce = os.urandom(KEY_BYTES), os.urandom(12)
+        wrapped = AESGCM(kek).encrypt(nonce, data_key, WRAP_AD_PREFIX + snapshot.encode("utf-8"))
+        info = {
+            "provider": self.provider,
+            "key_id": kid,
+            "wrap_nonce": b64(nonce),
+            "wrapped_key": b64(wrapped),
+        }
+        return DataKey(data_key), info
+
+    def unwrap(self, wrapped: dict[str, Any], snapshot: str) -> DataKey:
+        kid, kek = self._load()
+        if wrapped.get("provider") != self.provider:
+            raise ConfigError(
+                f"snapshot {snapshot} was wrapped by {wrapped.get('provider')!r}, not a key file; "
+                "configure the matching key"
+            )
+        if wrapped.get("key_id") != kid:
+            raise ConfigError(
+                f"snapshot {snapshot} needs key file key id {wrapped.get('key_id')!r}, "
+                f"but {self.path} holds {kid!r} (wrong key file)"
+            )
+        nonce = unb64(str(wrapped.get("wrap_nonce", "")), f"snapshot {snapshot}: wrap_nonce")
+        blob = unb64(str(wrapped.get("wrapped_key", "")), f"snapshot {snapshot}: wrapped_key")
+        try:
+            material = AESGCM(kek).decrypt(nonce, blob, WRAP_AD_PREFIX + snapshot.encode("utf-8"))
+        except (InvalidTag, ValueError):
+            raise VerificationFailed(
+                f"snapshot {snapshot}: the wrapped data key does not unwrap with key file {kid} "
+                "(the wrapped key or the snapshot id in the header was changed)"
+            ) from None
+        return DataKey(material)
+
+    def status(self) -> dict[str, Any]:
+        kid, _ = self._load()
+        mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        probe, info = self.new_data_key("status-probe")
+        ok = self.unwrap(info, "status-probe") == probe
+        return {
+            "provider": self.provider,
+            "key_id": kid,
+            "path": str(self.path),
+            "mode": f"{mode:o}",
+            "wrap_roundtrip": ok,
+        }
+
+
+# -- KMS ----------------------------------------------------------------------------------------------------
+def _kms_error(exc: Exception, action: str, key: str) -> Exception:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException"):
+            return VerificationFailed(
+                f"KMS {action} with key {key} refused ({code}): the wrapped data key does not belong to "
+                "this key or this snapshot (wrong key, or the header was changed)"
+            )
+        return ProviderError(f"KMS {action} with key {key} failed: {code or exc}")
+    if isinstance(exc, BotoCoreError):
+        return ProviderError(f"KMS {action} with key {key} failed: {exc}")
+    return exc
+
+
+@dataclass
+class KmsKeys:
+    """Data keys from AWS KMS (embedded moto, LocalStack or real AWS) through an ``AwsEndpoint``."""
+
+    endpoint: Any  # harness.providers.aws.AwsEndpoint
+    key: str  # key id, ARN or alias/…
+    provider: str = "kms"
+
+    def _client(self) -> Any:
+        return self.endpoint.client("kms")
+
+    def key_id(self) -> str:
+        return self.key
+
+    def new_data_key(self, snapshot: str) -> tuple[DataKey, dict[str, Any]]:
+        context = {CONTEXT_KEY: snapshot}
+        try:
+            out = self._client().generate_data_key(
+                KeyId=self.key, KeySpec="AES_256", EncryptionContext=context
+            )
+        except Exception as exc:
+            raise _kms_error(exc, "GenerateDataKey", self.key) from None
+        info = {
+            "provider": self.provider,
+            "key_id": str(out["KeyId"]),
+            "wrapped_key": b64(out["CiphertextBlob"]),
+        }
+        return DataKey(bytes(out["Plaintext"])), info
+
+    def unwrap(self, wrapped: dict[str, Any], snapshot: str) -> DataKey:
+        if wrapped.get("provider") != self.provider:
+            raise ConfigError(
+                f"snapshot {snapshot} was wrapped by {wrapped.get('provider')!r}, not KMS; configure that key"
+            )
+        blob = unb64(str(wrapped.get("wrapped_key", "")), f"snapshot {snapshot}: wrapped_key")
+        key = str(wrapped.get("key_id") or self.key)
+        try:
+            out = self._client().decrypt(
+                CiphertextBlob=blob, KeyId=key, EncryptionContext={CONTEXT_KEY: snapshot}
+            )
+        except Exception as exc:
+            raise _kms_error(exc, "Decrypt", key) from None
+        return DataKey(bytes(out["Plaintext"]))
+
+    def status(self) -> dict[str, Any]:
+        try:
+            meta = self._client().describe_key(KeyId=self.key)["KeyMetadata"]
+        except Exception as exc:
+            raise _kms_error(exc, "DescribeKey", self.key) from None
+        probe, info = self.new_data_key("status-probe")
+        ok = self.unwrap(info, "status-probe") == probe
+        return {
+            "provider": self.provider,
+            "key_id": meta.get("Arn", self.key),
+            "state": meta.get("KeyState"),
+            "endpoint": self.endpoint.describe(),
+            "wrap_roundtrip": ok,
+        }
+
+
+def ensure_kms_key(endpoint: Any, alias: str) -> str:
+    """Create a symmetric KMS key behind ``alias`` unless it exists; return the key ARN."""
+    kms = endpoint.client("kms")
+    try:
+        return str(kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"])
+    except Exception as exc:
+        from botocore.exceptions import ClientError
+
+        if not (isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "NotFoundException"):
+            raise _kms_error(exc, "DescribeKey", alias) from None
+    if not alias.startswith("alias/"):
+        raise ConfigError(f"KMS key {alias!r} does not exist (only an alias/… can be created)")
+    try:
+        meta = kms.create_key(Description="drill-harness snapshot data keys")["KeyMetadata"]
+        kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
+    except Exception as exc:
+        raise _kms_error(exc, "CreateKey", alias) from None
+    return str(meta["Arn"])
