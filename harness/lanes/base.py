@@ -121,6 +121,16 @@ class Lane:
             if (self.options.pg_provider or spec.get("provider", "embedded")) == "docker":
                 self.docker_admin(role)
 
+    def objective(self, key: str, measured: float | None, definition: str) -> dict[str, Any]:
+        """A measured RTO or RPO (``key``) beside the scenario's ``objectives.<key>_seconds``."""
+        goal = self.scenario.section("objectives").get(f"{key}_seconds")
+        return {
+            "measured_seconds": measured,
+            "objective_seconds": goal,
+            "met": None if measured is None or goal is None else measured <= goal,
+            "definition": definition,
+        }
+
     def make_work_dir(self) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         return self.work_dir

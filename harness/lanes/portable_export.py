@@ -265,8 +265,6 @@ class PortableExportLane(Lane):
 
     # -- evidence -----------------------------------------------------------------------------------
     def _measurements(self) -> dict[str, Any]:
-        objectives = self.scenario.section("objectives")
-        rto_obj, rpo_obj = objectives.get("rto_seconds"), objectives.get("rpo_seconds")
         rto = rpo = None
         if hasattr(self, "restore_done") and hasattr(self, "restore_clock"):
             end = getattr(self, "smoke_done", self.restore_done[0])
@@ -279,18 +277,10 @@ class PortableExportLane(Lane):
         if hasattr(self, "report") and self.report.seconds:
             rates["validate"] = round(self.report.records_checked / self.report.seconds, 1)
         return {
-            "rto": {
-                "measured_seconds": rto,
-                "objective_seconds": rto_obj,
-                "met": None if rto is None or rto_obj is None else rto <= rto_obj,
-                "definition": "from fetching the archive to the restored target passing smoke queries",
-            },
-            "rpo": {
-                "measured_seconds": rpo,
-                "objective_seconds": rpo_obj,
-                "met": None if rpo is None or rpo_obj is None else rpo <= rpo_obj,
-                "definition": "age of the export snapshot when the restore completed",
-            },
+            "rto": self.objective(
+                "rto", rto, "from fetching the archive to the restored target passing smoke queries"
+            ),
+            "rpo": self.objective("rpo", rpo, "age of the export snapshot when the restore completed"),
             "rows_per_second": rates,
         }
 

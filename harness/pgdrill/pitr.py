@@ -215,31 +215,20 @@ class PitrLane(Lane):
 
     # -- evidence -------------------------------------------------------------------------------
     def sections(self) -> dict[str, Any]:
-        objectives = self.scenario.section("objectives")
         rto = getattr(self, "rto_seconds", None)
         rpo = self._rpo() if hasattr(self, "backup") else None
 
-        def objective(value: float | None, key: str, definition: str) -> dict[str, Any]:
-            goal = objectives.get(f"{key}_seconds")
-            met = None if value is None or goal is None else value <= goal
-            return {
-                "measured_seconds": value,
-                "objective_seconds": goal,
-                "met": met,
-                "definition": definition,
-            }
-
         out: dict[str, Any] = {
             "measurements": {
-                "rto": objective(
-                    rto,
+                "rto": self.objective(
                     "rto",
+                    rto,
                     "from the start of the restore (copying the base backup) to the "
                     "first successful query on the recovered, promoted server",
                 ),
-                "rpo": objective(
-                    rpo,
+                "rpo": self.objective(
                     "rpo",
+                    rpo,
                     "age of the base backup at the recovery target: target time minus "
                     "the server time at which pg_basebackup started",
                 ),

@@ -176,22 +176,11 @@ class RestoreCheckLane(Lane):
 
     # -- evidence -------------------------------------------------------------------------------
     def sections(self) -> dict[str, Any]:
-        objectives = self.scenario.section("objectives")
         rto = rpo = None
         if hasattr(self, "restore_done"):
             rto = self.restore_done[0] - self.restore_clock
             if self.info.created_at is not None:
                 rpo = max(0.0, (self.restore_done[1] - self.info.created_at).total_seconds())
-
-        def objective(value: float | None, key: str, definition: str) -> dict[str, Any]:
-            goal = objectives.get(f"{key}_seconds")
-            met = None if value is None or goal is None else value <= goal
-            return {
-                "measured_seconds": value,
-                "objective_seconds": goal,
-                "met": met,
-                "definition": definition,
-            }
 
         section: dict[str, Any] = {}
         if hasattr(self, "info"):
@@ -211,11 +200,11 @@ class RestoreCheckLane(Lane):
         out: dict[str, Any] = {
             "extra": {"pg_restore_check": section},
             "measurements": {
-                "rto": objective(
-                    rto, "rto", "from starting pg_restore to the restored database answering a query"
+                "rto": self.objective(
+                    "rto", rto, "from starting pg_restore to the restored database answering a query"
                 ),
-                "rpo": objective(
-                    rpo, "rpo", "age of the dump (its archive creation time) when the restore completed"
+                "rpo": self.objective(
+                    "rpo", rpo, "age of the dump (its archive creation time) when the restore completed"
                 ),
             },
         }

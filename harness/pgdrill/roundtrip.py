@@ -218,8 +218,6 @@ class RoundTripLane(Lane):
 
     # -- evidence -------------------------------------------------------------------------------
     def _measurements(self) -> dict[str, Any]:
-        objectives = self.scenario.section("objectives")
-        rto_obj, rpo_obj = objectives.get("rto_seconds"), objectives.get("rpo_seconds")
         rto = rpo = None
         if hasattr(self, "restore_done"):
             rto = self.restore_done[0] - self.restore_clock
@@ -234,18 +232,10 @@ class RoundTripLane(Lane):
             if hasattr(self, "restore_seconds") and self.restore_seconds:
                 rates["restore"] = round(total / self.restore_seconds, 1)
         return {
-            "rto": {
-                "measured_seconds": rto,
-                "objective_seconds": rto_obj,
-                "met": None if rto is None or rto_obj is None else rto <= rto_obj,
-                "definition": "from starting pg_restore to the restored database answering its first query",
-            },
-            "rpo": {
-                "measured_seconds": rpo,
-                "objective_seconds": rpo_obj,
-                "met": None if rpo is None or rpo_obj is None else rpo <= rpo_obj,
-                "definition": "age of the dump (pg_dump start) when the restore completed",
-            },
+            "rto": self.objective(
+                "rto", rto, "from starting pg_restore to the restored database answering its first query"
+            ),
+            "rpo": self.objective("rpo", rpo, "age of the dump (pg_dump start) when the restore completed"),
             "rows_per_second": rates,
         }
 

@@ -1,19 +1,27 @@
-"""Processes around an embedded cluster: client tools run as the server's account, and
-killing a server (a crash, for fault drills and tests)."""
+"""Processes around an embedded cluster: client tools run as the server's account, killing a
+server (a crash, for fault drills and tests), and sweeping clusters whose owner died."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ProviderError
-from harness.providers.postgres import EmbeddedCluster
+
+if TYPE_CHECKING:
+    from harness.providers.postgres import EmbeddedCluster
+
+OWNER_FILE = "drill-owner.json"
+DIR_PREFIX = "drill-pg-"
 
 
 def run_tool(
@@ -82,3 +90,27 @@ def _parent(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def kill_postmaster(data: Path) -> None:
+    pidfile = data / "postmaster.pid"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int(pidfile.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGKILL)
+
+
+def sweep_stale_clusters(base_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Stop and remove embedded clusters whose owning process has died (e.g. after SIGKILL)."""
+    removed: list[Path] = []
+    root = Path(base_dir or tempfile.gettempdir())
+    for owner in root.glob(f"{DIR_PREFIX}*/{OWNER_FILE}"):
+        try:
+            pid = int(json.loads(owner.read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        kill_postmaster(owner.parent / "data")
+        shutil.rmtree(owner.parent, ignore_errors=True)
+        removed.append(owner.parent)
+    return removed

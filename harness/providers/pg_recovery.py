@@ -11,7 +11,6 @@ tools that write data directories (``pg_basebackup``) or read them
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -26,11 +25,9 @@ from typing import Any
 from harness.errors import ConfigError, ProviderError, VerificationFailed
 from harness.providers.pg_process import postmaster_alive, run_tool
 from harness.providers.postgres import (
-    OWNER_FILE,
     Database,
     EmbeddedCluster,
-    find_bindir,
-    sweep_stale_clusters,
+    embedded_postgres,
 )
 
 ARCHIVE_DIR = "wal-archive"
@@ -83,23 +80,16 @@ def archiving_postgres(
     bindir: str | os.PathLike[str] | None = None, base_dir: str | os.PathLike[str] | None = None
 ) -> Iterator[EmbeddedCluster]:
     """A throwaway cluster that archives every WAL segment into ``<base>/wal-archive``."""
-    resolved = find_bindir(bindir)
-    sweep_stale_clusters(base_dir)
-    cluster = EmbeddedCluster(resolved, None, base_dir)
-    try:
+
+    def archive_into(cluster: EmbeddedCluster) -> None:
         archive = wal_archive(cluster)
         archive.mkdir()
         if cluster.account:
             os.chown(archive, *cluster.account)
         cluster.settings.update(archive_settings(archive))
-        cluster.initdb()
-        cluster.start()
+
+    with embedded_postgres(bindir, base_dir=base_dir, prepare=archive_into) as cluster:
         yield cluster
-    finally:
-        try:
-            cluster.stop()
-        finally:
-            cluster.remove()
 
 
 def wal_archive(cluster: EmbeddedCluster) -> Path:
@@ -276,9 +266,7 @@ class RestoredCluster(EmbeddedCluster):
 
     def restore_files(self, backup: Path) -> None:
         """Copy the base backup into a fresh data directory and request recovery."""
-        (self.base / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
-        self._chown(self.base)
-        os.chmod(self.base, 0o700)
+        self.claim()
         shutil.copytree(backup, self.data, symlinks=True)
         (self.data / "backup_manifest").unlink(missing_ok=True)
         (self.data / "recovery.signal").touch()
@@ -347,13 +335,7 @@ def restored_postgres(
     """Restore ``backup`` into a fresh data directory and recover to ``target``; always cleaned up."""
     check_target(backup, target)
     settings = recovery_settings(archive or wal_archive(source), target)
-    cluster = RestoredCluster(source.bindir, source.password, settings, base_dir)
-    try:
+    with RestoredCluster(source.bindir, source.password, settings, base_dir).lifetime() as cluster:
         cluster.restore_files(backup.path)
         cluster.recover(timeout)
         yield cluster
-    finally:
-        try:
-            cluster.stop()
-        finally:
-            cluster.remove()

@@ -17,20 +17,20 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from harness.errors import ConfigError, ProviderError
+from harness.providers.pg_process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 APT_HINT = (
@@ -40,8 +40,6 @@ APT_HINT = (
 )
 SERVICE_USER = "postgres"
 SUPERUSER = "postgres"
-OWNER_FILE = "drill-owner.json"
-DIR_PREFIX = "drill-pg-"
 
 # Settings for throwaway drill clusters: durability off, generous memory.
 FAST_SETTINGS: dict[str, str] = {
@@ -259,10 +257,14 @@ class EmbeddedCluster:
         if self.account:
             os.chown(path, *self.account)
 
-    def initdb(self) -> None:
+    def claim(self) -> None:
+        """Record this process as the owner (for the stale sweep) and hand the base to the server account."""
         (self.base / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}))
         self._chown(self.base)
         os.chmod(self.base, 0o700)
+
+    def initdb(self) -> None:
+        self.claim()
         pwfile = self.base / "pwfile"
         fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -339,11 +341,22 @@ class EmbeddedCluster:
             if out.returncode == 0 or "Is server running?" in out.stderr:
                 self.running = False
                 return
-        _kill_postmaster(self.data)
+        kill_postmaster(self.data)
         self.running = False
 
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lifetime(self) -> Iterator[Self]:
+        """Yield the cluster; on exit (failure and Ctrl-C too) stop it and remove its files."""
+        try:
+            yield self
+        finally:
+            try:
+                self.stop()
+            finally:
+                self.remove()
 
     def database(self, dbname: str = "postgres") -> Database:
         return Database(
@@ -357,59 +370,23 @@ class EmbeddedCluster:
         )
 
 
-def _kill_postmaster(data: Path) -> None:
-    pidfile = data / "postmaster.pid"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pid = int(pidfile.read_text().splitlines()[0])
-        os.kill(pid, signal.SIGKILL)
-
-
-def sweep_stale_clusters(base_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Stop and remove embedded clusters whose owning process has died (e.g. after SIGKILL)."""
-    removed: list[Path] = []
-    root = Path(base_dir or tempfile.gettempdir())
-    for owner in root.glob(f"{DIR_PREFIX}*/{OWNER_FILE}"):
-        try:
-            pid = int(json.loads(owner.read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if pid == os.getpid() or _pid_alive(pid):
-            continue
-        _kill_postmaster(owner.parent / "data")
-        shutil.rmtree(owner.parent, ignore_errors=True)
-        removed.append(owner.parent)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def embedded_postgres(
     bindir: str | os.PathLike[str] | None = None,
     settings: Mapping[str, str] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
+    prepare: Callable[[EmbeddedCluster], None] | None = None,
 ) -> Iterator[EmbeddedCluster]:
-    """Start a throwaway cluster; always stop and remove it on exit, including on Ctrl-C."""
+    """Start a throwaway cluster (``prepare`` may adjust it before initdb); always stop and remove it
+    on exit, including on Ctrl-C."""
     resolved = find_bindir(bindir)
     sweep_stale_clusters(base_dir)
-    cluster = EmbeddedCluster(resolved, settings, base_dir)
-    try:
+    with EmbeddedCluster(resolved, settings, base_dir).lifetime() as cluster:
+        if prepare is not None:
+            prepare(cluster)
         cluster.initdb()
         cluster.start()
         yield cluster
-    finally:
-        try:
-            cluster.stop()
-        finally:
-            cluster.remove()
 
 
 def external_database(dsn: str, *, environment: str | None, source: str) -> Database:

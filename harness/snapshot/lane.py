@@ -272,30 +272,15 @@ class SnapshotLane(Lane):
 
     # -- evidence -------------------------------------------------------------------------------------
     def _measurements(self) -> dict[str, Any]:
-        objectives = self.scenario.section("objectives")
         rto = rpo = None
         if hasattr(self, "restore_done"):
             rto = self.restore_done[0] - self.restore_clock
             rpo = max(0.0, (self.restore_done[1] - self.snapshot_time).total_seconds())
-
-        def measured(value: float | None, objective: float | None, definition: str) -> dict[str, Any]:
-            met = None if value is None or objective is None else value <= objective
-            return {
-                "measured_seconds": value,
-                "objective_seconds": objective,
-                "met": met,
-                "definition": definition,
-            }
-
         return {
-            "rto": measured(
-                rto,
-                objectives.get("rto_seconds"),
-                "from opening the snapshot to the restored tree matching the source",
+            "rto": self.objective(
+                "rto", rto, "from opening the snapshot to the restored tree matching the source"
             ),
-            "rpo": measured(
-                rpo, objectives.get("rpo_seconds"), "age of the snapshot when the restore was proven"
-            ),
+            "rpo": self.objective("rpo", rpo, "age of the snapshot when the restore was proven"),
         }
 
     def sections(self) -> dict[str, Any]:
