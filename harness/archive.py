@@ -31,7 +31,7 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from harness.errors import ArchiveError, ConfigError
 
@@ -85,16 +85,16 @@ class ExtractLimits:
                 raise ConfigError(f"ExtractLimits.{name} must be positive, got {getattr(self, name)!r}")
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes, read in ``chunk``-sized pieces."""
-    digest = hashlib.sha256()
+def sha256_file(path: Path, chunk: int = 1 << 20, digest: Any = None) -> str:
+    """Hex SHA-256 of a file's bytes, read in ``chunk``-sized pieces (into ``digest``, if given)."""
+    digest = hashlib.sha256() if digest is None else digest
     try:
         with path.open("rb") as handle:
             while block := handle.read(chunk):
                 digest.update(block)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 def _name_problem(name: str) -> str | None:

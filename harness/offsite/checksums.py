@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from pathlib import Path
 
-from harness.errors import ConfigError
+from harness.archive import sha256_file
 
 CHUNK = 1 << 20
 
@@ -47,7 +47,6 @@ class PartHasher:
         pending = self.part_size is not None and self._part_left != self.part_size
         return self.part_digests + ([self._part.digest()] if pending else [])
 
-    @property
     def hexdigest(self) -> str:
         return self.full.hexdigest()
 
@@ -62,13 +61,9 @@ class PartHasher:
 
 
 def hash_file(path: Path, part_size: int | None = None) -> PartHasher:
+    """The full and per-part SHA-256 of a local file, streamed (ConfigError when unreadable)."""
     hasher = PartHasher(part_size)
-    try:
-        with path.open("rb") as handle:
-            while block := handle.read(CHUNK):
-                hasher.update(block)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    sha256_file(path, CHUNK, hasher)
     return hasher
 
 

@@ -38,6 +38,23 @@ def _json(data: dict[str, Any]) -> None:
     _out(orjson.dumps(scrub_secrets(data), option=orjson.OPT_INDENT_2).decode())
 
 
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM (CI cancellation, ``kill``) into KeyboardInterrupt for the block, so a transfer
+    in flight is aborted and cleaned up instead of the process dying with it (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cli_provider(explicit: str | None, endpoint_url: str | None = None) -> str:
     """The provider for a one-off command (see the module docstring)."""
     from harness.providers.aws import resolve_provider
@@ -63,11 +80,13 @@ def endpoint_for(
         )
     if url and chosen != "localstack":
         raise ConfigError("--endpoint-url is only for --aws-provider localstack")
-    with aws_endpoint(chosen, region=region, url=url) as endpoint:
+    with sigterm_interrupts(), aws_endpoint(chosen, region=region, url=url) as endpoint:
         yield endpoint
 
 
-def fetch_uri(uri: str, work_dir: Path, *, expected_sha256: str | None = None) -> Path:
+def fetch_uri(
+    uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
+) -> Path:
     """Download an s3:// archive (checksum-verified) into a fresh directory under ``work_dir``."""
     from harness.offsite.fetch import fetch_archive
     from harness.offsite.keys import parse_s3_uri
@@ -75,7 +94,7 @@ def fetch_uri(uri: str, work_dir: Path, *, expected_sha256: str | None = None) -
 
     parsed = parse_s3_uri(uri)
     dest = Path(work_dir) / f"fetched-{secrets.token_hex(4)}"
-    with endpoint_for(None) as endpoint:
+    with endpoint_for(provider) as endpoint:
         result = fetch_archive(
             s3_client(endpoint), parsed, dest, region=endpoint.region, expected_sha256=expected_sha256
         )
@@ -123,6 +142,9 @@ def register(add: AddCommand) -> None:
     up.add_argument("--policy", metavar="FILE", help="posture policy YAML (default: the strict built-in)")
     up.add_argument("--warn-only", action="store_true", help="upload even if the posture fails (recorded)")
     up.add_argument("--part-size-mb", type=float, default=16, help="multipart part size (default 16)")
+    up.add_argument(
+        "--multipart-threshold-mb", type=float, default=64, help="multipart from this size on (default 64)"
+    )
     _aws_args(up)
 
     fe = add("fetch", cmd_fetch, "download an archive from S3, checksum-verified")
@@ -169,7 +191,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
     archive = Path(args.archive)
     if not archive.is_file():
         raise ConfigError(f"{archive}: no such archive")
-    transfer = TransferSettings(part_size=int(args.part_size_mb * MIB))
+    if min(args.part_size_mb, args.multipart_threshold_mb) < 5:
+        raise ConfigError("--part-size-mb and --multipart-threshold-mb: S3 parts are at least 5 MB")
+    transfer = TransferSettings(
+        part_size=int(args.part_size_mb * MIB), multipart_threshold=int(args.multipart_threshold_mb * MIB)
+    )
     prefix = check_prefix(uri.key or "drills", "the URI's prefix")
     with endpoint_for(args.aws_provider, args.region, args.endpoint_url) as ep:
         s3 = s3_client(ep, transfer)

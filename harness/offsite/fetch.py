@@ -43,7 +43,8 @@ class FetchResult:
         return {
             "archive_uri": str(self.uri),
             "version_id": self.version_id,
-            "local_path": str(self.path),
+            # Absolute: the evidence scrubber reads a relative path as one long token-like run.
+            "local_path": str(self.path.resolve()),
             "size_bytes": self.size_bytes,
             "sha256": f"sha256:{self.sha256}",
             "store_checksum": self.store_checksum,
@@ -121,6 +122,9 @@ def fetch_archive(
     """Download ``uri`` into ``dest_dir/<basename>`` and verify it; the result names what it checked."""
     if not uri.key or uri.key.endswith("/"):
         raise ConfigError(f"{uri}: name one archive object, not a bucket or prefix")
+    final = dest_dir / uri.basename
+    if final.exists():
+        raise ConfigError(f"{final} already exists; refusing to overwrite it")
     if region:
         check_bucket(s3, uri.bucket, region, tolerate_forbidden=True)
     started = time.perf_counter()
@@ -130,14 +134,13 @@ def fetch_archive(
     stored_b64, stored_parts = split_store_value(stored) if stored else (None, None)
     part_size = _part_size(s3, uri, version_id, stored_parts) if stored else None
     dest_dir.mkdir(parents=True, exist_ok=True)
-    final = dest_dir / uri.basename
     tmp = dest_dir / f".{uri.basename}.{secrets.token_hex(4)}.partial"
     hasher = PartHasher(part_size)
     try:
         with tmp.open("wb") as handle:
             resumed = _stream(s3, uri, version_id, head["ETag"], handle, hasher, attempts)
         checks = _verify(uri, head, hasher, stored_b64, part_size, expected_sha256)
-        if final.exists():
+        if final.exists():  # appeared while downloading
             raise ConfigError(f"{final} already exists; refusing to overwrite it")
         os.replace(tmp, final)
     finally:
@@ -147,7 +150,7 @@ def fetch_archive(
         version_id=version_id,
         path=final,
         size_bytes=hasher.size,
-        sha256=hasher.hexdigest,
+        sha256=hasher.hexdigest(),
         store_checksum=display(stored_b64, hasher.parts if part_size else None) if stored_b64 else None,
         checksum_type="COMPOSITE" if part_size else "FULL_OBJECT",
         checks=checks,
@@ -181,16 +184,16 @@ def _verify(
         checks.append("store ChecksumSHA256" + (" (composite)" if part_size else ""))
     recorded = (head.get("Metadata") or {}).get("sha256")
     if recorded:
-        if recorded != hasher.hexdigest:
+        if recorded != hasher.hexdigest():
             raise ArchiveError(
-                f"{uri}: checksum mismatch: sha256:{hasher.hexdigest} differs from the sha256:{recorded} "
+                f"{uri}: checksum mismatch: sha256:{hasher.hexdigest()} differs from the sha256:{recorded} "
                 "recorded at upload"
             )
         checks.append("sha256 recorded at upload")
     if expected_sha256:
-        if expected_sha256 != hasher.hexdigest:
+        if expected_sha256 != hasher.hexdigest():
             raise ArchiveError(
-                f"{uri}: checksum mismatch: sha256:{hasher.hexdigest} differs from the archive that was "
+                f"{uri}: checksum mismatch: sha256:{hasher.hexdigest()} differs from the archive that was "
                 f"uploaded (sha256:{expected_sha256})"
             )
         checks.append("sha256 of the local archive")

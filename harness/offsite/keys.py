@@ -81,23 +81,29 @@ def _why(value: object) -> str:
     return f"it is {len(value)} characters, or a label starts/ends with '-' or is empty (value withheld)"
 
 
-def check_label(value: str, setting: str) -> str:
-    if not isinstance(value, str) or not _LABEL_RE.fullmatch(value):
-        raise ConfigError(
-            f"{setting} is not allowed in an archive key: {_why(value)}; use a fixed label of "
-            "lower-case letters, digits and '-' (at most 63 characters)"
-        )
+def _checked(value: str, pattern: re.Pattern[str], refused: str, use: str) -> str:
+    """``value`` if it fully matches ``pattern``; else a ConfigError that withholds the value."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigError(f"{refused}: {_why(value)}; {use}")
     return value
 
 
+def check_label(value: str, setting: str) -> str:
+    return _checked(
+        value,
+        _LABEL_RE,
+        f"{setting} is not allowed in an archive key",
+        "use a fixed label of lower-case letters, digits and '-' (at most 63 characters)",
+    )
+
+
 def check_prefix(prefix: str, setting: str = "prefix") -> str:
-    prefix = prefix.strip("/") if isinstance(prefix, str) else prefix
-    if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
-        raise ConfigError(
-            f"{setting} is not allowed as an archive prefix: {_why(prefix)}; use 1-8 '/'-separated "
-            "labels of lower-case letters, digits and '-'"
-        )
-    return prefix
+    return _checked(
+        prefix.strip("/") if isinstance(prefix, str) else prefix,
+        _PREFIX_RE,
+        f"{setting} is not allowed as an archive prefix",
+        "use 1-8 '/'-separated labels of lower-case letters, digits and '-'",
+    )
 
 
 def parse_generated_at(value: str, setting: str = "generated_at") -> datetime:

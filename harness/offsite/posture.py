@@ -25,6 +25,10 @@ _NOT_CONFIGURED = {
 }
 
 
+#: A property's judge: (passed, actual value, failure detail).
+Judge = Callable[[], tuple[bool, Any, str]]
+
+
 class _Unreadable(Exception):
     """A configuration could not be read (access denied)."""
 
@@ -104,9 +108,7 @@ def _read(call: Callable[..., dict[str, Any]], bucket: str) -> dict[str, Any] | 
         raise translate(exc, f"s3://{bucket}") from None
 
 
-def _check(
-    name: str, required: bool, expected: Any, judge: Callable[[], tuple[bool, Any, str]]
-) -> PostureCheck:
+def _check(name: str, required: bool, expected: Any, judge: Judge) -> PostureCheck:
     try:
         passed, actual, detail = judge()
     except _Unreadable as exc:
@@ -167,37 +169,17 @@ def check_posture(s3: Any, bucket: str, prefix: str, policy: PosturePolicy, regi
             if _covers(r, prefix)
         ]
 
-    def noncurrent() -> tuple[bool, Any, str]:
-        days = [
-            r["NoncurrentVersionExpiration"].get("NoncurrentDays")
-            for r in rules()
-            if "NoncurrentVersionExpiration" in r
-        ]
-        best = min((d for d in days if d), default=None)
-        limit = policy.noncurrent_version_max_days
-        ok = best is not None and (limit is None or best <= limit)
-        detail = (
-            ""
-            if ok
-            else ("no rule expires noncurrent versions" if best is None else f"{best} days > {limit}")
-        )
-        return ok, best, detail
+    def lifecycle(action: str, days_field: str, limit: int | None, absent: str) -> Judge:
+        """Judge the shortest ``action`` period among the rules covering the prefix against ``limit``."""
 
-    def abort_multipart() -> tuple[bool, Any, str]:
-        days = [
-            r["AbortIncompleteMultipartUpload"].get("DaysAfterInitiation")
-            for r in rules()
-            if "AbortIncompleteMultipartUpload" in r
-        ]
-        best = min((d for d in days if d), default=None)
-        limit = policy.abort_incomplete_multipart_max_days
-        ok = best is not None and (limit is None or best <= limit)
-        detail = (
-            ""
-            if ok
-            else ("no rule aborts incomplete multipart uploads" if best is None else f"{best} days > {limit}")
-        )
-        return ok, best, detail
+        def judge() -> tuple[bool, Any, str]:
+            days = [r[action].get(days_field) for r in rules() if action in r]
+            best = min((d for d in days if d), default=None)
+            ok = best is not None and (limit is None or best <= limit)
+            detail = "" if ok else (absent if best is None else f"{best} days > {limit}")
+            return ok, best, detail
+
+        return judge
 
     def tags() -> tuple[bool, Any, str]:
         found = {t["Key"]: t["Value"] for t in (conf("get_bucket_tagging") or {}).get("TagSet", [])}
@@ -213,31 +195,38 @@ def check_posture(s3: Any, bucket: str, prefix: str, policy: PosturePolicy, regi
             "mode": retention.get("Mode"),
             "days": days,
         }
-        problems = []
-        if not actual["enabled"]:
-            problems.append("Object Lock is not enabled")
-        elif policy.object_lock_modes and actual["mode"] not in policy.object_lock_modes:
+        problems = [] if actual["enabled"] else ["Object Lock is not enabled"]
+        if actual["enabled"] and policy.object_lock_modes and actual["mode"] not in policy.object_lock_modes:
             problems.append(f"default retention mode is {actual['mode'] or 'not set'}")
-        elif policy.object_lock_min_days and days < policy.object_lock_min_days:
+        if actual["enabled"] and policy.object_lock_min_days and days < policy.object_lock_min_days:
             problems.append(f"default retention {days} days < {policy.object_lock_min_days}")
         return not problems, actual, "; ".join(problems)
 
-    lifecycle_on = policy.noncurrent_version_max_days is not None
     report.checks = [
         _check("encryption", bool(policy.encryption), list(policy.encryption), encryption),
         _check("versioning", policy.versioning, "Enabled", versioning),
         _check("public_access_block", policy.public_access_block, "all four flags", public_access_block),
         _check(
             "lifecycle_noncurrent_expiration",
-            lifecycle_on,
+            policy.noncurrent_version_max_days is not None,
             {"max_days": policy.noncurrent_version_max_days},
-            noncurrent,
+            lifecycle(
+                "NoncurrentVersionExpiration",
+                "NoncurrentDays",
+                policy.noncurrent_version_max_days,
+                "no rule expires noncurrent versions",
+            ),
         ),
         _check(
             "lifecycle_abort_incomplete_multipart",
             policy.abort_incomplete_multipart_max_days is not None,
             {"max_days": policy.abort_incomplete_multipart_max_days},
-            abort_multipart,
+            lifecycle(
+                "AbortIncompleteMultipartUpload",
+                "DaysAfterInitiation",
+                policy.abort_incomplete_multipart_max_days,
+                "no rule aborts incomplete multipart uploads",
+            ),
         ),
         _check("backup_tags", bool(policy.tags), dict(policy.tags), tags),
         _check(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.offsite.bucket import translate
+from harness.offsite.bucket import error_code, translate
 from harness.offsite.keys import check_bucket_name
 from harness.offsite.settings import StorageSpec
 
@@ -44,9 +44,16 @@ def _kms_key(kms: Any, wanted: str | None) -> str:
 
 
 def _create(s3: Any, bucket: str, region: str, object_lock: bool) -> bool:
-    """Create the bucket; False when it already exists and is ours."""
+    """Create the bucket; False when it already exists and is ours (in us-east-1 S3 answers a
+    repeated create with success, so look first)."""
     from botocore.exceptions import ClientError
 
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        if error_code(exc)[1] != 404:
+            raise
     kwargs: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}

@@ -111,7 +111,9 @@ def posture_policy(raw: dict[str, Any] | None) -> PosturePolicy:
     raw = raw or {}
     lifecycle = raw.get("lifecycle", {})
     lifecycle = {} if lifecycle is None else lifecycle
-    lock = raw.get("object_lock") or {}
+    raw_lock = raw.get("object_lock")
+    lock_required = isinstance(raw_lock, dict)  # {} = any mode, at least a day; null/false = not required
+    lock: dict[str, Any] = raw_lock if isinstance(raw_lock, dict) else {}
     defaults = PosturePolicy()
     return PosturePolicy(
         warn_only=raw.get("mode", "enforce") == "warn-only",
@@ -131,8 +133,8 @@ def posture_policy(raw: dict[str, Any] | None) -> PosturePolicy:
             )
         ),
         tags=dict(raw.get("tags", defaults.tags)),
-        object_lock_modes=tuple(lock.get("modes", ("GOVERNANCE", "COMPLIANCE") if lock else ())),
-        object_lock_min_days=lock.get("min_days", 1 if lock else None),
+        object_lock_modes=tuple(lock.get("modes", ("GOVERNANCE", "COMPLIANCE") if lock_required else ())),
+        object_lock_min_days=lock.get("min_days", 1 if lock_required else None),
     )
 
 

@@ -184,8 +184,10 @@ def upload_archive(
     expected_sha256: str | None = None,
 ) -> UploadResult:
     """Upload ``archive`` after a posture check of ``bucket`` that allows it; verify what was stored."""
-    if posture.bucket != bucket:
-        raise ConfigError(f"the posture check was for s3://{posture.bucket}, not s3://{bucket}")
+    if (posture.bucket, posture.prefix) != (bucket, prefix):
+        raise ConfigError(
+            f"the posture check was for s3://{posture.bucket}/{posture.prefix}, not s3://{bucket}/{prefix}"
+        )
     if not posture.allows_upload:
         raise VerificationFailed(f"upload blocked by the bucket posture: {posture.summary()}")
     manifest = manifest if manifest is not None else read_manifest(archive)
@@ -197,7 +199,7 @@ def upload_archive(
     size = archive.stat().st_size
     part_size = part_size_for(size, transfer)
     local = hash_file(archive, part_size)
-    if expected_sha256 and local.hexdigest != expected_sha256:
+    if expected_sha256 and local.hexdigest() != expected_sha256:
         raise ArchiveError(f"{archive}: sha256 changed since it was archived")
     sse = transfer.sse or posture.default_encryption.get("algorithm") or "AES256"
     extra: dict[str, Any] = {
@@ -205,7 +207,7 @@ def upload_archive(
         "ServerSideEncryption": sse,
         "ContentType": "application/gzip",
         "Metadata": {
-            "sha256": local.hexdigest,
+            "sha256": local.hexdigest(),
             "generated-at": manifest["generated_at"],
             "export-format-version": str(manifest["export_format_version"]),
         },
@@ -222,7 +224,7 @@ def upload_archive(
         uri=uri,
         version_id=head.get("VersionId"),
         size_bytes=size,
-        sha256=local.hexdigest,
+        sha256=local.hexdigest(),
         store_checksum=display(local.store_b64(part_size is not None), local.parts if part_size else None),
         checksum_type="COMPOSITE" if part_size else "FULL_OBJECT",
         parts=local.parts if part_size else 1,

@@ -112,7 +112,7 @@ def localstack_endpoint(url: str | None = None, region: str | None = None) -> Aw
         )
     return AwsEndpoint(
         provider="localstack",
-        region=region or os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION),
+        region=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION),
         endpoint_url=endpoint,
         _credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"},
     )
@@ -176,7 +176,7 @@ def resolve_provider(explicit: str | None = None, configured: str | None = None)
 def localstack_container(region: str = DEFAULT_REGION, image: str | None = None) -> Iterator[AwsEndpoint]:
     """LocalStack in a testcontainers container (needs Docker); LOCALSTACK_AUTH_TOKEN is passed through
     to the container only, for images that require it. Stopped on exit."""
-    from harness.providers.docker_postgres import require_docker
+    from harness.providers.docker_postgres import require_docker, started
 
     image = image or os.environ.get("DRILL_LOCALSTACK_IMAGE") or LOCALSTACK_IMAGE
     require_docker(f"the localstack provider ({image})")
@@ -188,18 +188,10 @@ def localstack_container(region: str = DEFAULT_REGION, image: str | None = None)
     token = os.environ.get("LOCALSTACK_AUTH_TOKEN")
     if token:
         container = container.with_env("LOCALSTACK_AUTH_TOKEN", token)
-    try:
-        container.start()
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            container.stop()
-        raise ProviderError(f"cannot start {image}: {str(exc).splitlines()[0][:200]}") from None
-    try:
+    with started(container, image):
         yield AwsEndpoint(
             provider="localstack",
             region=region,
             endpoint_url=container.get_url(),
             _credentials={"aws_access_key_id": "test", "aws_secret_access_key": "test"},
         )
-    finally:
-        container.stop()

@@ -13,6 +13,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from harness.errors import ProviderError
 from harness.providers.postgres import Database
@@ -30,6 +31,12 @@ class DockerUnavailable(ProviderError):
 class DockerStatus:
     available: bool
     reason: str
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (at most 200 characters), or its type when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def _where() -> str:
@@ -50,8 +57,7 @@ def docker_status(timeout: float = 3.0) -> DockerStatus:
         finally:
             client.close()
     except Exception as exc:
-        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return DockerStatus(False, f"no Docker daemon is reachable at {_where()} ({detail})")
+        return DockerStatus(False, f"no Docker daemon is reachable at {_where()} ({first_line(exc)})")
     return DockerStatus(True, f"Docker daemon {version} at {_where()}")
 
 
@@ -60,6 +66,22 @@ def require_docker(what: str) -> None:
     status = docker_status()
     if not status.available:
         raise DockerUnavailable(f"{what} needs Docker, but {status.reason}")
+
+
+@contextlib.contextmanager
+def started(container: Any, image: str) -> Iterator[Any]:
+    """Run a testcontainers container for the ``with`` block; it is stopped on exit, and also when
+    starting it fails half-way (a ProviderError naming the image then says why)."""
+    try:
+        container.start()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            container.stop()
+        raise ProviderError(f"cannot start {image}: {first_line(exc)}") from None
+    try:
+        yield container
+    finally:
+        container.stop()
 
 
 @contextlib.contextmanager
@@ -75,13 +97,7 @@ def docker_postgres(image: str | None = None) -> Iterator[Database]:
     container = PostgresContainer(
         image, username="postgres", password=password, dbname="postgres", driver=None
     )
-    try:
-        container.start()
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            container.stop()
-        raise ProviderError(f"cannot start {image}: {str(exc).splitlines()[0][:200]}") from None
-    try:
+    with started(container, image):
         yield Database(
             host=container.get_container_host_ip(),
             port=int(container.get_exposed_port(5432)),
@@ -91,5 +107,3 @@ def docker_postgres(image: str | None = None) -> Iterator[Database]:
             provider=PROVIDER,
             environment="drill",
         )
-    finally:
-        container.stop()

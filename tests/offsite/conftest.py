@@ -13,13 +13,16 @@ import pytest
 
 from harness.archive import ArchiveInfo, create_archive
 from harness.export import ExportResult
+from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.provision import provision_bucket
 from harness.offsite.session import s3_client
-from harness.offsite.settings import StorageSpec, TransferSettings
+from harness.offsite.settings import PosturePolicy, StorageSpec, TransferSettings
+from harness.offsite.upload import UploadResult, upload_archive
 from harness.providers.aws import AwsEndpoint, embedded_moto
 
 _buckets = itertools.count()
 MIB = 1024 * 1024
+PREFIX = "portable-export"
 #: Small multipart settings so a 12 MiB archive goes in three parts; few, fast retries.
 SMALL_PARTS = TransferSettings(
     multipart_threshold=5 * MIB, part_size=5 * MIB, max_concurrency=2, max_attempts=3
@@ -80,6 +83,34 @@ def big_archive(tmp_path_factory: pytest.TempPathFactory) -> ArchiveInfo:
     return create_archive(export_dir, export_dir.parent / "big.tar.gz")
 
 
+def posture(s3: Any, bucket: str, region: str = "us-east-1") -> PostureReport:
+    """The live posture of ``bucket`` under PREFIX, judged by the default (strict) policy."""
+    return check_posture(s3, bucket, PREFIX, PosturePolicy(), region)
+
+
+def upload(
+    s3: Any,
+    bucket: str,
+    archive: ArchiveInfo,
+    *,
+    report: PostureReport | None = None,
+    transfer: TransferSettings = SMALL_PARTS,
+) -> UploadResult:
+    """Upload ``archive`` the way the lane does: to PREFIX, after a posture check (``report``, else
+    a fresh one), expecting the archive's own SHA-256."""
+    return upload_archive(
+        s3,
+        archive.path,
+        bucket=bucket,
+        prefix=PREFIX,
+        environment="drill",
+        name="portable-export",
+        posture=report or posture(s3, bucket),
+        transfer=transfer,
+        expected_sha256=archive.sha256,
+    )
+
+
 def corrupt_stored_object(bucket: str, key: str) -> None:
     """Flip one byte of the stored object inside moto, keeping its recorded checksum: bit rot at rest.
 
@@ -99,6 +130,12 @@ def corrupt_stored_object(bucket: str, key: str) -> None:
 
 def no_multipart_uploads(s3: Any, bucket: str) -> bool:
     return not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def assert_nothing_left(s3: Any, bucket: str) -> None:
+    """After a failed or refused upload: no incomplete multipart upload, and no object."""
+    assert no_multipart_uploads(s3, bucket)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
 
 
 def write(path: Path, text: str) -> Path:

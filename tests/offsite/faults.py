@@ -1,9 +1,9 @@
 """Fault injection for the offsite tests: botocore event hooks and a small TCP proxy.
 
 The proxy stands between boto3 and the real moto server. For requests a rule picks, it
-either resets the TCP connection in the middle of the request body (RST, as a dropped
-network would) or answers ``503 SlowDown`` like a throttling S3; everything else is passed
-through unchanged.
+resets the TCP connection in the middle of the request body (RST, as a dropped network
+would), answers ``503 SlowDown`` like a throttling S3, or holds the request for a while
+before passing it on (a slow link); everything else is passed through unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,8 +21,10 @@ SLOWDOWN_BODY = (
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
 
-#: (method, target) -> None (pass through), "reset" (mid-request), "cut" (mid-response) or "503"
+#: (method, target) -> None (pass through), "reset" (mid-request), "cut" (mid-response), "503"
+#: or "stall" (forwarded after STALL_SECONDS)
 Rule = Callable[[str, str], str | None]
+STALL_SECONDS = 2.0
 
 
 def is_upload_part(method: str, target: str) -> bool:
@@ -95,6 +98,9 @@ class FaultProxy:
             self._reset(client, head)
         elif action == "cut":
             self._forward(client, head, cut_after=256 * 1024)
+        elif action == "stall":
+            time.sleep(STALL_SECONDS)
+            self._forward(client, head)
         else:
             self._slowdown(client)
 

@@ -12,8 +12,7 @@ import pytest
 from harness.errors import ConfigError, VerificationFailed
 from harness.offsite.posture import check_posture
 from harness.offsite.settings import PosturePolicy, load_policy_file
-from harness.offsite.upload import upload_archive
-from tests.offsite.conftest import SMALL_PARTS, new_bucket, write
+from tests.offsite.conftest import assert_nothing_left, new_bucket, posture, upload, write
 
 STRICT = PosturePolicy(object_lock_modes=("GOVERNANCE", "COMPLIANCE"), object_lock_min_days=1)
 
@@ -33,6 +32,21 @@ def test_provisioned_bucket_passes_every_property(s3: Any, kms: Any) -> None:
     assert report.default_encryption["algorithm"] == "aws:kms"
     assert report.default_encryption["kms_key"].startswith("arn:aws:kms:")
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_provisioning_again_brings_an_existing_bucket_back_to_spec(s3: Any, kms: Any) -> None:
+    """A persistent endpoint (LocalStack) keeps the bucket between drills: the next drill re-applies
+    the production settings to it and says it did not create it."""
+    from harness.offsite.provision import provision_bucket
+    from harness.offsite.settings import StorageSpec
+
+    bucket = new_bucket(s3, kms)
+    _suspend_versioning(s3, bucket)
+    _no_tags(s3, bucket)
+    assert not posture(s3, bucket).passed
+    applied = provision_bucket(s3, kms, bucket, StorageSpec(), "us-east-1")
+    assert applied["created"] is False
+    assert posture(s3, bucket).passed
 
 
 def _no_encryption(s3: Any, b: str) -> None:
@@ -93,22 +107,13 @@ def test_each_missing_property_fails_and_blocks_the_upload(
 ) -> None:
     bucket = new_bucket(s3, kms)
     breaker(s3, bucket)
-    report = check_posture(s3, bucket, "portable-export", PosturePolicy(), "us-east-1")
+    report = posture(s3, bucket)
     status = _status(report)
     assert {p for p, s in status.items() if s == "fail"} == failing
     assert detail in report.summary()
     with pytest.raises(VerificationFailed, match="upload blocked by the bucket posture"):
-        upload_archive(
-            s3,
-            archive.path,
-            bucket=bucket,
-            prefix="portable-export",
-            environment="drill",
-            name="portable-export",
-            posture=report,
-            transfer=SMALL_PARTS,
-        )
-    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # nothing was written
+        upload(s3, bucket, archive, report=report)
+    assert_nothing_left(s3, bucket)
 
 
 def test_object_lock_required_but_absent(s3: Any, kms: Any) -> None:
@@ -172,6 +177,10 @@ def test_policy_file(tmp_path: Path) -> None:
     assert policy.abort_incomplete_multipart_max_days is None
     assert policy.object_lock_modes == ("COMPLIANCE",)
     assert policy.object_lock_min_days == 7
+    assert load_policy_file(write(tmp_path / "any-lock.yaml", "object_lock: {}\n")).object_lock_required
+    for off in ("null", "false"):
+        path = write(tmp_path / f"no-lock-{off}.yaml", f"object_lock: {off}\n")
+        assert not load_policy_file(path).object_lock_required
     bad = write(tmp_path / "bad.yaml", "posture:\n  versioning: maybe\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: versioning: 'maybe' is not of type 'boolean'"):
         load_policy_file(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -10,33 +11,13 @@ import pytest
 
 from harness.archive import ArchiveInfo
 from harness.errors import ArchiveError, ConfigError
+from harness.evidence import scrub_secrets
 from harness.offsite.fetch import fetch_archive
 from harness.offsite.keys import S3Uri
-from harness.offsite.posture import PostureReport, check_posture
+from harness.offsite.posture import check_posture
 from harness.offsite.settings import PosturePolicy
-from harness.offsite.upload import UploadResult, read_manifest, upload_archive
-from tests.offsite.conftest import SMALL_PARTS, corrupt_stored_object, new_bucket, no_multipart_uploads
-
-
-def posture(s3: Any, bucket: str) -> PostureReport:
-    report = check_posture(s3, bucket, "portable-export", PosturePolicy(), "us-east-1")
-    assert report.passed, report.summary()
-    return report
-
-
-def upload(s3: Any, bucket: str, archive: ArchiveInfo, **kw: Any) -> UploadResult:
-    return upload_archive(
-        s3,
-        archive.path,
-        bucket=bucket,
-        prefix="portable-export",
-        environment="drill",
-        name="portable-export",
-        posture=kw.pop("report", None) or posture(s3, bucket),
-        transfer=kw.pop("transfer", SMALL_PARTS),
-        expected_sha256=archive.sha256,
-        **kw,
-    )
+from harness.offsite.upload import read_manifest
+from tests.offsite.conftest import corrupt_stored_object, new_bucket, no_multipart_uploads, posture, upload
 
 
 def test_single_part_round_trip(s3: Any, bucket: str, archive: ArchiveInfo, tmp_path: Path) -> None:
@@ -144,8 +125,7 @@ def test_missing_object_bucket_and_version(
 
 def test_wrong_region_is_refused(s3: Any, kms: Any, archive: ArchiveInfo, tmp_path: Path) -> None:
     bucket = new_bucket(s3, kms, region="eu-west-1")
-    report = check_posture(s3, bucket, "portable-export", PosturePolicy(), "eu-west-1")
-    result = upload(s3, bucket, archive, report=report)
+    result = upload(s3, bucket, archive, report=posture(s3, bucket, "eu-west-1"))
     with pytest.raises(
         ConfigError, match="is in region eu-west-1, but the drill is configured for us-east-1"
     ):
@@ -153,8 +133,28 @@ def test_wrong_region_is_refused(s3: Any, kms: Any, archive: ArchiveInfo, tmp_pa
     assert fetch_archive(s3, result.uri, tmp_path, region="eu-west-1").sha256 == archive.sha256
 
 
-def test_posture_of_another_bucket_does_not_count(s3: Any, kms: Any, archive: ArchiveInfo) -> None:
+def test_posture_of_another_bucket_or_prefix_does_not_count(s3: Any, kms: Any, archive: ArchiveInfo) -> None:
     checked = new_bucket(s3, kms)
     other = new_bucket(s3, kms)
     with pytest.raises(ConfigError, match="posture check was for"):
         upload(s3, other, archive, report=posture(s3, checked))
+    # Lifecycle rules are judged for the prefix, so a report for another prefix does not count either.
+    elsewhere = check_posture(s3, checked, "other-prefix", PosturePolicy(), "us-east-1")
+    assert elsewhere.passed
+    with pytest.raises(ConfigError, match=f"posture check was for s3://{checked}/other-prefix"):
+        upload(s3, checked, archive, report=elsewhere)
+
+
+def test_results_hold_nothing_the_evidence_scrubber_would_hide(
+    s3: Any, bucket: str, big_archive: ArchiveInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence is scrubbed of token-like strings: every value of the results must survive it,
+    also with the default relative work directory (``.tmp/exports/<scenario>-<run id>/fetched``)."""
+    monkeypatch.chdir(tmp_path)
+    result = upload(s3, bucket, big_archive)
+    fetched = fetch_archive(
+        s3, result.uri, Path(".tmp/exports") / f"portable-export-{secrets.token_hex(8)}" / "fetched"
+    )
+    for data in (result.to_dict(), fetched.to_dict()):
+        assert scrub_secrets(data) == data
+    assert Path(fetched.to_dict()["local_path"]).is_absolute()
