@@ -6,7 +6,8 @@ first row). The canonical text joins, with ``|``::
 
     prev_hash | id | actor_id ("" when NULL) | action | entity | entity_id | detail | created_at
 
-where ``created_at`` is rendered in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. The same
+where ``created_at`` is rendered in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (in SQL:
+``to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')``). The same
 construction is expressed in SQL (:data:`CHAIN_HEAD_SQL`) so a restored database can be
 verified in one streaming pass without pulling the table into Python.
 
@@ -91,7 +92,8 @@ class ChainSpec:
 
     A row's canonical text is ``prev_hash`` followed by ``columns`` in the given order, joined
     with ``|``; NULL renders as ``""``, ``timestamptz`` (and ``timestamp``, taken as UTC) as
-    ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, everything else by its PostgreSQL text output.
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, everything else by its PostgreSQL text output under
+    :data:`RENDER_SETTINGS` (so dates, intervals, floats and bytea do not depend on the session).
     ``hash`` is the lower-case hex SHA-256 of that text's UTF-8 bytes; rows are chained in
     ``order_by`` order and the first row's ``prev_hash`` is ``genesis``.
     """
@@ -123,6 +125,15 @@ class ChainSpec:
 
 
 REFERENCE_CHAIN = ChainSpec()
+#: Session settings under which values are rendered as text (chain payloads, table checksums).
+RENDER_SETTINGS = (
+    ("TimeZone", "UTC"),
+    ("DateStyle", "ISO, YMD"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "1"),
+    ("bytea_output", "hex"),
+)
+_PIN_SQL = "SELECT " + ", ".join(f"set_config('{k}', '{v}', true)" for k, v in RENDER_SETTINGS)
 _REFERENCE_TYPES = {"created_at": "timestamp with time zone"}
 _TS_FORMAT = sql.Literal('YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 
@@ -219,12 +230,19 @@ class ChainCheck:
         return self.first_broken_id is None
 
 
+def pin_rendering(conn: psycopg.Connection[Any]) -> None:
+    """Apply :data:`RENDER_SETTINGS` for the rest of the current transaction (``SET LOCAL``)."""
+    conn.execute(_PIN_SQL)
+
+
 def verify_chain(conn: psycopg.Connection[Any], spec: ChainSpec = REFERENCE_CHAIN) -> ChainCheck:
-    """Recompute the chain inside PostgreSQL (one streaming scan) and report the first broken row."""
-    query = CHAIN_HEAD_SQL if spec == REFERENCE_CHAIN else chain_sql(spec, column_types(conn, spec))
-    with conn.cursor() as cur:
-        cur.execute(query)
-        row = cur.fetchone()
+    """Recompute the chain inside PostgreSQL (one streaming scan) and report the first broken row.
+
+    Runs in a transaction (a savepoint inside the caller's) with :data:`RENDER_SETTINGS`."""
+    with conn.transaction():
+        pin_rendering(conn)
+        query = CHAIN_HEAD_SQL if spec == REFERENCE_CHAIN else chain_sql(spec, column_types(conn, spec))
+        row = conn.execute(query).fetchone()
     if row is None:  # pragma: no cover - an aggregate always returns one row
         return ChainCheck(0, spec.genesis, None)
     rows, head, broken = row
@@ -235,10 +253,12 @@ def verify_chain(conn: psycopg.Connection[Any], spec: ChainSpec = REFERENCE_CHAI
 
 def explain_break(conn: psycopg.Connection[Any], spec: ChainSpec, broken_id: int | str) -> str:
     """Why the row at ``broken_id`` breaks the chain, in words (one more scan; only on failure)."""
-    query = _checked_cte(spec, column_types(conn, spec)) + sql.SQL(
-        "SELECT prev_key, bad_link, bad_hash FROM checked WHERE key::text = %s"
-    )
-    row = conn.execute(query, (str(broken_id),)).fetchone()
+    with conn.transaction():
+        pin_rendering(conn)
+        query = _checked_cte(spec, column_types(conn, spec)) + sql.SQL(
+            "SELECT prev_key, bad_link, bad_hash FROM checked WHERE key::text = %s"
+        )
+        row = conn.execute(query, (str(broken_id),)).fetchone()
     if row is None:
         return f"{spec.table} row {spec.order_by}={broken_id} no longer exists"
     prev_key, bad_link, bad_hash = row

@@ -1,8 +1,10 @@
-"""``drill pg-restore-check FILE``: drill a team's own ``pg_dump -Fc`` file.
+"""``drill pg-restore-check FILE|s3://BUCKET/KEY``: drill a team's own ``pg_dump -Fc`` file.
 
-Runs the ``pg-restore-check`` lane's steps in order (a step whose prerequisite did not
-pass is skipped), writes evidence like ``drill run`` does, and exits 0 verified, 1 the
-dump did not verify, 2 the check could not run.
+An ``s3://`` object is first downloaded, checksum-verified, into the work directory (the
+endpoint as for ``drill fetch``: ``--aws-provider``, ``DRILL_AWS_PROVIDER``, an endpoint URL
+in the environment, else real AWS). Runs the ``pg-restore-check`` lane's steps in order (a
+step whose prerequisite did not pass is skipped), writes evidence like ``drill run`` does,
+and exits 0 verified, 1 the dump did not verify, 2 the check could not run.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ LANE = "pg-restore-check"
 def register(add: AddCommand) -> None:
     """Add ``drill pg-restore-check`` to the command line."""
     p = add(
-        LANE, cmd_pg_restore_check, "restore your own pg_dump -Fc file into a scratch cluster and check it"
+        LANE,
+        cmd_pg_restore_check,
+        "restore your own pg_dump -Fc file (local or s3://) into a scratch cluster and check it",
     )
     p.add_argument(
-        "dump", metavar="FILE", help="a pg_dump custom-format (-Fc) file (s3:// is not supported yet)"
+        "dump",
+        metavar="FILE|s3://BUCKET/KEY",
+        help="a pg_dump custom-format (-Fc) file, or an S3 object downloaded checksum-verified first",
     )
     p.add_argument("--scenario", help="a pg-restore-check scenario whose smoke queries and options to use")
     p.add_argument(
@@ -42,6 +48,15 @@ def register(add: AddCommand) -> None:
     p.add_argument("--canary-sql", metavar="SQL", help="query returning the planted canary token")
     p.add_argument("--canary-env", metavar="VAR", help="NAME of the env variable holding the expected token")
     p.add_argument("--evidence-dir", default="reports", help="where evidence goes (default: reports)")
+    p.add_argument(
+        "--work-dir", default=".tmp/exports", help="where an s3:// dump is downloaded (default: .tmp/exports)"
+    )
+    p.add_argument(
+        "--aws-provider",
+        choices=["localstack", "aws"],
+        help="endpoint for an s3:// dump (default: DRILL_AWS_PROVIDER, else localstack when an endpoint "
+        "URL is set in the environment, else aws)",
+    )
 
 
 def _options(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +96,8 @@ def _scenario(args: argparse.Namespace) -> Any:
     validate_options(options, "pg-restore-check-options.schema.json", "command line")
     data = {"scenario_version": 1, "name": LANE, "lane": LANE, "options": options}
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    return Scenario(Path(args.dump).resolve(), LANE, LANE, data, digest)
+    where = Path("command line") if args.dump.startswith("s3://") else Path(args.dump).resolve()
+    return Scenario(where, LANE, LANE, data, digest)
 
 
 def run_lane(lane: Lane, evidence: Evidence) -> dict[str, Any]:
@@ -122,15 +138,18 @@ def run_lane(lane: Lane, evidence: Evidence) -> dict[str, Any]:
 def cmd_pg_restore_check(args: argparse.Namespace) -> int:
     from harness.evidence import Evidence, write_evidence
     from harness.lanes.base import RunOptions
-    from harness.pgdrill.restore_check import RestoreCheckLane, s3_refusal
+    from harness.pgdrill.restore_check import RestoreCheckLane
 
-    if args.dump.startswith("s3://"):
-        raise s3_refusal(args.dump)
     scenario = _scenario(args)
     evidence = Evidence(scenario=scenario.describe())
     for spec in RestoreCheckLane.steps:
         evidence.add_step(spec.name, data_proving=spec.data_proving)
-    options = RunOptions(evidence_dir=Path(args.evidence_dir), extra={"dump": args.dump})
+    options = RunOptions(
+        evidence_dir=Path(args.evidence_dir),
+        work_dir=Path(args.work_dir),
+        aws_provider=args.aws_provider,
+        extra={"dump": args.dump},
+    )
     doc = run_lane(RestoreCheckLane(scenario, options, evidence), evidence)
     json_path, _ = write_evidence(doc, Path(args.evidence_dir))
     for step in doc["steps"]:

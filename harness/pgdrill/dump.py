@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,6 +170,53 @@ def restore(
     if out.returncode != 0:
         raise _restore_error(path, out.stderr)
     return time.perf_counter() - clock
+
+
+@dataclass(frozen=True)
+class RestoreRun:
+    """A timed restore: ``pg_restore`` alone, and from its start to the first answered query."""
+
+    pg_restore_seconds: float
+    seconds_to_query: float  # the RTO
+    finished_at: datetime  # wall clock when the restored database answered
+
+    def age(self, backup_time: datetime | None) -> float | None:
+        """Age of a backup taken at ``backup_time`` when the restore completed (the RPO)."""
+        if backup_time is None:
+            return None
+        return max(0.0, (self.finished_at - backup_time).total_seconds())
+
+
+def timed_restore(
+    connect_to: Database, restored: Database, bindir: Path, path: Path, **kwargs: Any
+) -> RestoreRun:
+    """:func:`restore` through ``connect_to`` (``kwargs`` as there), then a first query on ``restored``."""
+    clock = time.perf_counter()
+    seconds = restore(connect_to, bindir, path, **kwargs)
+    with restored.connect() as conn:
+        conn.execute("SELECT count(*) FROM pg_class")
+    return RestoreRun(seconds, time.perf_counter() - clock, datetime.now(UTC))
+
+
+def restore_measurements(
+    objective: Callable[[str, float | None, str], dict[str, Any]],
+    run: RestoreRun | None,
+    backup_time: datetime | None,
+    backup_time_means: str,
+) -> dict[str, Any]:
+    """``measurements.rto``/``rpo`` of a dump restore, judged by the lane's ``objective``."""
+    return {
+        "rto": objective(
+            "rto",
+            run.seconds_to_query if run else None,
+            "from starting pg_restore to the restored database answering its first query",
+        ),
+        "rpo": objective(
+            "rpo",
+            run.age(backup_time) if run else None,
+            f"age of the dump ({backup_time_means}) when the restore completed",
+        ),
+    }
 
 
 def _restore_error(path: Path, stderr: str, *, listing: bool = False) -> Exception:

@@ -1,13 +1,12 @@
-"""The ``pg-restore-check`` lane: restore a team's own ``pg_dump -Fc`` file into an embedded
-scratch cluster and run the scenario's checks on it (row-count minimums, smoke SQL, a
-canary token, optionally an audit hash chain). Also behind ``drill pg-restore-check FILE``.
+"""The ``pg-restore-check`` lane: restore a team's own ``pg_dump -Fc`` file (local, or an
+``s3://`` object downloaded checksum-verified) into an embedded scratch cluster and run the
+scenario's checks on it (row-count minimums, smoke SQL, a canary token, optionally an audit
+hash chain). Also behind ``drill pg-restore-check FILE|s3://BUCKET/KEY``.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,9 +16,9 @@ from harness.dataset.chain import ChainCheck, ChainSpec, explain_break, verify_c
 from harness.errors import ConfigError, VerificationFailed
 from harness.lanes.base import Lane, StepSkipped, StepSpec
 from harness.pgdrill import canary
-from harness.pgdrill.dump import DumpInfo, inspect_dump, restore
+from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import lane_options
-from harness.pgdrill.snapshot import Snapshot, take_snapshot
+from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
 from harness.providers.postgres import Database, create_database, find_bindir
 from harness.smoke import SmokeResult, run_smoke
 
@@ -28,13 +27,6 @@ _USER_SCHEMAS = (
     "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND nspname NOT LIKE 'pg\\_%' ORDER BY 1"
 )
-
-
-def s3_refusal(uri: str) -> ConfigError:
-    return ConfigError(
-        f"{uri}: s3:// dumps are not supported by pg-restore-check yet (the S3 fetch is being built "
-        "in harness/offsite/); download the object and pass the local file"
-    )
 
 
 class RestoreCheckLane(Lane):
@@ -48,10 +40,10 @@ class RestoreCheckLane(Lane):
     )
 
     info: DumpInfo
+    uri: str | None = None  # the s3:// object the dump was fetched from
     db: Database
     snapshot: Snapshot
-    restore_clock: float
-    restore_done: tuple[float, datetime]
+    restored: RestoreRun
     counts: dict[str, Any]
     smoke_results: list[SmokeResult]
     chain_check: ChainCheck
@@ -62,12 +54,16 @@ class RestoreCheckLane(Lane):
         return lane_options(self.scenario, "pg-restore-check-options.schema.json")
 
     def _dump_path(self) -> Path:
+        """The dump as a local file: as given, relative to the scenario, or fetched from S3."""
         given = self.options.extra.get("dump")
         text = str(given or self.opts.get("dump") or "")
         if not text:
             raise ConfigError(f"{self.scenario.path}: options.dump: name the pg_dump -Fc file to check")
         if text.startswith("s3://"):
-            raise s3_refusal(text)
+            from harness.offsite.cli import fetch_uri  # checksum-verified, atomic download
+
+            self.uri = text
+            return fetch_uri(text, self.make_work_dir(), provider=self.options.aws_provider)
         return Path(text).resolve() if given else self.scenario.resolve(text)
 
     def _bindir(self) -> Path:
@@ -77,8 +73,9 @@ class RestoreCheckLane(Lane):
     def step_inspect(self) -> str:
         self.info = inspect_dump(self._dump_path(), self._bindir())
         i = self.info
+        fetched = f"fetched from {self.uri} (checksum-verified); " if self.uri else ""
         return (
-            f"{i.path.name}: custom-format dump of PostgreSQL {i.dumped_from.split()[0]}, "
+            f"{fetched}{i.path.name}: custom-format dump of PostgreSQL {i.dumped_from.split()[0]}, "
             f"{i.toc_entries} TOC entries, {len(i.data_tables)} tables with data, {i.size_bytes} bytes"
         )
 
@@ -87,15 +84,13 @@ class RestoreCheckLane(Lane):
         with db.connect(autocommit=True) as conn:
             for schema in self.info.schemas:  # a dump taken with -n re-creates its schemas itself
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        self.restore_clock = time.perf_counter()
-        seconds = restore(db, self.cluster().bindir, self.info.path)
+        self.restored = timed_restore(db, db, self.cluster().bindir, self.info.path)
+        self.db = db
         with db.connect() as conn:
             schemas = [str(r[0]) for r in conn.execute(_USER_SCHEMAS).fetchall()]
-        self.restore_done = (time.perf_counter(), datetime.now(UTC))
-        self.db = db
         self.snapshot = take_snapshot(db, schemas, None)
         total = sum(t.rows for t in self.snapshot.tables.values())
-        tables = len(self.snapshot.tables)
+        tables, seconds = len(self.snapshot.tables), self.restored.pg_restore_seconds
         return f"restored into embedded {RESTORE_DB} in {seconds:.2f}s: {tables} tables, {total} rows"
 
     def step_row_counts(self) -> str:
@@ -104,7 +99,7 @@ class RestoreCheckLane(Lane):
         self.counts = {}
         problems = []
         for name, minimum in sorted(minimums.items()):
-            key = name if "." in name else f"public.{name}"
+            key = qualified_name(name)
             state = tables.get(key)
             got = state.rows if state else None
             self.counts[key] = {"min": minimum, "rows": got, "passed": got is not None and got >= minimum}
@@ -160,28 +155,24 @@ class RestoreCheckLane(Lane):
         if not raw:
             raise StepSkipped("no hash chain configured (options.chain)")
         spec = ChainSpec.from_options(raw)
-        table = spec.table if "." in spec.table else f"public.{spec.table}"
-        if table not in self.snapshot.tables:
+        table = self.snapshot.tables.get(qualified_name(spec.table))
+        if table is None:
             raise VerificationFailed(f"chain table {spec.table} is not in the restored dump")
         with self.db.connect() as conn:
             try:
                 self.chain_check = verify_chain(conn, spec)
             except ConfigError as exc:
                 raise ConfigError(f"{self.scenario.path}: options.{exc}") from None
-            broken = self.chain_check.first_broken_id
-            if broken is not None:
-                raise VerificationFailed("verifier found a break: " + explain_break(conn, spec, broken))
-        c = self.chain_check
+            c = self.chain_check
+            if c.first_broken_id is not None:
+                why = explain_break(conn, spec, c.first_broken_id)
+                raise VerificationFailed(f"verifier found a break: {why}")
+        if c.rows != table.rows:
+            raise VerificationFailed(f"verifier walked {c.rows} rows of {spec.table}; it has {table.rows}")
         return f"{spec.table}: {c.rows} rows walked, no break, head {c.head}"
 
     # -- evidence -------------------------------------------------------------------------------
     def sections(self) -> dict[str, Any]:
-        rto = rpo = None
-        if hasattr(self, "restore_done"):
-            rto = self.restore_done[0] - self.restore_clock
-            if self.info.created_at is not None:
-                rpo = max(0.0, (self.restore_done[1] - self.info.created_at).total_seconds())
-
         section: dict[str, Any] = {}
         if hasattr(self, "info"):
             section["dump"] = self.info.to_dict()
@@ -195,23 +186,24 @@ class RestoreCheckLane(Lane):
             configured = False
         section["canary"] = {"configured": configured, "returned_byte_exact": self._canary}
         if hasattr(self, "chain_check"):
-            c = self.chain_check
-            section["chain"] = {"rows": c.rows, "head": c.head, "first_break_id": ""}
+            c, spec = self.chain_check, ChainSpec.from_options(self.opts["chain"])
+            section["chain"] = {
+                "table": spec.table,
+                "row_count": self.snapshot.tables[qualified_name(spec.table)].rows,
+                "chain_head_hash": c.head,
+                "first_break_id": "" if c.first_broken_id is None else str(c.first_broken_id),
+                "verifier_walked": c.rows,
+            }
+        run = getattr(self, "restored", None)
+        created = self.info.created_at if run else None
         out: dict[str, Any] = {
             "extra": {"pg_restore_check": section},
-            "measurements": {
-                "rto": self.objective(
-                    "rto", rto, "from starting pg_restore to the restored database answering a query"
-                ),
-                "rpo": self.objective(
-                    "rpo", rpo, "age of the dump (its archive creation time) when the restore completed"
-                ),
-            },
+            "measurements": restore_measurements(self.objective, run, created, "its archive creation time"),
         }
         if hasattr(self, "info"):
             out["source"] = {
                 "archive": {
-                    "uri": self.info.path.as_uri(),
+                    "uri": self.uri or self.info.path.as_uri(),
                     "sha256": f"sha256:{self.info.sha256}",
                     "size_bytes": self.info.size_bytes,
                 }

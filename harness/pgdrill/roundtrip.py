@@ -6,8 +6,6 @@ Runs only on the embedded cluster (it drops schemas or the whole database on pur
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psycopg
@@ -17,9 +15,16 @@ from harness.dataset.chain import ChainSpec, explain_break
 from harness.errors import ConfigError, VerificationFailed
 from harness.lanes.base import Lane, StepSkipped, StepSpec
 from harness.pgdrill import canary
-from harness.pgdrill.dump import DumpInfo, dump, restore, sha256_file
+from harness.pgdrill.dump import DumpInfo, RestoreRun, dump, restore_measurements, sha256_file, timed_restore
 from harness.pgdrill.options import chain_option, lane_options
-from harness.pgdrill.snapshot import Comparison, Snapshot, list_tables, require_tables_match, take_snapshot
+from harness.pgdrill.snapshot import (
+    Comparison,
+    Snapshot,
+    list_tables,
+    qualified_name,
+    require_tables_match,
+    take_snapshot,
+)
 from harness.providers.postgres import Database, create_database
 
 ROUNDTRIP_DB = "drill_roundtrip"
@@ -44,9 +49,7 @@ class RoundTripLane(Lane):
     post: Snapshot
     dump_info: DumpInfo
     comparison: Comparison
-    restore_seconds: float
-    restore_clock: float
-    restore_done: tuple[float, datetime]
+    restored: RestoreRun
     _token: str | None = None
     _canary_ok: bool | None = None
     _workload: dict[str, Any] | None = None
@@ -78,6 +81,11 @@ class RoundTripLane(Lane):
         opts = self.opts
         self._require_embedded()
         self.chain = chain_option(opts.get("chain"))
+        if self.chain is not None and qualified_name(self.chain.table).split(".")[0] not in self.schemas:
+            raise ConfigError(
+                f"{self.scenario.path}: options.chain.table: {self.chain.table} is not in options.schemas "
+                f"({', '.join(self.schemas)}), so the drill would not dump, lose and restore it"
+            )
         workload = opts.get("workload") or {}
         sql_files = list(workload.get("sql") or [])
         db = create_database(self.cluster().database(), ROUNDTRIP_DB).with_environment("drill")
@@ -165,16 +173,10 @@ class RoundTripLane(Lane):
                 f"then, {actual[:16]}… now)"
             )
         jobs = int(self.opts.get("restore_jobs", 1))
-        self.restore_clock = time.perf_counter()
-        if self.loss == "drop-database":
-            admin = self.cluster().database()
-            self.restore_seconds = restore(admin, self.cluster().bindir, path, create=True, jobs=jobs)
-        else:
-            self.restore_seconds = restore(self.db, self.cluster().bindir, path, jobs=jobs)
-        with self.db.connect() as conn:
-            conn.execute("SELECT count(*) FROM pg_class")
-        self.restore_done = (time.perf_counter(), datetime.now(UTC))
-        return f"pg_restore finished in {self.restore_seconds:.2f}s; the database answers queries"
+        create = self.loss == "drop-database"
+        via = self.cluster().database() if create else self.db  # --create connects to another database
+        self.restored = timed_restore(via, self.db, self.cluster().bindir, path, create=create, jobs=jobs)
+        return f"pg_restore finished in {self.restored.pg_restore_seconds:.2f}s; the database answers queries"
 
     def step_post_snapshot(self) -> str:
         try:
@@ -201,8 +203,8 @@ class RoundTripLane(Lane):
                 problems.append("verifier found a break: " + explain_break(conn, spec, post.first_broken_id))
         if post.head != pre.head:
             problems.append(f"chain head differs: {pre.head} before the dump, {post.head} after the restore")
-        if post.rows != pre.rows:
-            problems.append(f"verifier walked {post.rows} rows; {pre.rows} before the dump")
+        if post.rows != self.pre.row_count:
+            problems.append(f"verifier walked {post.rows} rows; {self.pre.row_count} counted before the dump")
         if problems:
             raise VerificationFailed("; ".join(problems))
         return f"{spec.table}: {post.rows} rows walked, no break, head {post.head} byte-identical"
@@ -218,26 +220,18 @@ class RoundTripLane(Lane):
 
     # -- evidence -------------------------------------------------------------------------------
     def _measurements(self) -> dict[str, Any]:
-        rto = rpo = None
-        if hasattr(self, "restore_done"):
-            rto = self.restore_done[0] - self.restore_clock
-            if self.dump_info.started_at is not None:
-                rpo = max(0.0, (self.restore_done[1] - self.dump_info.started_at).total_seconds())
+        run = getattr(self, "restored", None)
+        dumped = self.dump_info.started_at if run else None
+        out = restore_measurements(self.objective, run, dumped, "when pg_dump started")
         rates: dict[str, float] = {}
         if hasattr(self, "pre") and self.pre.checksum_seconds:
             total = sum(t.rows for t in self.pre.tables.values())
             rates["checksum"] = round(total / self.pre.checksum_seconds, 1)
             if hasattr(self, "dump_info") and self.dump_info.seconds:
                 rates["dump"] = round(total / self.dump_info.seconds, 1)
-            if hasattr(self, "restore_seconds") and self.restore_seconds:
-                rates["restore"] = round(total / self.restore_seconds, 1)
-        return {
-            "rto": self.objective(
-                "rto", rto, "from starting pg_restore to the restored database answering its first query"
-            ),
-            "rpo": self.objective("rpo", rpo, "age of the dump (pg_dump start) when the restore completed"),
-            "rows_per_second": rates,
-        }
+            if run is not None and run.pg_restore_seconds:
+                rates["restore"] = round(total / run.pg_restore_seconds, 1)
+        return {**out, "rows_per_second": rates}
 
     def sections(self) -> dict[str, Any]:
         section: dict[str, Any] = {"schemas": self.schemas if self._workload else None, "loss": None}
@@ -254,8 +248,11 @@ class RoundTripLane(Lane):
                 section[key] = getattr(self, key).to_dict()
         if hasattr(self, "dump_info"):
             section["dump"] = self.dump_info.to_dict()
-        if hasattr(self, "restore_seconds"):
-            section["restore"] = {"seconds": round(self.restore_seconds, 3)}
+        if hasattr(self, "restored"):
+            section["restore"] = {
+                "seconds": round(self.restored.pg_restore_seconds, 3),
+                "seconds_to_first_query": round(self.restored.seconds_to_query, 3),
+            }
         if hasattr(self, "comparison"):
             section["comparison"] = self.comparison.to_dict()
         if hasattr(self, "pre") and hasattr(self, "post") and self.pre.chain and self.post.chain:

@@ -9,7 +9,7 @@ Content checksum of a table (order-independent, over all columns, computed in SQ
 
 ``ROW(t.*)::text`` is PostgreSQL's record output of every column in column order (NULL
 is empty, strings are quoted when needed; ``t.*`` rather than a bare ``t``, which a column
-named ``t`` would shadow), rendered under fixed settings (TimeZone UTC,
+named ``t`` would shadow), rendered under fixed settings (``RENDER_SETTINGS``: TimeZone UTC,
 DateStyle ISO, IntervalStyle postgres, extra_float_digits 1, bytea_output hex) so it does
 not depend on the session. Summing per-row hashes makes the result independent of row
 order and physical layout while still counting duplicate rows; it is one streaming
@@ -19,25 +19,18 @@ aggregate per table, with no sort and no memory growth.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from harness.dataset.chain import ChainCheck, ChainSpec, verify_chain
+from harness.dataset.chain import ChainCheck, ChainSpec, pin_rendering, verify_chain
 from harness.errors import VerificationFailed
 from harness.evidence import utc_stamp
 from harness.pgdrill.canary import CANARY_TABLE
 from harness.providers.postgres import Database
 
-STABLE_SETTINGS = (
-    ("TimeZone", "UTC"),
-    ("DateStyle", "ISO, YMD"),
-    ("IntervalStyle", "postgres"),
-    ("extra_float_digits", "1"),
-    ("bytea_output", "hex"),
-)
 _LANE = 1 << 64
 
 _TABLES_SQL = """
@@ -73,9 +66,10 @@ class Snapshot:
 
     @property
     def row_count(self) -> int:
-        """Rows in the chain table (the audit table); all rows when there is no chain."""
-        if self.chain is not None:
-            return self.chain.rows
+        """Rows counted in the chain table (the audit table) — by ``count(*)``, independently of
+        the verifier's walk; all rows when there is no chain."""
+        if self.chain_spec is not None:
+            return self.tables[qualified_name(self.chain_spec.table)].rows
         return sum(t.rows for t in self.tables.values())
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,8 +89,9 @@ class Snapshot:
         }
 
 
-def qualified(name: str) -> sql.Identifier:
-    return sql.Identifier(*name.split(".", 1))
+def qualified_name(table: str) -> str:
+    """``schema.table`` (an unqualified name is in ``public``), as snapshots key their tables."""
+    return table if "." in table else f"public.{table}"
 
 
 def list_tables(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
@@ -105,38 +100,33 @@ def list_tables(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
 
 
 def table_state(conn: psycopg.Connection[Any], table: str) -> TableState:
-    row = conn.execute(CHECKSUM_SQL.format(qualified(table))).fetchone()
+    row = conn.execute(CHECKSUM_SQL.format(sql.Identifier(*table.split(".", 1)))).fetchone()
     assert row is not None
     rows, a, b = row
     return TableState(int(rows), f"{int(a) % _LANE:016x}{int(b) % _LANE:016x}")
 
 
-def take_snapshot(
-    db: Database,
-    schemas: list[str],
-    chain: ChainSpec | None,
-    *,
-    tables: list[str] | None = None,
-) -> Snapshot:
-    """Row counts and checksums of every table in ``schemas`` (or ``tables``), and the chain."""
+def take_snapshot(db: Database, schemas: list[str], chain: ChainSpec | None) -> Snapshot:
+    """Row counts and checksums of every table in ``schemas``, and the chain (whose table is
+    always counted and checksummed, also outside ``schemas``), in one consistent snapshot."""
     with db.connect() as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for name, value in STABLE_SETTINGS:
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        pin_rendering(conn)
         taken_at = utc_stamp()
+        check, chain_seconds, names = None, 0.0, list_tables(conn, schemas)
+        if chain is not None:  # first: a missing chain table or column is a ConfigError naming it
+            started = time.perf_counter()
+            check = verify_chain(conn, chain)
+            chain_seconds = time.perf_counter() - started
+            if qualified_name(chain.table) not in names:
+                names.append(qualified_name(chain.table))
         started = time.perf_counter()
-        names = tables if tables is not None else list_tables(conn, schemas)
         states, seconds = {}, {}
         for name in names:
             clock = time.perf_counter()
             states[name] = table_state(conn, name)
             seconds[name] = time.perf_counter() - clock
         checksum_seconds = time.perf_counter() - started
-        check = None
-        if chain is not None:
-            started = time.perf_counter()
-            check = verify_chain(conn, chain)
-        chain_seconds = time.perf_counter() - started if chain is not None else 0.0
         conn.rollback()
     return Snapshot(taken_at, states, chain, check, checksum_seconds, chain_seconds, seconds)
 
@@ -164,12 +154,7 @@ class Comparison:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "tables": self.tables,
-            "missing": self.missing,
-            "unexpected": self.unexpected,
-        }
+        return {"passed": self.passed, **asdict(self)}
 
 
 def compare_tables(pre: Snapshot, post: Snapshot) -> Comparison:

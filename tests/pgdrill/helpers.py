@@ -10,8 +10,12 @@ import yaml
 from harness.evidence import Evidence
 from harness.lanes import lane_class
 from harness.lanes.base import Lane, RunOptions
+from harness.pgdrill import canary
 from harness.pgdrill.cli import run_lane
 from harness.scenario import load_scenario
+
+#: The canary planted in the test dumps (tests/pgdrill/conftest.py); never in any output.
+TOKEN = canary.new_token()
 
 
 def write_scenario(tmp_path: Path, name: str, lane: str, **sections: Any) -> Path:

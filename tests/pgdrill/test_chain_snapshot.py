@@ -29,7 +29,7 @@ _names = itertools.count()
 
 LEDGER = ChainSpec(
     table="books.ledger",
-    columns=("seq", "amount", "memo", "booked_at", "local_at"),
+    columns=("seq", "amount", "memo", "booked_at", "local_at", "value_date"),
     order_by="seq",
     hash_column="digest",
     prev_hash_column="previous",
@@ -49,18 +49,19 @@ def ledger(admin: Database) -> Database:
     with db.connect() as conn:
         conn.execute(
             "CREATE SCHEMA books; CREATE TABLE books.ledger (seq int PRIMARY KEY, amount numeric, memo text, "
-            "booked_at timestamptz NOT NULL, local_at timestamp, previous text, digest text)"
+            "booked_at timestamptz NOT NULL, local_at timestamp, value_date date, previous text, digest text)"
         )
         conn.execute("SET TIME ZONE 'Europe/Berlin'")  # the chain must not depend on the session zone
         prev = "start"
         for seq in range(1, 8):
             row = conn.execute(
                 "SELECT %s::numeric, %s::text, timestamptz '2025-03-01 10:00:00.5+00' "
-                "+ %s * interval '1 hour', CASE WHEN %s %% 2 = 0 THEN timestamp '2025-03-01 12:00:00' END",
-                (f"{seq}.50", None if seq == 3 else f"memo ü {seq}", seq, seq),
+                "+ %s * interval '1 hour', CASE WHEN %s %% 2 = 0 THEN timestamp '2025-03-01 12:00:00' END, "
+                "date '2025-03-01' + %s",
+                (f"{seq}.50", None if seq == 3 else f"memo ü {seq}", seq, seq, seq),
             ).fetchone()
             assert row is not None
-            amount, memo, booked, local = row
+            amount, memo, booked, local, value_date = row
             text = "|".join(
                 [
                     prev,
@@ -69,12 +70,13 @@ def ledger(admin: Database) -> Database:
                     memo or "",
                     _ts(booked.astimezone(UTC)),
                     _ts(local) if local else "",
+                    value_date.isoformat(),
                 ]
             )
             digest = hashlib.sha256(text.encode()).hexdigest()
             conn.execute(
-                "INSERT INTO books.ledger VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (seq, amount, memo, booked, local, prev, digest),
+                "INSERT INTO books.ledger VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (seq, amount, memo, booked, local, value_date, prev, digest),
             )
             prev = digest
         conn.commit()
@@ -83,6 +85,8 @@ def ledger(admin: Database) -> Database:
 
 def test_configured_chain_matches_an_independent_python_hash(ledger: Database) -> None:
     with ledger.connect() as conn:
+        # The verifier pins its own rendering settings: the session's must not matter.
+        conn.execute("SET TIME ZONE 'Asia/Kolkata'; SET DateStyle = 'SQL, DMY'")
         check = verify_chain(conn, LEDGER)
         assert check.ok and check.rows == 7
         assert check.head == conn.execute("SELECT digest FROM books.ledger WHERE seq = 7").fetchone()[0]
@@ -96,6 +100,10 @@ def test_configured_chain_matches_an_independent_python_hash(ledger: Database) -
 
 
 def test_generic_sql_for_the_reference_chain_is_the_published_query(template_db: Database) -> None:
+    # Timestamps are rendered exactly as the requirement spells it.
+    rendered = """to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    assert CHAIN_HEAD_SQL.count(rendered) == 1
+    assert "coalesce(\"prev_hash\", '') || '|' || coalesce(\"id\"::text, '') || '|'" in CHAIN_HEAD_SQL
     with template_db.connect() as conn:
         generic = chain_sql(REFERENCE_CHAIN, column_types(conn, REFERENCE_CHAIN)).as_string(conn)
         assert generic == CHAIN_HEAD_SQL

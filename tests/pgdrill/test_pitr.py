@@ -13,20 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, VerificationFailed
-from harness.providers.pg_recovery import (
-    BaseBackup,
-    archiving_postgres,
-    current_segment,
-    preflight,
-    restored_postgres,
-    segment_range,
-    segment_size,
-    server_now,
-    switch_and_archive,
-    take_base_backup,
-    verify_base_backup,
-    wal_archive,
-)
+from harness.providers import pg_recovery as rec
+from harness.providers.pg_recovery import BaseBackup
 from harness.providers.postgres import Database, EmbeddedCluster, create_database
 
 
@@ -49,19 +37,19 @@ def _insert(db: Database, ids: range, phase: str) -> None:
 @pytest.fixture(scope="module")
 def history() -> Iterator[History]:
     """Backup; rows 1-5; WAL switch; rows 6-10; target; rows 11-15; everything archived."""
-    with archiving_postgres() as cluster:
+    with rec.archiving_postgres() as cluster:
         db = create_database(cluster.database(), "app")
         with db.connect() as conn:
             conn.execute("CREATE TABLE marks (id int PRIMARY KEY, phase text NOT NULL)")
             conn.commit()
-        backup = take_base_backup(cluster)
+        backup = rec.take_base_backup(cluster)
         _insert(db, range(1, 6), "before")
-        first_after = switch_and_archive(cluster, db)
+        first_after = rec.switch_and_archive(cluster, db)
         _insert(db, range(6, 11), "before")
-        target, target_segment = server_now(db), current_segment(db)
+        target, target_segment = rec.server_now(db), rec.current_segment(db)
         time.sleep(0.01)
         _insert(db, range(11, 16), "after")
-        switch_and_archive(cluster, db)
+        rec.switch_and_archive(cluster, db)
         yield History(cluster, db, backup, target, target_segment, first_after)
 
 
@@ -80,16 +68,18 @@ def _ids(db: Database) -> list[int]:
 
 
 def test_recovery_to_the_target_has_exactly_the_rows_before_it(history: History, base_dir: Path) -> None:
-    size = segment_size(history.db)
-    needed = preflight(
+    size = rec.segment_size(history.db)
+    needed = rec.preflight(
         history.backup,
-        wal_archive(history.cluster),
+        rec.wal_archive(history.cluster),
         history.target,
         target_segment=history.target_segment,
         size=size,
     )
     assert needed[0] == history.backup.start_wal and needed[-1] == history.target_segment
-    with restored_postgres(history.cluster, history.backup, history.target, base_dir=base_dir) as restored:
+    with rec.restored_postgres(
+        history.cluster, history.backup, history.target, base_dir=base_dir
+    ) as restored:
         assert restored.data.is_relative_to(base_dir)
         assert _ids(restored.database("app")) == list(range(1, 11))
         with restored.database("app").connect() as conn:
@@ -102,7 +92,7 @@ def test_target_before_the_base_backup_is_a_clear_error(history: History, base_d
     early = history.backup.started_at - timedelta(minutes=5)
     with (
         pytest.raises(ConfigError, match=r"recovery target .* is before the base backup completed"),
-        restored_postgres(history.cluster, history.backup, early, base_dir=base_dir),
+        rec.restored_postgres(history.cluster, history.backup, early, base_dir=base_dir),
     ):
         pass
     assert list(base_dir.iterdir()) == []
@@ -110,15 +100,15 @@ def test_target_before_the_base_backup_is_a_clear_error(history: History, base_d
 
 def test_missing_wal_segment_is_named(history: History, base_dir: Path) -> None:
     archive = base_dir / "archive"
-    shutil.copytree(wal_archive(history.cluster), archive)
+    shutil.copytree(rec.wal_archive(history.cluster), archive)
     (archive / history.first_after_backup).unlink()
     with pytest.raises(VerificationFailed, match=f"WAL segment {history.first_after_backup} is missing"):
-        preflight(
+        rec.preflight(
             history.backup,
             archive,
             history.target,
             target_segment=history.target_segment,
-            size=segment_size(history.db),
+            size=rec.segment_size(history.db),
         )
     # Without the preflight, the server's own failure is turned into the same clear message.
     if history.cluster.account:
@@ -129,14 +119,16 @@ def test_missing_wal_segment_is_named(history: History, base_dir: Path) -> None:
         pytest.raises(
             VerificationFailed, match=f"WAL segment {history.first_after_backup} is missing from the archive"
         ),
-        restored_postgres(history.cluster, history.backup, history.target, archive=archive, base_dir=runs),
+        rec.restored_postgres(
+            history.cluster, history.backup, history.target, archive=archive, base_dir=runs
+        ),
     ):
         pass
     assert list(runs.iterdir()) == []  # no leftover data directory after the failed recovery
 
 
 def test_pg_verifybackup_catches_a_damaged_backup(history: History, base_dir: Path) -> None:
-    assert verify_base_backup(history.cluster, history.backup) == "backup successfully verified"
+    assert rec.verify_base_backup(history.cluster, history.backup) == "backup successfully verified"
     copy = base_dir / "backup"
     shutil.copytree(history.backup.path, copy)
     victim = next(p for p in sorted((copy / "base").rglob("*")) if p.is_file() and p.stat().st_size > 8192)
@@ -149,19 +141,19 @@ def test_pg_verifybackup_catches_a_damaged_backup(history: History, base_dir: Pa
     with pytest.raises(
         VerificationFailed, match=r"pg_verifybackup rejected the base backup: .*checksum mismatch"
     ):
-        verify_base_backup(history.cluster, replace(history.backup, path=copy))
+        rec.verify_base_backup(history.cluster, replace(history.backup, path=copy))
 
 
 def test_segment_arithmetic_crosses_log_boundaries() -> None:
     sixteen = 16 * 1024 * 1024
-    names = segment_range("0000000100000000000000FE", "000000010000000100000001", sixteen)
+    names = rec.segment_range("0000000100000000000000FE", "000000010000000100000001", sixteen)
     assert names == [
         "0000000100000000000000FE",
         "0000000100000000000000FF",
         "000000010000000100000000",
         "000000010000000100000001",
     ]
-    assert segment_range("000000020000000300000005", "000000020000000300000005", sixteen) == [
+    assert rec.segment_range("000000020000000300000005", "000000020000000300000005", sixteen) == [
         "000000020000000300000005"
     ]
 
@@ -184,8 +176,8 @@ def test_pitr_lane_names_a_missing_segment_then_recovers_and_judges_objectives(t
     try:
         for name in ("seed", "base-backup", "verify-backup", "write"):
             assert lane.runner(name)()
-        archive = wal_archive(lane.source)
-        gap = segment_range(lane.backup.start_wal, lane.target_segment, segment_size(lane.db))[1]
+        archive = rec.wal_archive(lane.source)
+        gap = rec.segment_range(lane.backup.start_wal, lane.target_segment, rec.segment_size(lane.db))[1]
         (archive / gap).rename(archive / "aside")
         with pytest.raises(VerificationFailed, match=f"WAL segment {gap} is missing from the archive"):
             lane.step_restore()

@@ -14,36 +14,11 @@ import pytest
 
 from harness.contract import load_package_schema
 from harness.errors import VerificationFailed
-from harness.pgdrill import canary
-from harness.pgdrill.dump import check_header, dump
-from harness.providers.postgres import Database, EmbeddedCluster, create_database
+from harness.pgdrill.dump import check_header
+from harness.providers.postgres import Database
 from tests.conftest import REPO
-from tests.pgdrill.helpers import run, statuses, write_scenario
-
-TOKEN = canary.new_token()
-
-
-@pytest.fixture(scope="module")
-def dumps(
-    cluster: EmbeddedCluster, template_db: Database, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Path]:
-    """A whole-database dump of the reference data (with a canary), a `-n public` dump, and broken files."""
-    out = tmp_path_factory.mktemp("dumps")
-    db = create_database(cluster.database(), "dump_source", template=template_db.dbname)
-    canary.plant(db, "public", TOKEN)
-    full = dump(db, cluster.bindir, out / "app.dump").path
-    schema_only = dump(db, cluster.bindir, out / "public.dump", schemas=["public"]).path
-    data = full.read_bytes()
-    (out / "truncated.dump").write_bytes(data[: len(data) * 2 // 3])
-    (out / "random.bin").write_bytes(os.urandom(4096))
-    (out / "plain.sql").write_text("--\n-- PostgreSQL database dump\n--\nSET statement_timeout = 0;\n")
-    return {
-        "full": full,
-        "public": schema_only,
-        "truncated": out / "truncated.dump",
-        "random": out / "random.bin",
-        "plain": out / "plain.sql",
-    }
+from tests.pgdrill.conftest import TAMPERED_ID
+from tests.pgdrill.helpers import TOKEN, run, statuses, write_scenario
 
 
 def _scenario(tmp_path: Path, **options: object) -> Path:
@@ -64,7 +39,7 @@ def _scenario(tmp_path: Path, **options: object) -> Path:
 
 
 def test_checks_pass_on_a_good_dump(
-    dumps: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dumps: dict[str, Path], template_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRILL_TEST_CANARY", TOKEN)
     path = _scenario(
@@ -80,7 +55,11 @@ def test_checks_pass_on_a_good_dump(
     section = doc["extra"]["pg_restore_check"]
     assert section["min_rows"]["public.users"] == {"min": 60, "rows": 60, "passed": True}
     assert section["canary"] == {"configured": True, "returned_byte_exact": True}
-    assert section["chain"]["rows"] == 600 and section["chain"]["first_break_id"] == ""
+    chain = section["chain"]
+    assert chain["row_count"] == chain["verifier_walked"] == 600 and chain["first_break_id"] == ""
+    with template_db.connect() as conn:
+        head = conn.execute("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
+    assert head is not None and chain["chain_head_hash"] == head[0]  # the source's head, byte-exact
     assert TOKEN not in json.dumps(doc, ensure_ascii=False)
     jsonschema.validate(doc, load_package_schema("evidence.schema.json"))
 
@@ -102,6 +81,19 @@ def test_unmet_minimum_and_wrong_canary_fail(
     )
     assert steps["canary"]["status"] == "failed" and "canary differs" in steps["canary"]["message"]
     assert steps["smoke"]["status"] == "passed"
+
+
+def test_a_tampered_chain_in_the_dump_is_located_in_evidence(dumps: dict[str, Path], tmp_path: Path) -> None:
+    path = _scenario(tmp_path, dump=str(dumps["tampered"]), chain={"table": "audit_events"})
+    _, doc = run(path, tmp_path)
+    assert doc["verdict"] == "failed"
+    assert doc["reason"] == (
+        f"step 'verify-chain' failed: verifier found a break: audit_events row id={TAMPERED_ID}: its stored "
+        "hash does not match its content (changed payload)"
+    )
+    chain = doc["extra"]["pg_restore_check"]["chain"]
+    assert chain["first_break_id"] == str(TAMPERED_ID) and chain["verifier_walked"] == chain["row_count"]
+    assert statuses(doc)["row-counts"] == statuses(doc)["smoke"] == "passed"
 
 
 @pytest.mark.parametrize(
@@ -166,8 +158,6 @@ def test_command_line(dumps: dict[str, Path], tmp_path: Path) -> None:
     assert "VERIFIED (exit 0)" in ok.stdout and TOKEN not in ok.stdout + ok.stderr
     [evidence] = reports.glob("*.json")
     assert TOKEN not in evidence.read_text()
-    s3 = _drill("pg-restore-check", "s3://bucket/app.dump", cwd=tmp_path)
-    assert s3.returncode == 2 and "s3:// dumps are not supported by pg-restore-check yet" in s3.stderr
     bad = _drill("pg-restore-check", str(dumps["full"]), "--min-rows", "users", cwd=tmp_path)
     assert bad.returncode == 2 and "--min-rows 'users': expected TABLE=N" in bad.stderr
     broken = _drill("pg-restore-check", str(dumps["truncated"]), "--evidence-dir", str(reports), cwd=tmp_path)

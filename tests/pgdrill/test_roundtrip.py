@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +52,23 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RoundTr
     lane.close("failed")  # keep nothing running; the work dir is in tmp
 
 
+@contextlib.contextmanager
+def changed_after_restore(lane: RoundTripLane, change: str) -> Iterator[None]:
+    """Point the finished lane at a copy of its restored database with ``change`` applied (damage
+    after the restore); afterwards back at the original, with its post-snapshot taken again."""
+    restored = lane.db
+    copy = create_database(lane.cluster().database(), "changed", template=ROUNDTRIP_DB)
+    with copy.connect() as conn:
+        conn.execute(change)
+        conn.commit()
+    lane.db = copy
+    try:
+        yield
+    finally:
+        lane.db = restored
+        lane.step_post_snapshot()
+
+
 def test_round_trip_verifies_and_evidence_mirrors_the_assertions(
     finished: tuple[RoundTripLane, dict[str, Any]],
 ) -> None:
@@ -94,13 +113,7 @@ def test_tampered_rows_after_restore_are_detected_and_located(
     finished: tuple[RoundTripLane, dict[str, Any]], tamper: str, located: str, reason: str
 ) -> None:
     lane, _ = finished
-    restored = lane.db
-    copy = create_database(lane.cluster().database(), "tampered", template=ROUNDTRIP_DB)
-    with copy.connect() as conn:
-        conn.execute(tamper)
-        conn.commit()
-    lane.db = copy
-    try:
+    with changed_after_restore(lane, tamper):
         lane.step_post_snapshot()
         with pytest.raises(
             VerificationFailed, match=rf"verifier found a break: audit_events row {located}: .*{reason}"
@@ -109,27 +122,42 @@ def test_tampered_rows_after_restore_are_detected_and_located(
         assert lane.post.to_dict()["first_break_id"] == located.split("=")[1]
         with pytest.raises(VerificationFailed, match=r"public\.audit_events"):
             lane.step_compare_tables()
-    finally:
-        lane.db = restored
+
+
+def test_a_lost_last_row_changes_the_head_and_the_walk(
+    finished: tuple[RoundTripLane, dict[str, Any]],
+) -> None:
+    """No link breaks when the newest row is gone, but the head and the rows walked differ."""
+    lane, _ = finished
+    newest = "DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)"
+    with changed_after_restore(lane, newest):
         lane.step_post_snapshot()
+        post = lane.post.to_dict()
+        assert post["first_break_id"] == "" and post["verifier_walked"] == post["row_count"] == 599
+        with pytest.raises(VerificationFailed) as info:
+            lane.step_verify_chain()
+        assert str(info.value) == (
+            f"chain head differs: {lane.pre.chain.head} before the dump, {post['chain_head_hash']} after "
+            "the restore; verifier walked 599 rows; 600 counted before the dump"
+        )
+        assert lane.sections()["extra"]["pg_roundtrip"]["assertions"] == {
+            "row_count_equal": False,
+            "chain_head_equal": False,
+            "no_break": True,
+            "walked_every_row": False,
+        }
 
 
 def test_canary_mismatch_fails_without_revealing_the_token(
     finished: tuple[RoundTripLane, dict[str, Any]],
 ) -> None:
     lane, _ = finished
-    restored = lane.db
-    copy = create_database(lane.cluster().database(), "canary_changed", template=ROUNDTRIP_DB)
-    with copy.connect() as conn:
-        conn.execute("UPDATE drill_canary SET token = token || ' '")
-        conn.commit()
-    lane.db = copy
-    try:
-        with pytest.raises(VerificationFailed, match="canary differs") as info:
-            lane.step_canary()
-        assert lane._token not in str(info.value)
-    finally:
-        lane.db = restored
+    with (
+        changed_after_restore(lane, "UPDATE drill_canary SET token = token || ' '"),
+        pytest.raises(VerificationFailed, match="canary differs") as info,
+    ):
+        lane.step_canary()
+    assert lane._token not in str(info.value)
 
 
 def test_a_dump_changed_after_it_was_written_is_refused(
@@ -205,6 +233,7 @@ def test_server_killed_mid_restore_fails_the_restore_step_and_leaves_nothing(tmp
                             ).fetchone()
                             if row and row[0]:
                                 killed["base"] = cluster.base
+                                killed["running"] = _processes_in(cluster.base)
                                 killed["pid"] = kill_server(cluster)
                             time.sleep(0.005)
                 except Exception as exc:  # the connection dies with the server
@@ -218,13 +247,27 @@ def test_server_killed_mid_restore_fails_the_restore_step_and_leaves_nothing(tmp
     doc = run_lane(lane, evidence)
     thread.join(timeout=10)
     assert "pid" in killed, killed
+    assert killed["pid"] in killed["running"]  # the process check sees a live server
     assert doc["verdict"] == "failed"
     assert doc["reason"].startswith("step 'restore' failed: pg_restore lost the server halfway")
     assert statuses(doc)["post-snapshot"] == "skipped" and statuses(doc)["canary"] == "skipped"
     assert not killed["base"].exists()  # no leftover data directory
-    assert (
-        not Path(f"/proc/{killed['pid']}").exists() or "Z" in Path(f"/proc/{killed['pid']}/stat").read_text()
-    )
+    assert _processes_in(killed["base"]) == []  # no leftover server: no process runs in its directory
+
+
+def _processes_in(base: Path) -> list[int]:
+    """Live (non-zombie) processes whose working directory is under ``base`` (a postmaster and
+    its backends run in their data directory; a deleted directory reads as "… (deleted)")."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and Path(cwd).is_relative_to(base):
+            found.append(int(entry.name))
+    return found
 
 
 def test_bad_options_and_external_provider_are_config_errors(tmp_path: Path) -> None:
@@ -237,4 +280,10 @@ def test_bad_options_and_external_provider_are_config_errors(tmp_path: Path) -> 
     )
     lane, _ = make_lane(path, tmp_path)
     with pytest.raises(ConfigError, match="runs only on the embedded cluster"):
+        lane.step_workload()
+    path = roundtrip_scenario(tmp_path, "rt-outside", schemas=["ops"])
+    lane, _ = make_lane(path, tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"rt-outside\.yaml: options\.chain\.table: audit_events is not in options\.schemas"
+    ):
         lane.step_workload()

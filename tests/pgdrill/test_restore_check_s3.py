@@ -1,0 +1,110 @@
+"""`drill pg-restore-check s3://…`: a real pg_dump -Fc file in the real moto server, over HTTP,
+reached through ``--aws-provider aws`` (the standard credential chain, AWS_ENDPOINT_URL)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import main
+from harness.offsite.session import s3_client
+from harness.providers.aws import AwsEndpoint, embedded_moto
+from tests.offsite.conftest import corrupt_stored_object, new_bucket
+from tests.offsite.test_cli import assert_no_secrets, via_chain  # noqa: F401 - via_chain is a fixture
+from tests.pgdrill.helpers import TOKEN
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[AwsEndpoint]:
+    """The moto server ``via_chain`` points the credential chain at."""
+    with embedded_moto() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def bucket(moto: AwsEndpoint, dumps: dict[str, Path]) -> str:
+    """A bucket provisioned the production way, holding the reference dump twice: as uploaded
+    (nightly/app.dump) and with a byte flipped at rest (nightly/rotten.dump)."""
+    s3 = s3_client(moto)
+    name = new_bucket(s3, moto.client("kms"))
+    for key in ("nightly/app.dump", "nightly/rotten.dump"):
+        s3.put_object(Bucket=name, Key=key, Body=dumps["full"].read_bytes(), ChecksumAlgorithm="SHA256")
+    corrupt_stored_object(name, "nightly/rotten.dump")
+    return name
+
+
+def _check(uri: str, tmp_path: Path, aws: list[str], *more: str) -> int:
+    argv = ["pg-restore-check", uri, "--evidence-dir", str(tmp_path / "reports")]
+    return main([*argv, "--work-dir", str(tmp_path / "work"), *aws, *more])
+
+
+def _evidence(tmp_path: Path) -> tuple[dict[str, Any], str]:
+    [path] = (tmp_path / "reports").glob("*.json")
+    text = path.read_text()
+    return json.loads(text), text
+
+
+def test_a_dump_in_s3_is_fetched_verified_and_checked(
+    bucket: str,
+    dumps: dict[str, Path],
+    via_chain: list[str],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("EXPECTED_CANARY", TOKEN)
+    uri = f"s3://{bucket}/nightly/app.dump"
+    canary = ["--canary-sql", "SELECT token FROM drill_canary", "--canary-env", "EXPECTED_CANARY"]
+    code = _check(uri, tmp_path, via_chain, "--min-rows", "users=60", *canary)
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "verified against store ChecksumSHA256" in err
+    assert f"passed   inspect: fetched from {uri} (checksum-verified); app.dump: custom-format" in out
+    doc, text = _evidence(tmp_path)
+    assert doc["verdict"] == "verified"
+    sha = hashlib.sha256(dumps["full"].read_bytes()).hexdigest()
+    assert doc["source"]["archive"] == {
+        "uri": uri,
+        "sha256": f"sha256:{sha}",
+        "size_bytes": len(dumps["full"].read_bytes()),
+    }
+    section = doc["extra"]["pg_restore_check"]
+    assert section["min_rows"]["public.users"]["passed"] is True
+    assert section["canary"]["returned_byte_exact"] is True
+    assert_no_secrets(out + err + text)
+    assert TOKEN not in out + err + text
+    assert not any((tmp_path / "work").rglob("*.dump"))  # a verified run leaves no download behind
+
+
+@pytest.mark.parametrize(
+    ("key", "code", "outcome"),
+    [
+        (
+            "missing.dump",
+            2,
+            "ERROR (exit 2): step 'inspect' could not run: {uri}: no such object in the bucket",
+        ),
+        ("rotten.dump", 1, "FAILED (exit 1): step 'inspect' failed: {uri}: checksum mismatch"),
+    ],
+    ids=["missing-object", "bytes-changed-in-the-store"],
+)
+def test_a_dump_that_cannot_be_fetched_intact_is_never_restored(
+    bucket: str,
+    via_chain: list[str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    code: int,
+    outcome: str,
+) -> None:
+    uri = f"s3://{bucket}/nightly/{key}"
+    assert _check(uri, tmp_path, via_chain) == code
+    assert outcome.format(uri=uri) in capsys.readouterr().out
+    doc, _ = _evidence(tmp_path)
+    assert [s["status"] for s in doc["steps"]][:2] == ["error" if code == 2 else "failed", "skipped"]
+    assert not any(p.is_file() for p in (tmp_path / "work").rglob("*"))  # no (half-)download left
