@@ -21,11 +21,13 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +68,9 @@ def make_tree(root: Path, total: int, seed: int) -> tuple[int, int]:
     return written, files
 
 
-def timed(label: str, size: int, func: object) -> dict[str, object]:
+def timed(label: str, size: int, func: Callable[[], object]) -> dict[str, object]:
     started = time.perf_counter()
-    func()  # type: ignore[operator]
+    func()
     seconds = time.perf_counter() - started
     return {"step": label, "seconds": round(seconds, 2), "mib_per_second": round(size / MIB / seconds, 1)}
 
@@ -89,7 +91,8 @@ def main() -> int:
     try:
         tree = base / "tree"
         size, count = make_tree(tree, args.size_mib * MIB, args.seed)
-        sh(f"find {tree} -type f -exec cat {{}} + > /dev/null")  # warm the page cache for every contender
+        q_tree, q_tgz = shlex.quote(str(tree)), shlex.quote(str(base / "tree.tar.gz"))
+        sh(f"find {q_tree} -type f -exec cat {{}} + > /dev/null")  # warm the page cache for every contender
         init_keyfile(base / "bench.key")
         keys, store = FileKeys(base / "bench.key"), DirStore(base / "store")
         state: dict[str, str] = {}
@@ -104,9 +107,11 @@ def main() -> int:
 
         results = [
             timed(
-                "sha256sum (all files)", size, lambda: sh(f"find {tree} -type f -print0 | xargs -0 sha256sum")
+                "sha256sum (all files)",
+                size,
+                lambda: sh(f"find {q_tree} -type f -print0 | xargs -0 sha256sum"),
             ),
-            timed("tar czf", size, lambda: sh(f"tar czf {base / 'tree.tar.gz'} -C {tree} .")),
+            timed("tar czf", size, lambda: sh(f"tar czf {q_tgz} -C {q_tree} .")),
             timed("drill snapshot create (AES-256-GCM, local store)", size, snapshot),
             timed(
                 "drill snapshot verify --full",

@@ -207,8 +207,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if "error" in r:
             _out(f"{r['id']:27} unreadable: {r['error']}")
             continue
-        lock = r["lock"]
-        state = f"{lock['mode']} until {lock['until']}" if lock["locked"] else "unlocked"
+        state = r["lock"]["state"]
         _out(
             f"{r['id']:27} {r['tag'] or '':16} {r['created_at'] or '':21} {_size(r['bytes']):>10} "
             f"{r['files'] if r['files'] is not None else '?':>6}  {state}"
@@ -314,14 +313,33 @@ def cmd_prune(args: argparse.Namespace) -> int:
     path = _write_record(Path(args.evidence_dir), record)
     if args.json:
         _json({**record, "record": str(path)})
-        return EXIT_VERIFIED
-    for d in decisions:
-        outcome = f" → {d.outcome}" if d.outcome else ""
-        _out(f"{d.action:6} {d.id} {d.tag or '':16} {'; '.join(d.reasons)}{outcome}")
-    doomed = sum(d.action == "delete" for d in decisions)
-    verb = "would delete" if args.dry_run else "deleted"
-    done = doomed if args.dry_run else sum(d.outcome == "deleted" for d in decisions)
-    _out(f"{verb} {done} of {len(decisions)} snapshot(s); record: {path}")
+    else:
+        for d in decisions:
+            outcome = f" → {d.outcome}" if d.outcome else ""
+            _out(f"{d.action:6} {d.id} {d.tag or '':16} {'; '.join(d.reasons)}{outcome}")
+        doomed = sum(d.action == "delete" for d in decisions)
+        verb = "would delete" if args.dry_run else "deleted"
+        done = doomed if args.dry_run else sum(d.outcome == "deleted" for d in decisions)
+        _out(f"{verb} {done} of {len(decisions)} snapshot(s); record: {path}")
+    return _prune_verdict(decisions, path)
+
+
+def _prune_verdict(decisions: list[Any], record: Path) -> int:
+    """0 when every decision was carried out and every snapshot authenticated; else raise naming them."""
+    from harness.errors import RefusedError, VerificationFailed
+
+    refused = [d.id for d in decisions if d.refused]
+    if refused:
+        raise RefusedError(
+            f"the store refused to delete {len(refused)} snapshot(s) (retention-locked): "
+            f"{', '.join(refused)}; record: {record}"
+        )
+    untrusted = [d.id for d in decisions if not d.trusted]
+    if untrusted:
+        raise VerificationFailed(
+            f"{len(untrusted)} snapshot(s) did not authenticate and were kept: {', '.join(untrusted)}; "
+            f"investigate (record: {record})"
+        )
     return EXIT_VERIFIED
 
 
@@ -329,9 +347,7 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
     from harness.snapshot.keys import ensure_kms_key, init_keyfile
 
     cfg = _config(args)
-    spec = cfg.section("key")
-    if not spec:
-        raise ConfigError("no key configured: give --key-file PATH (or key: in --config)")
+    spec = cfg.required("key", "{type: keyfile, path: FILE}, or --key-file / --kms-key-id")
     if spec["type"] == "keyfile":
         path = cfg.path(spec["path"])
         kid = init_keyfile(path)

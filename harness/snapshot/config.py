@@ -58,6 +58,13 @@ class SnapshotConfig:
         assert isinstance(value, dict)
         return value
 
+    def required(self, key: str, example: str) -> dict[str, Any]:
+        """A section that must be present (ConfigError naming the file and an example if not)."""
+        value = self.section(key)
+        if not value:
+            raise ConfigError(f"{self.where}: no {key} configured ({key}: {example})")
+        return value
+
     def needs_aws(self) -> bool:
         return self.section("store").get("type") == "s3" or self.section("key").get("type") == "kms"
 
@@ -77,11 +84,7 @@ class SnapshotConfig:
             yield ep
 
     def store(self, endpoint: Any, work_dir: Path | None = None) -> SnapshotStore:
-        spec = self.section("store")
-        if not spec:
-            raise ConfigError(
-                f"{self.where}: no store configured (store: {{type: local, path: DIR}} or --store)"
-            )
+        spec = self.required("store", "{type: local, path: DIR} or --store")
         if spec["type"] == "local":
             from harness.snapshot.store_local import DirStore
 
@@ -99,11 +102,7 @@ class SnapshotConfig:
         return LockSpec(lock["mode"], lock["days"]) if lock else None
 
     def keys(self, endpoint: Any) -> KeyProvider:
-        spec = self.section("key")
-        if not spec:
-            raise ConfigError(
-                f"{self.where}: no key configured (key: {{type: keyfile, path: FILE}} or --key-file)"
-            )
+        spec = self.required("key", "{type: keyfile, path: FILE} or --key-file")
         if spec["type"] == "keyfile":
             return FileKeys(self.path(spec["path"]))
         return KmsKeys(endpoint, spec["key_id"])

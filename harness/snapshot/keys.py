@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from harness.errors import ConfigError, ProviderError, VerificationFailed
 from harness.snapshot.crypto import KEY_BYTES, DataKey, b64, unb64
+from harness.snapshot.store_base import write_new
 
 KEYFILE_FORMAT = "drill-snapshot-keyfile/1"
 WRAP_AD_PREFIX = b"drill-snapshot/1 wrap\x00"
@@ -41,6 +42,20 @@ class KeyProvider(Protocol):
     def status(self) -> dict[str, Any]: ...
 
 
+def _check_provider(keys: KeyProvider, wrapped: dict[str, Any], snapshot: str) -> None:
+    if wrapped.get("provider") != keys.provider:
+        raise ConfigError(
+            f"snapshot {snapshot} was wrapped by {wrapped.get('provider')!r}, not {keys.provider!r}; "
+            "configure the matching key"
+        )
+
+
+def _roundtrip(keys: KeyProvider) -> bool:
+    """Wrap a fresh data key and unwrap it again (proves the key is usable; shows no material)."""
+    probe, info = keys.new_data_key("status-probe")
+    return keys.unwrap(info, "status-probe") == probe
+
+
 # -- key file ---------------------------------------------------------------------------------------------
 def keyfile_id(material: bytes) -> str:
     """A public fingerprint of a key-encryption key (never the key itself)."""
@@ -51,19 +66,11 @@ def init_keyfile(path: Path) -> str:
     """Create a new key file (mode 0600, never overwriting one); return its key id."""
     material = os.urandom(KEY_BYTES)
     doc = {"format": KEYFILE_FORMAT, "key_id": keyfile_id(material), "key": b64(material)}
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        raise ConfigError(f"{path}: key file already exists; refusing to overwrite a key") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot create key file: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(doc, indent=1) + "\n")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+        raise ConfigError(f"{path.parent}: cannot create: {exc.strerror or exc}") from None
+    write_new(path, (json.dumps(doc, indent=1) + "\n").encode(), 0o600, "refusing to overwrite a key file")
     return str(doc["key_id"])
 
 
@@ -91,10 +98,11 @@ class FileKeys:
             )
         try:
             doc = json.loads(raw)
-            assert doc["format"] == KEYFILE_FORMAT
-            material = unb64(doc["key"], str(self.path))
-        except (ValueError, KeyError, TypeError, AssertionError, VerificationFailed):
-            raise ConfigError(f"{self.path}: not a {KEYFILE_FORMAT} key file") from None
+            material = unb64(doc["key"], str(self.path)) if doc["format"] == KEYFILE_FORMAT else b""
+        except (ValueError, KeyError, TypeError, VerificationFailed):
+            material = b""
+        if not material:
+            raise ConfigError(f"{self.path}: not a {KEYFILE_FORMAT} key file")
         if len(material) != KEY_BYTES or doc.get("key_id") != keyfile_id(material):
             raise ConfigError(f"{self.path}: key file is damaged (length or key id does not match)")
         return str(doc["key_id"]), material
@@ -116,11 +124,7 @@ class FileKeys:
 
     def unwrap(self, wrapped: dict[str, Any], snapshot: str) -> DataKey:
         kid, kek = self._load()
-        if wrapped.get("provider") != self.provider:
-            raise ConfigError(
-                f"snapshot {snapshot} was wrapped by {wrapped.get('provider')!r}, not a key file; "
-                "configure the matching key"
-            )
+        _check_provider(self, wrapped, snapshot)
         if wrapped.get("key_id") != kid:
             raise ConfigError(
                 f"snapshot {snapshot} needs key file key id {wrapped.get('key_id')!r}, "
@@ -140,28 +144,34 @@ class FileKeys:
     def status(self) -> dict[str, Any]:
         kid, _ = self._load()
         mode = stat.S_IMODE(os.stat(self.path).st_mode)
-        probe, info = self.new_data_key("status-probe")
-        ok = self.unwrap(info, "status-probe") == probe
         return {
             "provider": self.provider,
             "key_id": kid,
             "path": str(self.path),
             "mode": f"{mode:o}",
-            "wrap_roundtrip": ok,
+            "wrap_roundtrip": _roundtrip(self),
         }
 
 
 # -- KMS ----------------------------------------------------------------------------------------------------
 def _kms_error(exc: Exception, action: str, key: str) -> Exception:
+    """Name what KMS refused: a changed wrapped key (exit 1) or the wrong/missing key (exit 2)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException"):
+        if code == "InvalidCiphertextException":
             return VerificationFailed(
-                f"KMS {action} with key {key} refused ({code}): the wrapped data key does not belong to "
-                "this key or this snapshot (wrong key, or the header was changed)"
+                f"KMS {action} with key {key} refused ({code}): the wrapped data key was changed, or "
+                "belongs to another snapshot id"
             )
+        if code in ("IncorrectKeyException", "AccessDeniedException"):
+            return ConfigError(
+                f"KMS {action} with key {key} refused ({code}): the data key was wrapped under another "
+                "KMS key, or this identity may not use the key (wrong key)"
+            )
+        if code == "NotFoundException":
+            return ConfigError(f"KMS {action}: key {key} not found (missing key; `drill snapshot keys init`)")
         return ProviderError(f"KMS {action} with key {key} failed: {code or exc}")
     if isinstance(exc, BotoCoreError):
         return ProviderError(f"KMS {action} with key {key} failed: {exc}")
@@ -198,18 +208,19 @@ class KmsKeys:
         return DataKey(bytes(out["Plaintext"])), info
 
     def unwrap(self, wrapped: dict[str, Any], snapshot: str) -> DataKey:
-        if wrapped.get("provider") != self.provider:
-            raise ConfigError(
-                f"snapshot {snapshot} was wrapped by {wrapped.get('provider')!r}, not KMS; configure that key"
-            )
+        """Decrypt with the *configured* key, so KMS refuses a data key wrapped under any other key
+        (a manifest forged under someone else's key never authenticates)."""
+        _check_provider(self, wrapped, snapshot)
         blob = unb64(str(wrapped.get("wrapped_key", "")), f"snapshot {snapshot}: wrapped_key")
-        key = str(wrapped.get("key_id") or self.key)
         try:
             out = self._client().decrypt(
-                CiphertextBlob=blob, KeyId=key, EncryptionContext={CONTEXT_KEY: snapshot}
+                CiphertextBlob=blob, KeyId=self.key, EncryptionContext={CONTEXT_KEY: snapshot}
             )
         except Exception as exc:
-            raise _kms_error(exc, "Decrypt", key) from None
+            error = _kms_error(exc, "Decrypt", self.key)
+            if isinstance(error, ConfigError):
+                error = ConfigError(f"snapshot {snapshot} (wrapped under {wrapped.get('key_id')}): {error}")
+            raise error from None
         return DataKey(bytes(out["Plaintext"]))
 
     def status(self) -> dict[str, Any]:
@@ -217,14 +228,12 @@ class KmsKeys:
             meta = self._client().describe_key(KeyId=self.key)["KeyMetadata"]
         except Exception as exc:
             raise _kms_error(exc, "DescribeKey", self.key) from None
-        probe, info = self.new_data_key("status-probe")
-        ok = self.unwrap(info, "status-probe") == probe
         return {
             "provider": self.provider,
             "key_id": meta.get("Arn", self.key),
             "state": meta.get("KeyState"),
             "endpoint": self.endpoint.describe(),
-            "wrap_roundtrip": ok,
+            "wrap_roundtrip": _roundtrip(self),
         }
 
 

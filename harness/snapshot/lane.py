@@ -256,6 +256,9 @@ class SnapshotLane(Lane):
         decisions = prune(self.store, self.keys, policy, dry_run=True)
         if self.store.ids() != before:
             raise VerificationFailed("the prune dry run changed the store")
+        untrusted = [d.id for d in decisions if not d.trusted]
+        if untrusted:
+            raise VerificationFailed(f"snapshot(s) in the store did not authenticate: {', '.join(untrusted)}")
         doomed = [d.id for d in decisions if d.action == "delete"]
         if self.created.id in doomed:
             raise VerificationFailed(f"prune would delete the newest, locked snapshot {self.created.id}")

@@ -2,10 +2,11 @@
 
 The plan compares every manifest entry with what the target holds (content by SHA-256,
 permission bits, mtime, link targets) before a byte is written, and refuses symlinked or
-conflicting paths there. Applying it writes each file to a temporary name in its directory,
-decrypting and hash-checking every chunk and the whole file before renaming it into place;
-permission bits are restored without setuid/setgid/sticky. Special files (FIFOs, sockets,
-devices) are recorded in snapshots but never created. Re-running changes nothing.
+conflicting paths there; missing or truncated packs are refused before writing too. Applying
+it writes each file to a temporary name in its directory, decrypting and hash-checking every
+chunk and the whole file before renaming it into place; permission bits are restored without
+setuid/setgid/sticky. Special files (FIFOs, sockets, devices) are recorded in snapshots but
+never created. Re-running changes nothing.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import secrets
 import stat
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import RefusedError, VerificationFailed
-from harness.snapshot.catalog import Opened, read_chunk
+from harness.snapshot.catalog import Opened, check_packs, read_chunk
 from harness.snapshot.manifest import SPECIAL_TYPES
 from harness.snapshot.store_base import SnapshotReader
 from harness.snapshot.targetfs import Target, check_allowed
@@ -129,46 +130,45 @@ def plan(opened: Opened, target: Target, only: set[str] | None = None) -> list[A
     return actions
 
 
-def _write_file(target: Target, entry: dict[str, Any], reader: SnapshotReader, opened: Opened) -> int:
-    path = entry["path"]
-    fd = target.parent(path, create=True)
-    assert fd is not None
-    name = path.rsplit("/", 1)[-1]
-    tmp = f".{name}.drill-restore-{secrets.token_hex(4)}"
-    try:
-        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+@contextlib.contextmanager
+def _replacing(target: Target, path: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(parent descriptor, temporary name)`` next to ``path``; on success rename the
+    temporary onto ``path`` (replacing it atomically), on failure remove it."""
+    with target.at(path, create=True) as (fd, name):
+        tmp = f".{name}.drill-restore-{secrets.token_hex(4)}"
         try:
-            whole = hashlib.sha256()
-            with os.fdopen(handle, "wb") as out:
-                for index in range(len(entry["chunks"])):
-                    plain = read_chunk(reader, opened, entry, index)
-                    whole.update(plain)
-                    out.write(plain)
-                out.flush()
-                if out.tell() != entry["size"] or whole.hexdigest() != entry["sha256"]:
-                    raise VerificationFailed(
-                        f"{target.root / path}: restored bytes do not match the manifest sha256"
-                    )
-                os.fchmod(out.fileno(), _mode(entry))
-                os.utime(out.fileno(), ns=(entry["mtime_ns"], entry["mtime_ns"]))
+            yield fd, tmp
             os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=fd)
             raise
-    finally:
-        os.close(fd)
+
+
+def _write_file(target: Target, entry: dict[str, Any], reader: SnapshotReader, opened: Opened) -> int:
+    """Decrypt and hash-check every chunk into a temporary file, check the whole file, rename it in."""
+    with _replacing(target, entry["path"]) as (fd, tmp):
+        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+        whole = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out:
+            for index in range(len(entry["chunks"])):
+                plain = read_chunk(reader, opened, entry, index)
+                whole.update(plain)
+                out.write(plain)
+            out.flush()
+            if out.tell() != entry["size"] or whole.hexdigest() != entry["sha256"]:
+                raise VerificationFailed(
+                    f"{target.root / entry['path']}: restored bytes do not match the manifest sha256"
+                )
+            os.fchmod(out.fileno(), _mode(entry))
+            os.utime(out.fileno(), ns=(entry["mtime_ns"], entry["mtime_ns"]))
     return int(entry["size"])
 
 
 def _set_metadata(target: Target, entry: dict[str, Any]) -> None:
-    fd = target.parent(entry["path"], create=False)
-    assert fd is not None
     flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_DIRECTORY if entry["type"] == "dir" else 0)
-    try:
-        handle = os.open(entry["path"].rsplit("/", 1)[-1], flags, dir_fd=fd)
-    finally:
-        os.close(fd)
+    with target.at(entry["path"]) as (fd, name):
+        handle = os.open(name, flags, dir_fd=fd)
     try:
         os.fchmod(handle, _mode(entry))
         os.utime(handle, ns=(entry["mtime_ns"], entry["mtime_ns"]))
@@ -178,31 +178,13 @@ def _set_metadata(target: Target, entry: dict[str, Any]) -> None:
 
 def _link(target: Target, entry: dict[str, Any]) -> None:
     """Create a symlink or hard link under a temporary name, then rename it into place."""
-    path = entry["path"]
-    fd = target.parent(path, create=True)
-    assert fd is not None
-    name = path.rsplit("/", 1)[-1]
-    tmp = f".{name}.drill-restore-{secrets.token_hex(4)}"
-    try:
+    with _replacing(target, entry["path"]) as (fd, tmp):
         if entry["type"] == "symlink":
             os.symlink(entry["target"], tmp, dir_fd=fd)
             os.utime(tmp, ns=(entry["mtime_ns"], entry["mtime_ns"]), dir_fd=fd, follow_symlinks=False)
         else:
-            src = target.parent(entry["target"], create=False)
-            assert src is not None
-            try:
-                os.link(
-                    entry["target"].rsplit("/", 1)[-1],
-                    tmp,
-                    src_dir_fd=src,
-                    dst_dir_fd=fd,
-                    follow_symlinks=False,
-                )
-            finally:
-                os.close(src)
-        os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
-    finally:
-        os.close(fd)
+            with target.at(entry["target"]) as (src, name):
+                os.link(name, tmp, src_dir_fd=src, dst_dir_fd=fd, follow_symlinks=False)
 
 
 def restore_snapshot(
@@ -225,15 +207,19 @@ def restore_snapshot(
     result = RestoreResult(opened.id, str(target), dry_run)
     try:
         result.actions = plan(opened, fs, only)
+        writes = any(a.type == "file" and a.do in ("create", "update") for a in result.actions)
+        problems = check_packs(reader, opened) if writes and not dry_run else []
+        if problems:
+            shown = "; ".join(problems[:5])
+            raise VerificationFailed(f"snapshot {opened.id}: restore into {target} refused: {shown}")
         if not dry_run:
             entries = {e["path"]: e for e in opened.doc["entries"]}
             for action in result.actions:
                 entry = entries[action.path]
                 if action.do in ("create", "update"):
                     if action.type == "dir":
-                        fd = fs.parent(action.path + "/x", create=True)  # creates the directory itself
-                        assert fd is not None
-                        os.close(fd)
+                        with fs.at(action.path + "/x", create=True):  # creates the directory itself
+                            pass
                     elif action.type == "file":
                         try:
                             result.bytes_written += _write_file(fs, entry, reader, opened)

@@ -5,7 +5,8 @@ keeps the N newest; ``keep_daily``/``weekly``/``monthly`` keep the newest snapsh
 the D/W/M most recent calendar days / ISO weeks / months (UTC) that have one. A policy that
 on its own would keep nothing is refused. On top of the policy, the newest snapshot, every
 retention-locked snapshot and every snapshot whose manifest does not authenticate are kept,
-each with its reason.
+each with its reason. A key that cannot be used at all (missing key file, wrong key, KMS
+unreachable) stops the prune before anything is decided.
 """
 
 from __future__ import annotations
@@ -69,10 +70,16 @@ class Decision:
     action: str  # keep | delete
     reasons: list[str] = field(default_factory=list)
     outcome: str | None = None  # after a real prune: deleted | refused: …
+    trusted: bool = True  # False: the manifest did not authenticate (kept, to investigate)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.outcome and self.outcome.startswith("refused"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "trusted": self.trusted,
             "tag": self.tag,
             "created_at": self.created_at,
             "action": self.action,
@@ -111,21 +118,24 @@ def decide(candidates: list[Candidate], policy: RetentionPolicy) -> list[Decisio
     for cand in ordered:
         why = reasons[cand.id] or ["matched no keep rule of the policy"]
         action = "keep" if reasons[cand.id] else "delete"
-        decisions.append(
-            Decision(cand.id, cand.tag, cand.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), action, why)
-        )
+        when = cand.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        decisions.append(Decision(cand.id, cand.tag, when, action, why, trusted=cand.problem is None))
     return decisions
 
 
 def candidates(store: SnapshotStore, keys: KeyProvider, tag: str | None = None) -> list[Candidate]:
-    """Every snapshot (optionally only one tag), with its authenticated time and lock state."""
+    """Every snapshot (optionally only one tag), with its authenticated time and lock state.
+
+    A snapshot that fails verification is a candidate flagged with the problem; a key error
+    (ConfigError/ProviderError: missing or wrong key) propagates, since nothing can be decided.
+    """
     out = []
     for snapshot in store.ids():
         lock = store.lock_state(snapshot)
         locked = lock.describe() if lock.locked() else None
         try:
             opened = open_snapshot(store, keys, snapshot)
-        except (VerificationFailed, DrillError) as exc:
+        except VerificationFailed as exc:
             moment = datetime.strptime(snapshot[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             out.append(Candidate(snapshot, None, moment, locked, problem=str(exc)[:200]))
             continue

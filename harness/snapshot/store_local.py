@@ -22,21 +22,11 @@ from harness.snapshot.store_base import (
     SnapshotWriter,
     check_id,
     check_object,
+    write_new,
 )
 
 PARTIAL = ".partial"
-
-
-def write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` with ``data``; refuse if it exists (objects are write-once)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
-    except FileExistsError:
-        raise RefusedError(f"{path}: already exists; snapshot objects are write-once") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot create: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+WRITE_ONCE = "snapshot objects are write-once"
 
 
 class DirWriter(SnapshotWriter):
@@ -52,10 +42,10 @@ class DirWriter(SnapshotWriter):
             raise ConfigError(f"{self.partial}: cannot create: {exc.strerror or exc}") from None
 
     def put(self, name: str, data: bytes) -> None:
-        write_new(self.partial / check_object(name), data)
+        write_new(self.partial / check_object(name), data, 0o444, WRITE_ONCE)
 
     def commit(self, manifest: bytes) -> None:
-        write_new(self.partial / MANIFEST, manifest)
+        self.put(MANIFEST, manifest)
         if self.final.exists():
             raise RefusedError(f"{self.final}: snapshot appeared while writing; not replacing it")
         os.rename(self.partial, self.final)
@@ -80,8 +70,8 @@ class DirReader(SnapshotReader):
             return handle.read(length)
 
 
-class DirStore(SnapshotStore):
-    kind = "local"
+class RootedStore(SnapshotStore):
+    """A store kept in one local directory (``local`` and ``targz``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -103,11 +93,23 @@ class DirStore(SnapshotStore):
         except FileNotFoundError:
             return []
 
+    def incomplete(self) -> list[str]:
+        """Staging directories ``.<id>.partial`` left by interrupted writes."""
+        return [n[1 : -len(PARTIAL)] for n in self._names() if n.startswith(".") and n.endswith(PARTIAL)]
+
+    def _existing(self, snapshot: str, name: str) -> Path:
+        """``root/name`` for a snapshot that must exist (ConfigError if it does not)."""
+        path = self.root / name
+        if not path.is_file():
+            raise ConfigError(f"snapshot {snapshot} not found in {self.root}")
+        return path
+
+
+class DirStore(RootedStore):
+    kind = "local"
+
     def ids(self) -> list[str]:
         return [n for n in self._names() if ID_RE.match(n) and (self.root / n / MANIFEST).is_file()]
-
-    def incomplete(self) -> list[str]:
-        return [n[1 : -len(PARTIAL)] for n in self._names() if n.startswith(".") and n.endswith(PARTIAL)]
 
     def writer(self, snapshot: str, lock: LockSpec | None) -> SnapshotWriter:
         self._no_lock(lock)
@@ -115,10 +117,7 @@ class DirStore(SnapshotStore):
         return DirWriter(self.root, check_id(snapshot))
 
     def _dir(self, snapshot: str) -> Path:
-        path = self.root / check_id(snapshot)
-        if not (path / MANIFEST).is_file():
-            raise ConfigError(f"snapshot {snapshot} not found in {self.root}")
-        return path
+        return self._existing(snapshot, f"{check_id(snapshot)}/{MANIFEST}").parent
 
     def reader(self, snapshot: str) -> SnapshotReader:
         return DirReader(self._dir(snapshot))

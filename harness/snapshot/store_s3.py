@@ -163,16 +163,20 @@ class S3Store(SnapshotStore):
     def incomplete(self) -> list[str]:
         return self._prefixes()[1]
 
-    def head(self, snapshot: str, name: str, version: str | None = None) -> dict[str, Any] | None:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(snapshot, name)}
+    def head(self, snapshot: str, name: str) -> dict[str, Any] | None:
+        return self.head_key(self.key(snapshot, name))
+
+    def head_key(self, key: str, version: str | None = None) -> dict[str, Any] | None:
+        """HeadObject (of one version), or None if it does not exist."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version:
             args["VersionId"] = version
         try:
             head: dict[str, Any] = self.s3.head_object(**args)
         except Exception as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if _code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
                 return None
-            raise _aws_error(exc, f"HeadObject s3://{self.bucket}/{args['Key']}") from None
+            raise _aws_error(exc, f"HeadObject s3://{self.bucket}/{key}") from None
         return head
 
     def get(self, snapshot: str, name: str) -> bytes:
@@ -195,15 +199,16 @@ class S3Store(SnapshotStore):
             raise RefusedError(f"snapshot {snapshot} already exists in s3://{self.bucket}/{self.prefix}")
         return S3Writer(self, snapshot, lock)
 
-    def reader(self, snapshot: str) -> SnapshotReader:
+    def _require(self, snapshot: str) -> str:
         if self.head(snapshot, MANIFEST) is None:
             raise ConfigError(f"snapshot {snapshot} not found in s3://{self.bucket}/{self.prefix}")
-        return S3Reader(self, snapshot)
+        return snapshot
+
+    def reader(self, snapshot: str) -> SnapshotReader:
+        return S3Reader(self, self._require(snapshot))
 
     def read_manifest(self, snapshot: str) -> bytes:
-        if self.head(snapshot, MANIFEST) is None:
-            raise ConfigError(f"snapshot {snapshot} not found in s3://{self.bucket}/{self.prefix}")
-        return self.get(snapshot, MANIFEST)
+        return self.get(self._require(snapshot), MANIFEST)
 
     @staticmethod
     def _state(head: dict[str, Any]) -> LockState:
@@ -217,15 +222,16 @@ class S3Store(SnapshotStore):
         head = self.head(snapshot, MANIFEST)
         return LockState() if head is None else self._state(head)
 
-    def _versions(self, snapshot: str) -> list[tuple[str, str]]:
+    def _versions(self, snapshot: str) -> list[tuple[str, str, bool]]:
+        """``(key, version id, is delete marker)`` of every version under the snapshot's prefix."""
         prefix = f"{self.prefix}{check_id(snapshot)}/"
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, bool]] = []
         try:
             for page in self.s3.get_paginator("list_object_versions").paginate(
                 Bucket=self.bucket, Prefix=prefix
             ):
-                for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                    out.append((item["Key"], item["VersionId"]))
+                out += [(v["Key"], v["VersionId"], False) for v in page.get("Versions", [])]
+                out += [(m["Key"], m["VersionId"], True) for m in page.get("DeleteMarkers", [])]
         except Exception as exc:
             raise _aws_error(exc, f"ListObjectVersions s3://{self.bucket}/{prefix}") from None
         return out
@@ -235,18 +241,16 @@ class S3Store(SnapshotStore):
         self._delete([v for v in self._versions(snapshot) if v[0] == self.key(snapshot, name)])
 
     def delete(self, snapshot: str, *, require_manifest: bool = True) -> None:
-        if require_manifest and self.head(snapshot, MANIFEST) is None:
-            raise ConfigError(f"snapshot {snapshot} not found in s3://{self.bucket}/{self.prefix}")
-        self._delete(self._versions(snapshot))
+        self._delete(self._versions(self._require(snapshot) if require_manifest else snapshot))
 
-    def _delete(self, versions: list[tuple[str, str]]) -> None:
+    def _delete(self, versions: list[tuple[str, str, bool]]) -> None:
+        """Check every version's retention and legal hold first; delete nothing if any is locked."""
         locked = []
-        for key, version in versions:
-            try:
-                head = self.s3.head_object(Bucket=self.bucket, Key=key, VersionId=version)
-            except Exception:  # delete markers have no head: nothing to protect
-                head = {}
-            state = self._state(head)
+        for key, version, marker in versions:
+            if marker:  # delete markers carry no data and no retention
+                continue
+            head = self.head_key(key, version)
+            state = self._state(head or {})
             if state.locked():
                 locked.append(f"{key} ({state.describe()})")
         if locked:
@@ -256,7 +260,7 @@ class S3Store(SnapshotStore):
             )
         # Manifest first, so an interrupted delete leaves an incomplete snapshot, never a broken one.
         ordered = sorted(versions, key=lambda v: not v[0].endswith("/" + MANIFEST))
-        for key, version in ordered:
+        for key, version, _ in ordered:
             try:
                 self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
             except Exception as exc:

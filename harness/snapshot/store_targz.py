@@ -13,20 +13,18 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from harness.archive import create_archive, extract_archive
-from harness.errors import ArchiveError, ConfigError, RefusedError, VerificationFailed
+from harness.errors import ArchiveError, RefusedError, VerificationFailed
 from harness.snapshot.store_base import (
     ID_RE,
     MANIFEST,
     LockSpec,
     SnapshotReader,
-    SnapshotStore,
     SnapshotWriter,
     check_id,
 )
-from harness.snapshot.store_local import DirReader, DirWriter
+from harness.snapshot.store_local import DirReader, DirWriter, RootedStore
 
 SUFFIX = ".tar.gz"
 MAX_MANIFEST_BYTES = 256 * 2**20
@@ -70,39 +68,19 @@ class TarGzReader(DirReader):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class TarGzStore(SnapshotStore):
+class TarGzStore(RootedStore):
     kind = "targz"
 
     def __init__(self, root: Path, work_dir: Path | None = None) -> None:
-        self.root = Path(root)
+        super().__init__(root)
         self.work_dir = work_dir
 
-    def describe(self) -> dict[str, Any]:
-        return {"type": self.kind, "path": str(self.root)}
-
-    def check(self) -> None:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"{self.root}: cannot create the store directory: {exc.strerror or exc}"
-            ) from None
-
     def ids(self) -> list[str]:
-        try:
-            names = sorted(p.name[: -len(SUFFIX)] for p in self.root.glob(f"*{SUFFIX}"))
-        except FileNotFoundError:
-            return []
+        names = [n[: -len(SUFFIX)] for n in self._names() if n.endswith(SUFFIX)]
         return [n for n in names if ID_RE.match(n)]
 
-    def incomplete(self) -> list[str]:
-        return [p.name[1:-8] for p in sorted(self.root.glob(".*.partial")) if p.is_dir()]
-
     def _archive(self, snapshot: str) -> Path:
-        path = self.root / f"{check_id(snapshot)}{SUFFIX}"
-        if not path.is_file():
-            raise ConfigError(f"snapshot {snapshot} not found in {self.root}")
-        return path
+        return self._existing(snapshot, f"{check_id(snapshot)}{SUFFIX}")
 
     def writer(self, snapshot: str, lock: LockSpec | None) -> SnapshotWriter:
         self._no_lock(lock)

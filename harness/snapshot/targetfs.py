@@ -8,11 +8,12 @@ write can land outside the target even if the tree changes under us.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from harness.errors import ConfigError, RefusedError
@@ -52,14 +53,24 @@ class Target:
             os.close(self.fd)
             self.fd = -1
 
-    def refusal(self, rel: str) -> RefusedError:
-        """Why ``rel`` (which is not a real directory) stops the restore."""
-        fd = self.parent(rel, create=False)
-        assert fd is not None
+    @contextlib.contextmanager
+    def at(self, rel: str, *, create: bool = False) -> Iterator[tuple[int, str]]:
+        """``(descriptor of rel's parent, rel's last component)``, the descriptor closed on exit.
+
+        Raises FileNotFoundError when the parent does not exist (and not ``create``).
+        """
+        fd = self.parent(rel, create=create)
+        if fd is None:
+            raise FileNotFoundError(errno.ENOENT, "parent directory does not exist", rel)
         try:
-            return self._refusal(fd, rel.rsplit("/", 1)[-1], rel)
+            yield fd, rel.rsplit("/", 1)[-1]
         finally:
             os.close(fd)
+
+    def refusal(self, rel: str) -> RefusedError:
+        """Why ``rel`` (which is not a real directory) stops the restore."""
+        with self.at(rel) as (fd, name):
+            return self._refusal(fd, name, rel)
 
     def _refusal(self, dir_fd: int, name: str, rel: str) -> RefusedError:
         try:
@@ -105,32 +116,20 @@ class Target:
 
     def lstat(self, rel: str) -> os.stat_result | None:
         """``lstat`` of ``rel`` (refusing symlinked parents); None if absent."""
-        fd = self.parent(rel, create=False)
-        if fd is None:
-            return None
         try:
-            return os.stat(rel.rsplit("/", 1)[-1], dir_fd=fd, follow_symlinks=False)
+            with self.at(rel) as (fd, name):
+                return os.stat(name, dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
-        finally:
-            os.close(fd)
 
     def readlink(self, rel: str) -> str:
-        fd = self.parent(rel, create=False)
-        assert fd is not None
-        try:
-            return os.readlink(rel.rsplit("/", 1)[-1], dir_fd=fd)
-        finally:
-            os.close(fd)
+        with self.at(rel) as (fd, name):
+            return os.readlink(name, dir_fd=fd)
 
     def sha256(self, rel: str) -> str:
         """Hash of an existing regular file, opened without following links."""
-        fd = self.parent(rel, create=False)
-        assert fd is not None
-        try:
-            handle = os.open(rel.rsplit("/", 1)[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
-        finally:
-            os.close(fd)
+        with self.at(rel) as (fd, name):
+            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
         digest = hashlib.sha256()
         with os.fdopen(handle, "rb") as f:
             while block := f.read(1 << 20):

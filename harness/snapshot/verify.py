@@ -41,9 +41,12 @@ class VerifyResult:
     smoke: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     snapshot: dict[str, Any] = field(default_factory=dict)
+    sampled: list[int] = field(default_factory=list)  # sample mode: the chunk seqs checked
 
     def to_dict(self) -> dict[str, Any]:
+        sample = {"sampled_seqs": self.sampled} if self.mode == "sample" else {}
         return {
+            **sample,
             "id": self.id,
             "mode": self.mode,
             "seed": self.seed,
@@ -146,6 +149,7 @@ def verify_snapshot(
             raise VerificationFailed(f"--sample must be at least 1, not {sample}")
         chooser = random.Random(seed)  # noqa: S311 - reproducible sampling, not cryptography
         selected = set(chooser.sample(seqs, min(sample, len(seqs))))
+        result.sampled = sorted(selected)
     with store.reader(snapshot) as reader:
         problems = check_packs(reader, opened)
         if problems:

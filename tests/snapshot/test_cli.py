@@ -80,6 +80,10 @@ def test_create_list_show_verify_restore_prune(
         capsys, "snapshot", "prune", "--dry-run", "--config", config, "--evidence-dir", reports
     )
     assert code == 0 and "would delete 1 of 3" in out and len(listing(tmp_path / "store")) > 3
+    lines = {line.split()[1]: line for line in out.splitlines() if line.startswith(("keep", "delete"))}
+    assert lines[ids[0]].startswith("delete") and "matched no keep rule of the policy" in lines[ids[0]]
+    assert "would delete (dry run)" in lines[ids[0]]
+    assert "keep_last: #1 newest; newest snapshot (never deleted)" in lines[ids[2]]
     code, out, _ = run_cli(capsys, "snapshot", "prune", "--config", config, "--evidence-dir", reports)
     assert code == 0 and "deleted 1 of 3" in out
     records = [json.loads(p.read_text()) for p in sorted(reports.glob("snapshot-prune-*.json"))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import tarfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -13,7 +14,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from harness.snapshot.create import create_snapshot
 from harness.snapshot.keys import FileKeys
 from harness.snapshot.store_local import DirStore
+from harness.snapshot.store_targz import TarGzStore
 from tests.snapshot.conftest import CLOCK
+
+
+def _canonical(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decode(snapshot_dir: Path, keyfile: Path) -> dict[str, bytes]:
@@ -35,7 +41,15 @@ def decode(snapshot_dir: Path, keyfile: Path) -> dict[str, bytes]:
     )
     assert hashlib.sha256(plain).hexdigest() == header["manifest_sha256"]
     doc = json.loads(plain)
-    assert plain == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert plain == _canonical(doc)
+    assert [doc[k] for k in ("id", "tag", "created_at")] == [header[k] for k in ("id", "tag", "created_at")]
+    # §1: the id is the time plus 8 hex digits over the tag and the entry records without content fields.
+    records = [{k: v for k, v in e.items() if k not in ("sha256", "chunks")} for e in doc["entries"]]
+    digest = hashlib.sha256(doc["tag"].encode() + b"\x00" + b"".join(_canonical(r) + b"\n" for r in records))
+    stamp = doc["created_at"].replace("-", "").replace(":", "")
+    assert snap_id == f"{stamp}-{digest.hexdigest()[:8]}"
+    for pack in doc["packs"]:  # §7 step 5
+        assert (snapshot_dir / pack["name"]).stat().st_size == pack["size"]
     files = {}
     for entry in doc["entries"]:
         if entry["type"] != "file":
@@ -64,3 +78,19 @@ def test_documented_format_decodes(tree: Path, store: DirStore, keys: FileKeys, 
         if p.is_file() and not p.is_symlink() and p.name != "zz-hardlink.yaml"
     }
     assert files == expected and len(files["data/records.csv"]) > 3 * 4096
+
+
+def test_documented_targz_layout_decodes(tree: Path, tmp_path: Path, keys: FileKeys, keyfile: Path) -> None:
+    """§10: gzip around a pax tar of the flat objects, manifest first, mode 0644, fixed mtime."""
+    store = TarGzStore(tmp_path / "tgz", tmp_path / "work")
+    snap = create_snapshot(tree, store, keys, tag="doc", created_at=CLOCK, chunk_size=4096, pack_size=8192).id
+    out = tmp_path / "unpacked"
+    out.mkdir()
+    with tarfile.open(tmp_path / "tgz" / f"{snap}.tar.gz", "r:gz") as tar:
+        members = tar.getmembers()
+        assert tar.pax_headers is not None and all(m.isreg() for m in members)
+        names = [m.name for m in members]
+        assert names[0] == "manifest.json" and names[1:] == sorted(names[1:]) and len(names) > 2
+        assert {(m.mode, m.mtime) for m in members} == {(0o644, 946_684_800)}
+        tar.extractall(out, filter="data")
+    assert len(decode(out, keyfile)["data/records.csv"]) > 3 * 4096

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ArchiveError, RefusedError
+from harness.errors import ArchiveError, ConfigError, RefusedError
 from harness.snapshot.catalog import open_snapshot
 from harness.snapshot.create import create_snapshot
 from harness.snapshot.keys import FileKeys
 from harness.snapshot.lane import compare_trees
 from harness.snapshot.restore import RestoreResult, restore_snapshot
-from harness.snapshot.store_base import SnapshotStore
+from harness.snapshot.store_base import LockSpec, SnapshotStore
 from harness.snapshot.store_local import DirStore
 from harness.snapshot.store_targz import TarGzStore
 from harness.snapshot.verify import verify_snapshot
@@ -110,3 +110,29 @@ def test_targz_store_roundtrip_and_corruption(tree: Path, tmp_path: Path, keys: 
     with pytest.raises(ArchiveError, match=r"truncated|corrupt|CRC"):
         verify_snapshot(store, keys, snap, work_dir=tmp_path / "work")
     assert listing(tmp_path / "work") == set()
+
+
+def _contents(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["local", "targz"])
+def test_local_stores_are_write_once(tree: Path, tmp_path: Path, keys: FileKeys, kind: str) -> None:
+    root = tmp_path / kind
+    store: SnapshotStore = DirStore(root) if kind == "local" else TarGzStore(root, tmp_path / "work")
+    snap = create_snapshot(tree, store, keys, tag="t", created_at=CLOCK).id
+    before = _contents(root)
+    with pytest.raises(RefusedError, match="snapshot already exists; snapshots are write-once"):
+        create_snapshot(tree, store, keys, tag="t", created_at=CLOCK)  # same tree + clock = same id
+    with pytest.raises(ConfigError, match=f"the {kind} store cannot apply Object Lock"):
+        create_snapshot(tree, store, keys, tag="t", lock=LockSpec("COMPLIANCE", 1))
+    assert _contents(root) == before and store.ids() == [snap] and store.incomplete() == []
+    if kind == "local":
+        writer = store.writer("20000101T000000Z-00000000", None)
+        writer.put("pack-000000", b"x")
+        with pytest.raises(
+            RefusedError, match="pack-000000: already exists; snapshot objects are write-once"
+        ):
+            writer.put("pack-000000", b"y")
+        writer.abort()
+        assert stat.S_IMODE((root / snap / "manifest.json").stat().st_mode) == 0o444

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.errors import RefusedError, VerificationFailed
+from harness.errors import ConfigError, RefusedError, VerificationFailed
 from harness.providers.aws import AwsEndpoint
 from harness.snapshot.catalog import list_snapshots, open_snapshot
 from harness.snapshot.create import create_snapshot
@@ -50,6 +50,7 @@ def test_kms_object_lock_roundtrip(tree: Path, tmp_path: Path, s3store: S3Store,
         and row["files"] == result.header["summary"]["files"]
     )
     assert row["lock"]["locked"] and row["lock"]["mode"] == "COMPLIANCE"
+    assert row["lock"]["state"].startswith("COMPLIANCE until ")
     assert result.header["key"]["provider"] == "kms" and result.header["key"]["key_id"].startswith(
         "arn:aws:kms"
     )
@@ -117,8 +118,26 @@ def test_tampered_wrapped_key_is_refused_by_kms(
     raw["header"] = json.dumps(header)
     unlocked = S3Store(moto, s3store.bucket, "tampered/")
     S3Writer(unlocked, result.id, None).put(MANIFEST, json.dumps(raw).encode())
-    with pytest.raises(VerificationFailed, match=r"KMS Decrypt with key arn:aws:kms.* refused"):
+    with pytest.raises(
+        VerificationFailed, match=r"KMS Decrypt with key alias/snap-test-\d+ refused .*changed"
+    ):
         open_snapshot(unlocked, kms, result.id)
+
+
+def test_wrong_or_missing_kms_key(tree: Path, s3store: S3Store, kms: KmsKeys, moto: AwsEndpoint) -> None:
+    """Unwrapping uses the configured key: a data key wrapped under any other KMS key is refused by
+    KMS itself, so a snapshot forged under someone else's key never authenticates."""
+    result = create_snapshot(tree, s3store, kms, tag="t", created_at=CLOCK)
+    other = f"alias/snap-other-{next(_n)}"
+    ensure_kms_key(moto, other)
+    arn = result.header["key"]["key_id"]
+    with pytest.raises(ConfigError, match=rf"wrapped under {arn}\): KMS Decrypt with key {other} refused"):
+        open_snapshot(s3store, KmsKeys(moto, other), result.id)
+    with pytest.raises(ConfigError, match="key alias/never-created not found \\(missing key"):
+        open_snapshot(s3store, KmsKeys(moto, "alias/never-created"), result.id)
+    with pytest.raises(ConfigError, match="not found \\(missing key"):
+        create_snapshot(tree, s3store, KmsKeys(moto, "alias/never-created"), tag="t")
+    assert s3store.ids() == [result.id] and s3store.incomplete() == []
 
 
 def test_object_lock_needs_a_lock_enabled_bucket(tree: Path, moto: AwsEndpoint, kms: KmsKeys) -> None:
