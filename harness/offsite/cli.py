@@ -21,6 +21,7 @@ from harness.errors import EXIT_NOT_VERIFIED, EXIT_VERIFIED, ConfigError
 
 if TYPE_CHECKING:
     from harness.cli import AddCommand
+    from harness.offsite.fetch import FetchResult
     from harness.providers.aws import AwsEndpoint
 
 _ENDPOINT_VARS = ("LOCALSTACK_ENDPOINT", "AWS_ENDPOINT_URL", "LOCALSTACK_HOST")
@@ -88,6 +89,13 @@ def fetch_uri(
     uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
 ) -> Path:
     """Download an s3:// archive (checksum-verified) into a fresh directory under ``work_dir``."""
+    return fetch_uri_result(uri, work_dir, expected_sha256=expected_sha256, provider=provider).path
+
+
+def fetch_uri_result(
+    uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
+) -> FetchResult:
+    """:func:`fetch_uri`, returning the whole result (version id, checksums checked)."""
     from harness.offsite.fetch import fetch_archive
     from harness.offsite.keys import parse_s3_uri
     from harness.offsite.session import s3_client
@@ -102,7 +110,7 @@ def fetch_uri(
         f"drill: fetched {result.uri} version {result.version_id} ({result.size_bytes} bytes); "
         f"verified against {', '.join(result.checks)}\n"
     )
-    return result.path
+    return result
 
 
 def _aws_args(p: argparse.ArgumentParser) -> None:

@@ -234,3 +234,79 @@ def upload_archive(
         seconds=time.perf_counter() - started,
         manifest={k: manifest[k] for k in MANIFEST_FIELDS},
     )
+
+
+# -- one file under a caller-chosen key (the pitr drill's base backup and WAL files) ---------------
+@dataclass
+class StoredObject:
+    """One file stored by :func:`put_verified`. Never credentials, session tokens or presigned URLs."""
+
+    uri: S3Uri
+    version_id: str | None
+    size_bytes: int
+    sha256: str
+    store_checksum: str
+    checksum_type: str
+    parts: int
+    sse: str | None
+    kms_key: str | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "uri": str(self.uri),
+            "version_id": self.version_id,
+            "size_bytes": self.size_bytes,
+            "sha256": f"sha256:{self.sha256}",
+            "store_checksum": self.store_checksum,
+            "checksum_type": self.checksum_type,
+            "parts": self.parts,
+            "server_side_encryption": {"algorithm": self.sse, "kms_key": self.kms_key},
+        }
+        if self.version_id and scan_text(self.version_id):
+            out["version_id_hex"] = self.version_id.encode().hex()
+        return out
+
+
+def put_verified(
+    s3: Any,
+    path: Path,
+    uri: S3Uri,
+    *,
+    transfer: TransferSettings,
+    sse: str,
+    kms_key: str | None = None,
+    content_type: str = "application/octet-stream",
+) -> StoredObject:
+    """Store ``path`` at ``uri`` as :func:`upload_archive` stores an archive: server-side encryption,
+    a SHA-256 the store verifies (multipart with bounded memory when large), leftovers aborted on
+    failure, then read back (HEAD) and compared. The caller checks the key and runs the posture
+    check; the SHA-256 is also recorded in the object's metadata for :func:`fetch_archive`."""
+    started = time.perf_counter()
+    size = path.stat().st_size
+    part_size = part_size_for(size, transfer)
+    local = hash_file(path, part_size)
+    extra: dict[str, Any] = {
+        "ChecksumAlgorithm": "SHA256",
+        "ServerSideEncryption": sse,
+        "ContentType": content_type,
+        "Metadata": {"sha256": local.hexdigest()},
+    }
+    if sse.startswith("aws:kms") and kms_key:
+        extra["SSEKMSKeyId"] = kms_key
+    if part_size is None:
+        extra["ChecksumSHA256"] = local.store_b64(composite=False)
+    _send(s3, path, uri, extra, transfer)
+    head = _verify_stored(s3, uri, local, composite=part_size is not None)
+    return StoredObject(
+        uri=uri,
+        version_id=head.get("VersionId"),
+        size_bytes=size,
+        sha256=local.hexdigest(),
+        store_checksum=display(local.store_b64(part_size is not None), local.parts if part_size else None),
+        checksum_type="COMPOSITE" if part_size else "FULL_OBJECT",
+        parts=local.parts if part_size else 1,
+        sse=head.get("ServerSideEncryption"),
+        kms_key=head.get("SSEKMSKeyId"),
+        seconds=time.perf_counter() - started,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+from referencing import Registry, Resource
 
 from harness.contract import load_package_schema
 from harness.dataset.chain import ChainSpec
@@ -18,8 +19,14 @@ def lane_options(scenario: Scenario, schema_name: str) -> dict[str, Any]:
     return validate_options(options, schema_name, str(scenario.path))
 
 
+#: Schemas a lane's options schema may ``$ref`` (pitr's ``wal_offsite`` reuses the offsite pieces).
+SHARED_SCHEMAS = ("offsite-options.schema.json",)
+
+
 def validate_options(options: Any, schema_name: str, source: str) -> dict[str, Any]:
-    validator = jsonschema.Draft202012Validator(load_package_schema(schema_name))
+    shared = [load_package_schema(name) for name in SHARED_SCHEMAS]
+    registry: Registry[Any] = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in shared)
+    validator = jsonschema.Draft202012Validator(load_package_schema(schema_name), registry=registry)
     error = jsonschema.exceptions.best_match(validator.iter_errors(options))
     if error is not None:
         where = "options" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)

@@ -5,20 +5,28 @@ takes and verifies a base backup, commits rows before and after a recorded targe
 restores the backup into a fresh data directory that replays the archive up to the
 target, and proves that exactly the rows committed before the target exist. RTO is
 measured from the start of the restore to the first successful query; RPO is the age of
-the base backup at the target (see docs/database-drills.md).
+the base backup at the target (see docs/database-drills.md). With ``options.wal_offsite`` the
+base backup and every archived WAL file are shipped to S3 and recovery reads only what comes
+back from there (harness/pgdrill/wal_offsite.py).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.dataset.chain import REFERENCE_CHAIN
 from harness.errors import ConfigError, VerificationFailed
+from harness.evidence import PASSED
 from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.offsite.settings import OffsiteSettings
 from harness.pgdrill.options import lane_options
 from harness.pgdrill.snapshot import Comparison, Snapshot, compare_tables, take_snapshot
+from harness.pgdrill.wal_offsite import Fetched, WalOffsite, load_wal_offsite
 from harness.providers.pg_recovery import (
     BaseBackup,
     RestoredCluster,
@@ -30,6 +38,7 @@ from harness.providers.pg_recovery import (
     segment_size,
     server_now,
     switch_and_archive,
+    system_identifier,
     take_base_backup,
     verify_base_backup,
     wal_archive,
@@ -46,7 +55,11 @@ class PitrLane(Lane):
         StepSpec("seed"),
         StepSpec("base-backup", needs=("seed",)),
         StepSpec("verify-backup", data_proving=True, needs=("base-backup",)),
+        StepSpec("posture", needs=("seed",)),  # the offsite steps run with options.wal_offsite
+        StepSpec("ship-backup", needs=("base-backup",)),
         StepSpec("write", needs=("base-backup",)),
+        StepSpec("ship-wal", needs=("write",)),
+        StepSpec("fetch", needs=("write",)),
         StepSpec("restore", needs=("write",)),
         StepSpec("verify-target", data_proving=True, needs=("restore",)),
         StepSpec("objectives", needs=("restore",)),
@@ -66,6 +79,32 @@ class PitrLane(Lane):
     comparison: Comparison
     rto_seconds: float
     found: dict[str, Any]
+    offsite: WalOffsite | None = None
+    fetched: Fetched | None = None
+    restore_clock: float
+    recovery_inputs: tuple[Path, Path]  # (base backup, restore_command directory) recovery read
+    replayed: list[str]  # WAL files restore_command delivered (server log)
+
+    def _offsite_settings(self) -> OffsiteSettings | None:
+        """The validated ``options.wal_offsite`` (None: recovery reads the local archive)."""
+        if not hasattr(self, "_offsite_loaded"):
+            environment = self.scenario.section("source").get("environment", "drill")
+            self._offsite_loaded = load_wal_offsite(
+                self.opts, where=str(self.scenario.path), environment=environment
+            )
+        return self._offsite_loaded
+
+    def _offsite(self, *after: str) -> WalOffsite:
+        """The offsite session; skipped without the option or when a step it builds on did not pass."""
+        settings = self._offsite_settings()
+        if settings is None:
+            raise StepSkipped("options.wal_offsite is not set; recovery reads the local WAL archive")
+        blocked = next((n for n in after if self.evidence.step(n).status != PASSED), None)
+        if blocked is not None:
+            raise StepSkipped(f"depends on {blocked!r}, which did not pass")
+        if self.offsite is None:
+            self.offsite = WalOffsite(settings, self.stack, self.options.aws_provider)
+        return self.offsite
 
     @property
     def opts(self) -> dict[str, Any]:
@@ -77,13 +116,15 @@ class PitrLane(Lane):
 
     # -- steps ----------------------------------------------------------------------------------
     def step_seed(self) -> str:
-        self.opts  # noqa: B018 - validate options before starting anything
+        offsite = self._offsite_settings()  # every option is checked before any work
         spec = self.scenario.section("source").get("postgres", {})
         if (self.options.pg_provider or spec.get("provider", "embedded")) != "embedded":
             raise ConfigError(
                 f"{self.scenario.path}: the pitr drill needs a cluster it can archive and restore, "
                 "so it runs only on the embedded provider"
             )
+        if offsite is not None:  # an endpoint that needs Docker it cannot have skips the drill whole
+            self._offsite().session.start()
         from harness.dataset.generator import seed_dataset
 
         self.source = self.stack.enter_context(archiving_postgres(spec.get("bindir")))
@@ -110,6 +151,16 @@ class PitrLane(Lane):
         self.backup_check = verify_base_backup(self.source, self.backup)
         return f"pg_verifybackup: {self.backup_check}"
 
+    def step_posture(self) -> str:
+        return self._offsite().posture(system_identifier(self.db))
+
+    def step_ship_backup(self) -> str:
+        return self._offsite("posture").ship_backup(self.backup, self._staging())
+
+    def _staging(self) -> Path:
+        """Where gzip'd copies wait for their upload (removed with the source cluster)."""
+        return self.source.base / "offsite-staging"
+
     def _insert(self, ids: range, phase: str) -> None:
         with self.db.connect(autocommit=True) as conn:
             for i in ids:  # one transaction per row: each is its own commit record in the WAL
@@ -132,24 +183,53 @@ class PitrLane(Lane):
             f"WAL archived through {self.last_segment}"
         )
 
-    def step_restore(self) -> str:
-        self.segments = preflight(
-            self.backup,
-            wal_archive(self.source),
-            self.target,
-            target_segment=self.target_segment,
-            size=segment_size(self.db),
+    def step_ship_wal(self) -> str:
+        return self._offsite("posture").ship_wal(wal_archive(self.source), self._staging())
+
+    def step_fetch(self) -> str:
+        offsite = self._offsite("ship-backup", "ship-wal")
+        self.restore_clock = time.perf_counter()  # RTO starts when the offsite copy is fetched
+        fresh = self.source.base / f"offsite-fetch-{secrets.token_hex(4)}"  # created by the fetch
+        self.fetched = f = offsite.fetch(fresh, self.target, self.source.account)
+        verified = ""
+        if self.opts.get("verify_backup", True):
+            verify_base_backup(self.source, replace(self.backup, path=f.backup_dir))
+            verified = "; pg_verifybackup passed on the fetched base backup"
+        absent = f" (shipped but not in the bucket: {', '.join(f.not_in_bucket)})" if f.not_in_bucket else ""
+        return (
+            f"fetched the base backup and {len(f.wal)} WAL file(s){absent} into {f.directory}, each "
+            f"checksum-verified{verified}"
         )
-        clock = time.perf_counter()
+
+    def step_restore(self) -> str:
+        backup, archive, where = self.backup, wal_archive(self.source), None
+        if self._offsite_settings() is not None:  # recover from what came back from S3, only
+            if self.evidence.step("fetch").status != PASSED or self.fetched is None or not self.offsite:
+                raise StepSkipped(
+                    "depends on 'fetch': with options.wal_offsite recovery reads the fetched copy"
+                )
+            f = self.fetched  # the fetched backup_label says where the WAL replay starts
+            backup, archive = replace(self.backup, path=f.backup_dir, start_wal=f.start_wal), f.wal_dir
+            where = f"{self.offsite.uri('wal/')} (fetched into {archive})"
+        self.recovery_inputs = (backup.path, archive)
+        size = segment_size(self.db)
+        self.segments = preflight(
+            backup, archive, self.target, target_segment=self.target_segment, size=size, where=where
+        )
+        clock = self.restore_clock if self.fetched else time.perf_counter()
         timeout = float(self.opts.get("recovery_timeout_seconds", 600))
-        recovery = restored_postgres(self.source, self.backup, self.target, timeout=timeout)
+        recovery = restored_postgres(
+            self.source, backup, self.target, archive=archive, timeout=timeout, move=bool(self.fetched)
+        )
         self.restored = self.stack.enter_context(recovery)
         with self.restored.database(PITR_DB).connect() as conn:
             conn.execute(f"SELECT count(*) FROM {MARKS}")
         self.rto_seconds = time.perf_counter() - clock
+        self.replayed = self.restored.restored_from_archive()
+        source = "the copy fetched from S3" if self.fetched else "the local archive"
         return (
             f"recovered to the target in {self.rto_seconds:.2f}s from the base backup and "
-            f"{len(self.segments)} WAL segment(s); promoted and answering queries"
+            f"{len(self.segments)} WAL segment(s) ({source}); promoted and answering queries"
         )
 
     def step_verify_target(self) -> str:
@@ -223,7 +303,8 @@ class PitrLane(Lane):
                 "rto": self.objective(
                     "rto",
                     rto,
-                    "from the start of the restore (copying the base backup) to the "
+                    "from the start of the restore (copying the base backup; with "
+                    "wal_offsite, from the start of the fetch from S3) to the "
                     "first successful query on the recovered, promoted server",
                 ),
                 "rpo": self.objective(
@@ -251,7 +332,16 @@ class PitrLane(Lane):
         if hasattr(self, "segments"):
             pitr["archive"]["segments_replayed"] = len(self.segments)
         if hasattr(self, "rto_seconds"):
-            pitr["recovery"] = {"seconds_to_first_query": round(self.rto_seconds, 3)}
+            pitr["recovery"] = {
+                "seconds_to_first_query": round(self.rto_seconds, 3),
+                "source": "offsite" if self.fetched else "local",
+                "used_fetched_copy": self.fetched is not None,
+                "base_backup": str(self.recovery_inputs[0].resolve()),
+                "restore_command_directory": str(self.recovery_inputs[1].resolve()),
+                "wal_restored_from_archive": self.replayed,
+            }
+        if self.offsite is not None:
+            pitr["offsite"] = self.offsite.to_dict()
         if hasattr(self, "found"):
             pitr["found"] = self.found
             pitr["recovered"] = self.recovered.to_dict()

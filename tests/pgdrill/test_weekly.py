@@ -33,5 +33,16 @@ def test_weekly_database_drills_verify(tmp_path: Path) -> None:
     pitr = docs["pitr"]["extra"]["pitr"]
     assert pitr["found"] == {"rows": 20, "missing_before_target": [], "present_after_target": []}
     assert docs["pitr"]["measurements"]["rpo"]["measured_seconds"] > 0
+    # The weekly drill recovers from the copy that came back from S3 (embedded moto), not the local one.
+    assert pitr["recovery"]["source"] == "offsite" and pitr["recovery"]["used_fetched_copy"] is True
+    offsite = pitr["offsite"]
+    assert offsite["provider"] == "embedded" and offsite["location"].startswith(
+        "s3://drill-pitr-archive/pitr/drill/"
+    )
+    assert offsite["base_backup"]["server_side_encryption"]["algorithm"] == "aws:kms"
+    assert offsite["wal"]["segments"] >= 3 and offsite["fetch"]["wal"]["same_as_shipped"] is True
+    assert set(pitr["recovery"]["wal_restored_from_archive"]) <= {
+        o["name"] for o in offsite["wal"]["objects"]
+    }
     work = tmp_path / "work"
     assert not work.exists() or not any(work.iterdir())  # verified runs leave no work files
