@@ -33,8 +33,8 @@ MANIFEST_FIELDS = ("generated_at", "schema_version", "export_format_version", "e
 
 
 @dataclass
-class UploadResult:
-    """What was stored. Never credentials, session tokens or presigned URLs."""
+class StoredObject:
+    """One file stored by :func:`put_verified`. Never credentials, session tokens or presigned URLs."""
 
     uri: S3Uri
     version_id: str | None
@@ -43,15 +43,41 @@ class UploadResult:
     store_checksum: str
     checksum_type: str
     parts: int
-    part_size: int | None
     sse: str | None
     kms_key: str | None
     seconds: float
-    manifest: dict[str, Any] = field(default_factory=dict)
+    part_size: int | None = None
 
     @property
     def mb_per_second(self) -> float:
         return self.size_bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    def _with_version_hex(self, out: dict[str, Any]) -> dict[str, Any]:
+        if self.version_id and scan_text(self.version_id):
+            # Real S3 version ids are long base64-like strings the evidence scrubber would hide.
+            out["version_id_hex"] = self.version_id.encode().hex()
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "uri": str(self.uri),
+            "version_id": self.version_id,
+            "size_bytes": self.size_bytes,
+            "sha256": f"sha256:{self.sha256}",
+            "store_checksum": self.store_checksum,
+            "checksum_type": self.checksum_type,
+            "parts": self.parts,
+            "server_side_encryption": {"algorithm": self.sse, "kms_key": self.kms_key},
+        }
+        return self._with_version_hex(out)
+
+
+@dataclass
+class UploadResult(StoredObject):
+    """An export archive as stored, with its manifest summary. Never credentials, session tokens or
+    presigned URLs."""
+
+    manifest: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -73,10 +99,7 @@ class UploadResult:
             "server_side_encryption": {"algorithm": self.sse, "kms_key": self.kms_key},
             "seconds": round(self.seconds, 3),
         }
-        if self.version_id and scan_text(self.version_id):
-            # Real S3 version ids are long base64-like strings the evidence scrubber would hide.
-            out["version_id_hex"] = self.version_id.encode().hex()
-        return out
+        return self._with_version_hex(out)
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
@@ -195,77 +218,22 @@ def upload_archive(
     if missing:
         raise ArchiveError(f"{archive}: manifest lacks {', '.join(missing)}")
     uri = S3Uri(bucket, archive_key(prefix, environment, manifest["generated_at"], name))
-    started = time.perf_counter()
-    size = archive.stat().st_size
-    part_size = part_size_for(size, transfer)
-    local = hash_file(archive, part_size)
-    if expected_sha256 and local.hexdigest() != expected_sha256:
-        raise ArchiveError(f"{archive}: sha256 changed since it was archived")
     sse = transfer.sse or posture.default_encryption.get("algorithm") or "AES256"
-    extra: dict[str, Any] = {
-        "ChecksumAlgorithm": "SHA256",
-        "ServerSideEncryption": sse,
-        "ContentType": "application/gzip",
-        "Metadata": {
-            "sha256": local.hexdigest(),
+    stored = put_verified(
+        s3,
+        archive,
+        uri,
+        transfer=transfer,
+        sse=sse,
+        kms_key=transfer.kms_key or posture.default_encryption.get("kms_key"),
+        content_type="application/gzip",
+        metadata={
             "generated-at": manifest["generated_at"],
             "export-format-version": str(manifest["export_format_version"]),
         },
-    }
-    if sse.startswith("aws:kms"):
-        kms_key = transfer.kms_key or posture.default_encryption.get("kms_key")
-        if kms_key:
-            extra["SSEKMSKeyId"] = kms_key
-    if part_size is None:
-        extra["ChecksumSHA256"] = local.store_b64(composite=False)  # the store verifies our digest
-    _send(s3, archive, uri, extra, transfer)
-    head = _verify_stored(s3, uri, local, composite=part_size is not None)
-    return UploadResult(
-        uri=uri,
-        version_id=head.get("VersionId"),
-        size_bytes=size,
-        sha256=local.hexdigest(),
-        store_checksum=display(local.store_b64(part_size is not None), local.parts if part_size else None),
-        checksum_type="COMPOSITE" if part_size else "FULL_OBJECT",
-        parts=local.parts if part_size else 1,
-        part_size=part_size,
-        sse=head.get("ServerSideEncryption"),
-        kms_key=head.get("SSEKMSKeyId"),
-        seconds=time.perf_counter() - started,
-        manifest={k: manifest[k] for k in MANIFEST_FIELDS},
+        expected_sha256=expected_sha256,
     )
-
-
-# -- one file under a caller-chosen key (the pitr drill's base backup and WAL files) ---------------
-@dataclass
-class StoredObject:
-    """One file stored by :func:`put_verified`. Never credentials, session tokens or presigned URLs."""
-
-    uri: S3Uri
-    version_id: str | None
-    size_bytes: int
-    sha256: str
-    store_checksum: str
-    checksum_type: str
-    parts: int
-    sse: str | None
-    kms_key: str | None
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "uri": str(self.uri),
-            "version_id": self.version_id,
-            "size_bytes": self.size_bytes,
-            "sha256": f"sha256:{self.sha256}",
-            "store_checksum": self.store_checksum,
-            "checksum_type": self.checksum_type,
-            "parts": self.parts,
-            "server_side_encryption": {"algorithm": self.sse, "kms_key": self.kms_key},
-        }
-        if self.version_id and scan_text(self.version_id):
-            out["version_id_hex"] = self.version_id.encode().hex()
-        return out
+    return UploadResult(**vars(stored), manifest={k: manifest[k] for k in MANIFEST_FIELDS})
 
 
 def put_verified(
@@ -277,25 +245,29 @@ def put_verified(
     sse: str,
     kms_key: str | None = None,
     content_type: str = "application/octet-stream",
+    metadata: dict[str, str] | None = None,
+    expected_sha256: str | None = None,
 ) -> StoredObject:
-    """Store ``path`` at ``uri`` as :func:`upload_archive` stores an archive: server-side encryption,
-    a SHA-256 the store verifies (multipart with bounded memory when large), leftovers aborted on
-    failure, then read back (HEAD) and compared. The caller checks the key and runs the posture
-    check; the SHA-256 is also recorded in the object's metadata for :func:`fetch_archive`."""
+    """Store ``path`` at ``uri`` with server-side encryption and a SHA-256 the store verifies
+    (multipart with bounded memory when large; leftovers aborted on failure), then read it back
+    (HEAD) and compare. The caller checks the key and the posture; the SHA-256 also goes into the
+    object's metadata for :func:`harness.offsite.fetch.fetch_archive`."""
     started = time.perf_counter()
     size = path.stat().st_size
     part_size = part_size_for(size, transfer)
     local = hash_file(path, part_size)
+    if expected_sha256 and local.hexdigest() != expected_sha256:
+        raise ArchiveError(f"{path}: sha256 changed since it was archived")
     extra: dict[str, Any] = {
         "ChecksumAlgorithm": "SHA256",
         "ServerSideEncryption": sse,
         "ContentType": content_type,
-        "Metadata": {"sha256": local.hexdigest()},
+        "Metadata": {"sha256": local.hexdigest(), **(metadata or {})},
     }
     if sse.startswith("aws:kms") and kms_key:
         extra["SSEKMSKeyId"] = kms_key
     if part_size is None:
-        extra["ChecksumSHA256"] = local.store_b64(composite=False)
+        extra["ChecksumSHA256"] = local.store_b64(composite=False)  # the store verifies our digest
     _send(s3, path, uri, extra, transfer)
     head = _verify_stored(s3, uri, local, composite=part_size is not None)
     return StoredObject(
@@ -309,4 +281,5 @@ def put_verified(
         sse=head.get("ServerSideEncryption"),
         kms_key=head.get("SSEKMSKeyId"),
         seconds=time.perf_counter() - started,
+        part_size=part_size,
     )
