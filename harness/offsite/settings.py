@@ -182,25 +182,32 @@ def _transfer(raw: dict[str, Any]) -> TransferSettings:
 
 
 def load_settings(
-    options: dict[str, Any], *, where: str, scenario_name: str, source_environment: str
+    options: dict[str, Any],
+    *,
+    where: str,
+    scenario_name: str,
+    source_environment: str,
+    key: str = "offsite",
+    default_prefix: str = "drills",
 ) -> OffsiteSettings | None:
-    """Validate a scenario's lane ``options``; ``None`` when it declares no offsite storage."""
-    _validate(options, f"{where}: options")
-    raw = options.get("offsite")
+    """Validate a scenario's lane ``options``; ``None`` when ``options.<key>`` declares no offsite
+    storage. Errors name ``options.<key>.<setting>``."""
+    raw = options.get(key)
+    if key == "offsite":  # the portable-export lane's whole options block is this schema
+        _validate(options, f"{where}: options")
     if raw is None:
         return None
+    at = f"{where}: options.{key}"
     aws = raw.get("aws") or {}
     if aws.get("endpoint_url") and aws.get("provider", "embedded") != "localstack":
-        raise ConfigError(f"{where}: options.offsite.aws.endpoint_url is only for provider localstack")
+        raise ConfigError(f"{at}.aws.endpoint_url is only for provider localstack")
     name = raw.get("name", scenario_name)
     environment = raw.get("environment", source_environment)
     return OffsiteSettings(
         bucket=raw["bucket"],
-        name=check_label(name, f"{where}: options.offsite.name (default: the scenario name)"),
-        environment=check_label(
-            environment, f"{where}: options.offsite.environment (default: source.environment)"
-        ),
-        prefix=check_prefix(raw.get("prefix", "drills"), f"{where}: options.offsite.prefix"),
+        name=check_label(name, f"{at}.name (default: the scenario name)"),
+        environment=check_label(environment, f"{at}.environment (default: source.environment)"),
+        prefix=check_prefix(raw.get("prefix", default_prefix), f"{at}.prefix"),
         aws=AwsSettings(aws.get("provider", "embedded"), aws.get("region"), aws.get("endpoint_url")),
         provision=raw.get("provision"),
         storage=_storage(raw.get("storage") or {}),

@@ -56,16 +56,14 @@ _SYSTEM_ID = re.compile(r"\d{1,20}")
 
 def load_wal_offsite(options: dict[str, Any], *, where: str, environment: str) -> OffsiteSettings | None:
     """``options.wal_offsite`` (already schema-valid) as offsite settings; None when not set."""
-    raw = options.get("wal_offsite")
-    if raw is None:
-        return None
-    aws = raw.get("aws") or {}
-    if aws.get("endpoint_url") and aws.get("provider", "embedded") != "localstack":
-        raise ConfigError(f"{where}: {OPTION}.aws.endpoint_url is only for provider localstack")
-    env = raw.get("environment", environment)
-    check_label(env, f"{where}: {OPTION}.environment (default: source.environment)")
-    offsite = {**raw, "prefix": raw.get("prefix", DEFAULT_PREFIX), "environment": env}
-    return load_settings({"offsite": offsite}, where=where, scenario_name="pitr", source_environment=env)
+    return load_settings(
+        options,
+        where=where,
+        scenario_name="pitr",
+        source_environment=environment,
+        key="wal_offsite",
+        default_prefix=DEFAULT_PREFIX,
+    )
 
 
 def object_root(settings: OffsiteSettings, system_id: str) -> str:
