@@ -46,6 +46,12 @@ examples:
   drill validate export.tar.gz --contract fixtures/contracts/reference/contract.yaml
   drill dry-run export.tar.gz --contract ... --target-dsn-env SCRATCH_DSN
   drill restore export.tar.gz --contract ... --target-dsn-env SCRATCH_DSN --target-environment scratch
+  drill run --aws-provider localstack          # the same drills against a LocalStack endpoint
+  drill posture s3://my-backups/portable-export   # is the archive bucket as production needs it?
+  drill validate s3://my-backups/path/to/export.tar.gz --contract ...   # fetched, verified first
+  drill pg-restore-check nightly.dump --min-rows users=1000             # drill your own pg_dump -Fc
+  drill snapshot verify SNAPSHOT_ID --config snap.yaml --sample 50 --seed 7
+  drill gate infra/deploy-role.yaml .github/workflows/deploy.yml        # least-privilege PR gate
 
 Databases are given by the *name* of an environment variable holding the DSN (--dsn-env), so
 passwords never appear on the command line or in shell history.
