@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,9 @@ import jsonschema
 import yaml
 
 from harness.errors import ConfigError
+from harness.schema_check import error_path, package_validator
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
-
-
-def load_package_schema(name: str) -> dict[str, Any]:
-    """A JSON Schema shipped in ``harness/schemas``."""
-    text = resources.files("harness.schemas").joinpath(name).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
 
 
 @dataclass(frozen=True)
@@ -168,12 +161,11 @@ def load_contract(path: str | Path) -> Contract:
         data = yaml.safe_load(blob)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    validator = jsonschema.Draft202012Validator(load_package_schema("contract.schema.json"))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        package_validator("contract.schema.json").iter_errors(data), key=lambda e: list(e.absolute_path)
+    )
     if errors:
-        err = errors[0]
-        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"{path}: {where}: {err.message}")
+        raise ConfigError(f"{path}: {error_path(errors[0])}: {errors[0].message}")
 
     digest = hashlib.sha256(blob)
     names = [e["name"] for e in data["entities"]]

@@ -22,12 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import orjson
 
 from harness import __version__
-from harness.contract import load_package_schema
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_NOT_VERIFIED, EXIT_VERIFIED
+from harness.schema_check import best_error, error_path, package_validator
 from harness.validate.secrets import scan_text
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -156,11 +155,9 @@ def scrub_secrets(value: Any) -> Any:
 
 
 def validate_evidence(doc: dict[str, Any]) -> None:
-    validator = jsonschema.Draft202012Validator(load_package_schema("evidence.schema.json"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    error = best_error(package_validator("evidence.schema.json"), doc)
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ValueError(f"evidence does not match its schema at {where}: {error.message}")
+        raise ValueError(f"evidence does not match its schema at {error_path(error)}: {error.message}")
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
-from harness.contract import load_package_schema
 from harness.errors import ConfigError
+from harness.schema_check import best_error, error_path, package_validator
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,7 @@ def load_scenario(path: str | Path) -> Scenario:
         data = yaml.safe_load(blob)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    validator = jsonschema.Draft202012Validator(load_package_schema("scenario.schema.json"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    error = best_error(package_validator("scenario.schema.json"), data)
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{path}: {where}: {error.message}")
+        raise ConfigError(f"{path}: {error_path(error)}: {error.message}")
     return Scenario(path, data["name"], data["lane"], data, hashlib.sha256(blob).hexdigest())

@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.contract import load_package_schema
 from harness.providers.postgres import Database
+from harness.schema_check import load_package_schema
 from tests.conftest import REFERENCE_CONTRACT, REPO
 
 

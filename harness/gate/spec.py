@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
-from harness.contract import load_package_schema
 from harness.errors import ConfigError
+from harness.schema_check import best_error, error_path, package_validator
 
 DEFAULT_ADMIN_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
 DEFAULT_ZIZMOR_DISABLE = ("excessive-permissions",)  # WF001/WF002 own permission placement
@@ -86,11 +85,9 @@ def _probes(raw: list[dict[str, Any]] | None, spec: GateSpec) -> tuple[Probe, ..
 
 def parse_spec(data: Any, path: Path | None = None) -> GateSpec:
     where = str(path) if path else "policy spec"
-    validator = jsonschema.Draft202012Validator(load_package_schema("gate-spec.schema.json"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    error = best_error(package_validator("gate-spec.schema.json"), data)
     if error is not None:
-        loc = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: {loc}: {error.message}")
+        raise ConfigError(f"{where}: {error_path(error)}: {error.message}")
     spec = GateSpec(path=path, parameters={str(k): v for k, v in (data.get("parameters") or {}).items()})
     spec.fail_on = data.get("fail_on", "error")
     spec.ignore = tuple(data.get("ignore", ()))

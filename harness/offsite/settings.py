@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
-from harness.contract import load_package_schema
 from harness.errors import ConfigError
 from harness.offsite.keys import check_label, check_prefix
+from harness.schema_check import best_error, error_path, load_package_schema, package_validator
 
 SCHEMA = "offsite-options.schema.json"
 MIB = 1024 * 1024
@@ -96,14 +95,13 @@ class OffsiteSettings:
 
 
 def _validate(data: Any, where: str, ref: str | None = None) -> None:
-    schema = load_package_schema(SCHEMA)
-    if ref is not None:
-        schema = {"$ref": f"#/$defs/{ref}", "$defs": schema["$defs"]}
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    validator: Any = package_validator(SCHEMA)
+    if ref is not None:  # one part of the schema (e.g. a posture policy file)
+        defs = load_package_schema(SCHEMA)["$defs"]
+        validator = validator.evolve(schema={"$ref": f"#/$defs/{ref}", "$defs": defs})
+    error = best_error(validator, data)
     if error is not None:
-        path = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: {path}: {error.message}")
+        raise ConfigError(f"{where}: {error_path(error)}: {error.message}")
 
 
 def posture_policy(raw: dict[str, Any] | None) -> PosturePolicy:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
-from referencing import Registry, Resource
-
-from harness.contract import load_package_schema
 from harness.dataset.chain import ChainSpec
 from harness.errors import ConfigError
 from harness.scenario import Scenario
+from harness.schema_check import best_error, package_validator
 
 
 def lane_options(scenario: Scenario, schema_name: str) -> dict[str, Any]:
@@ -24,10 +21,7 @@ SHARED_SCHEMAS = ("offsite-options.schema.json",)
 
 
 def validate_options(options: Any, schema_name: str, source: str) -> dict[str, Any]:
-    shared = [load_package_schema(name) for name in SHARED_SCHEMAS]
-    registry: Registry[Any] = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in shared)
-    validator = jsonschema.Draft202012Validator(load_package_schema(schema_name), registry=registry)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(options))
+    error = best_error(package_validator(schema_name, SHARED_SCHEMAS), options)
     if error is not None:
         where = "options" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         raise ConfigError(f"{source}: {where}: {error.message}")

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
-from referencing import Registry, Resource
 
-from harness.contract import load_package_schema
 from harness.errors import ConfigError
+from harness.schema_check import best_error, error_path, package_validator
 from harness.snapshot.keys import FileKeys, KeyProvider, KmsKeys
 from harness.snapshot.retention import RetentionPolicy
 from harness.snapshot.store_base import LockSpec, SnapshotStore
@@ -31,15 +29,9 @@ _SCHEMAS = ("snapshot-config.schema.json", "snapshot-options.schema.json")
 
 def validate(data: Any, schema_name: str, where: str) -> dict[str, Any]:
     """Validate ``data`` against a packaged snapshot schema; errors name ``where`` and the setting."""
-    schemas = {name: load_package_schema(name) for name in _SCHEMAS}
-    registry: Registry[Any] = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
-    )
-    validator = jsonschema.Draft202012Validator(schemas[schema_name], registry=registry)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    error = best_error(package_validator(schema_name, _SCHEMAS), data)
     if error is not None:
-        at = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: {at}: {error.message}")
+        raise ConfigError(f"{where}: {error_path(error, '.')}: {error.message}")
     assert isinstance(data, dict)
     return data
 

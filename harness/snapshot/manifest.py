@@ -19,10 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from harness.contract import load_package_schema
 from harness.errors import ConfigError, VerificationFailed
+from harness.schema_check import best_error, error_path, load_package_schema, package_validator
 from harness.snapshot.crypto import canonical_json
 from harness.validate.fastschema import compile_schema
 
@@ -261,15 +259,15 @@ def _entries_fast_ok(entries: Any) -> bool:
 
 def check_document(doc: Any, where: str) -> dict[str, Any]:
     """Schema, path and nonce-uniqueness checks of a decrypted manifest document."""
-    validator = jsonschema.Draft202012Validator(load_package_schema("snapshot-manifest.schema.json"))
     # jsonschema is the authority and writes every message; a compiled pre-check of the (many)
     # entries lets it skip them when they are all valid, which is ~30x faster on large trees.
     entries = doc.get("entries") if isinstance(doc, dict) else None
     subject = {**doc, "entries": []} if _entries_fast_ok(entries) else doc
-    error = jsonschema.exceptions.best_match(validator.iter_errors(subject))
+    error = best_error(package_validator("snapshot-manifest.schema.json"), subject)
     if error is not None:
-        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise VerificationFailed(f"{where}: manifest does not match its schema at {at}: {error.message}")
+        raise VerificationFailed(
+            f"{where}: manifest does not match its schema at {error_path(error)}: {error.message}"
+        )
     assert isinstance(doc, dict)
     check_entries(doc["entries"], where)
     seqs: set[int] = set()

@@ -27,7 +27,8 @@ from typing import Any
 import jsonschema
 import orjson
 
-from harness.contract import Contract, Entity, load_package_schema
+from harness.contract import Contract, Entity
+from harness.schema_check import error_path, package_validator
 from harness.validate.findings import Finding, ValidationReport
 from harness.validate.index import RecordIndex
 from harness.validate.secrets import might_hold_secret, scan_record
@@ -99,11 +100,9 @@ class Validator:
         except orjson.JSONDecodeError as exc:
             self.finding("manifest.json", MANIFEST, f"not valid JSON: {exc}")
             return None
-        validator = jsonschema.Draft202012Validator(load_package_schema("manifest.schema.json"))
-        errors = list(validator.iter_errors(manifest))
+        errors = list(package_validator("manifest.schema.json").iter_errors(manifest))
         for err in errors[:20]:
-            where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-            self.finding("manifest.schema", MANIFEST, f"{where}: {err.message}")
+            self.finding("manifest.schema", MANIFEST, f"{error_path(err)}: {err.message}")
         if errors or not isinstance(manifest, dict):
             return None
         self.report.manifest = manifest

@@ -12,10 +12,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.contract import load_package_schema
 from harness.errors import VerificationFailed
 from harness.pgdrill.dump import check_header
 from harness.providers.postgres import Database
+from harness.schema_check import load_package_schema
 from tests.conftest import REPO
 from tests.pgdrill.conftest import TAMPERED_ID
 from tests.pgdrill.helpers import TOKEN, run, statuses, write_scenario

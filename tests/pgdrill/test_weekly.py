@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 
-from harness.contract import load_package_schema
+from harness.schema_check import load_package_schema
 from tests.conftest import REPO
 from tests.pgdrill.test_restore_check import _drill
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from harness.contract import load_package_schema
+from harness.schema_check import load_package_schema
 from tests.conftest import REPO
 
 SCENARIO = REPO / "scenarios" / "weekly" / "snapshot.yaml"
