@@ -130,11 +130,16 @@ def _string_checks(schema: dict[str, Any]) -> list[Check]:
     if "pattern" in schema:
         search = re.compile(schema["pattern"]).search
         checks.append(lambda v: not isinstance(v, str) or search(v) is not None)
-    lo, hi = schema.get("minLength"), schema.get("maxLength")
+    return checks + _length_checks(str, schema.get("minLength"), schema.get("maxLength"))
+
+
+def _length_checks(kind: type[str] | type[list[Any]], lo: Any, hi: Any) -> list[Check]:
+    """minLength/maxLength or minItems/maxItems: values of another type pass (as in JSON Schema)."""
+    checks: list[Check] = []
     if lo is not None:
-        checks.append(lambda v: not isinstance(v, str) or len(v) >= lo)
+        checks.append(lambda v: not isinstance(v, kind) or len(v) >= lo)
     if hi is not None:
-        checks.append(lambda v: not isinstance(v, str) or len(v) <= hi)
+        checks.append(lambda v: not isinstance(v, kind) or len(v) <= hi)
     return checks
 
 
@@ -164,12 +169,7 @@ def _array_checks(schema: dict[str, Any]) -> list[Check]:
     if "items" in schema:
         item = _compile(schema["items"])
         checks.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
-    lo, hi = schema.get("minItems"), schema.get("maxItems")
-    if lo is not None:
-        checks.append(lambda v: not isinstance(v, list) or len(v) >= lo)
-    if hi is not None:
-        checks.append(lambda v: not isinstance(v, list) or len(v) <= hi)
-    return checks
+    return checks + _length_checks(list, schema.get("minItems"), schema.get("maxItems"))
 
 
 def _object_checks(schema: dict[str, Any]) -> list[Check]:
