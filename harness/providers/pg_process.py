@@ -48,12 +48,17 @@ def run_tool(
         ) from None
 
 
-def postmaster_alive(data: Path) -> bool:
+def postmaster_pid(data: Path) -> int | None:
+    """The pid in ``<data>/postmaster.pid``, or None when there is no readable pid file."""
     try:
-        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+        return int((data / "postmaster.pid").read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
-        return False
-    return _alive(pid)
+        return None
+
+
+def postmaster_alive(data: Path) -> bool:
+    pid = postmaster_pid(data)
+    return pid is not None and _alive(pid)
 
 
 def _alive(pid: int) -> bool:
@@ -66,10 +71,9 @@ def _alive(pid: int) -> bool:
 
 def kill_server(cluster: EmbeddedCluster, timeout: float = 10) -> int:
     """SIGKILL the postmaster and its children (a crash, not a shutdown); return the postmaster pid."""
-    try:
-        pid = int((cluster.data / "postmaster.pid").read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        raise ProviderError(f"no running server in {cluster.data}") from None
+    pid = postmaster_pid(cluster.data)
+    if pid is None:
+        raise ProviderError(f"no running server in {cluster.data}")
     children = [p for p in _pids() if _parent(p) == pid]
     for victim in (pid, *children):
         with contextlib.suppress(ProcessLookupError):
@@ -93,10 +97,10 @@ def _parent(pid: int) -> int | None:
 
 
 def kill_postmaster(data: Path) -> None:
-    pidfile = data / "postmaster.pid"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pid = int(pidfile.read_text().splitlines()[0])
-        os.kill(pid, signal.SIGKILL)
+    pid = postmaster_pid(data)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def sweep_stale_clusters(base_dir: str | os.PathLike[str] | None = None) -> list[Path]:
