@@ -59,13 +59,13 @@ def _rss_mb() -> float:
 
 def child(mode: str, endpoint_url: str, path: str, part_mb: float, concurrency: int, uri: str | None) -> None:
     """One transfer in this (fresh) process; prints a JSON line."""
+    from harness.aws.providers import localstack_endpoint
     from harness.offsite.fetch import fetch_archive
     from harness.offsite.keys import parse_s3_uri
     from harness.offsite.posture import check_posture
     from harness.offsite.session import s3_client
     from harness.offsite.settings import PosturePolicy, TransferSettings
     from harness.offsite.upload import upload_archive
-    from harness.providers.aws import localstack_endpoint
 
     transfer = TransferSettings(part_size=int(part_mb * MIB), max_concurrency=concurrency)
     s3 = s3_client(localstack_endpoint(endpoint_url), transfer)
@@ -130,10 +130,10 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
+        from harness.aws.providers import localstack_endpoint
         from harness.offsite.provision import provision_bucket
         from harness.offsite.session import s3_client
         from harness.offsite.settings import StorageSpec
-        from harness.providers.aws import localstack_endpoint
 
         endpoint = localstack_endpoint(url)
         for _ in range(100):

@@ -40,7 +40,7 @@ from harness.dataset.generator import plan_counts  # noqa: E402
 from harness.evidence import Evidence  # noqa: E402
 from harness.lanes.base import RunOptions  # noqa: E402
 from harness.pgdrill.roundtrip import RoundTripLane  # noqa: E402
-from harness.providers.postgres import create_database  # noqa: E402
+from harness.postgres.embedded import create_database  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
 
 

@@ -69,7 +69,7 @@ def _error(message: str) -> None:
 # -- helpers --------------------------------------------------------------------------------------
 def _database(var: str | None, environment: str | None, what: str) -> Any:
     from harness.errors import ConfigError
-    from harness.providers.postgres import external_database
+    from harness.postgres.embedded import external_database
 
     if not var:
         raise ConfigError(f"--{what}-dsn-env is required: name the environment variable holding the DSN")
@@ -99,8 +99,8 @@ def _export_dir(path: str | Path, work_dir: Path) -> Path:
 
 
 def _validated(args: argparse.Namespace) -> tuple[Any, Path, Any]:
-    from harness.contract import load_contract
-    from harness.validate.validator import validate_export
+    from harness.portable.contract import load_contract
+    from harness.portable.validate.validator import validate_export
 
     contract = load_contract(args.contract)
     export_dir = _export_dir(args.export, Path(args.work_dir))
@@ -146,8 +146,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from harness.archive import create_archive
-    from harness.contract import load_contract
-    from harness.export import SourceInfo, export
+    from harness.portable.contract import load_contract
+    from harness.portable.export import SourceInfo, export
 
     contract = load_contract(args.contract)
     db = _database(args.dsn_env, args.environment, "source")
@@ -184,7 +184,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
-    from harness.dryrun import dry_run
+    from harness.portable.dryrun import dry_run
 
     contract, export_dir, report = _validated(args)
     target = _database(args.target_dsn_env, args.target_environment, "target")
@@ -200,7 +200,7 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from harness.restore import restore
+    from harness.portable.restore import restore
 
     contract, export_dir, report = _validated(args)
     target = _database(args.target_dsn_env, args.target_environment, "target")
@@ -220,7 +220,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from harness.dataset.generator import seed_dataset
-    from harness.restore import check_write_allowed
+    from harness.portable.restore import check_write_allowed
 
     db = _database(args.dsn_env, args.environment, "target")
     check_write_allowed(db, None)
@@ -230,7 +230,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from harness.bench import run_benchmark
+    from harness.portable.bench import run_benchmark
 
     results = run_benchmark(args.rows, work_dir=Path(args.work_dir))
     _emit(args, results)

@@ -27,7 +27,7 @@ import orjson
 from harness import __version__
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_NOT_VERIFIED, EXIT_VERIFIED
 from harness.schema_check import best_error, error_path, package_validator
-from harness.validate.secrets import scan_text
+from harness.secrets import scan_text
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 VERDICT_EXIT = {"verified": EXIT_VERIFIED, "failed": EXIT_NOT_VERIFIED, "error": EXIT_COULD_NOT_RUN}

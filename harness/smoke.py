@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from harness.providers.postgres import Database
+from harness.postgres.embedded import Database
 
 
 @dataclass(frozen=True)

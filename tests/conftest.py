@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import Contract, load_contract
 from harness.dataset.generator import seed_dataset
-from harness.export import ExportResult, SourceInfo, export
-from harness.lanes.portable_export import apply_schema
-from harness.providers.postgres import Database, EmbeddedCluster, create_database, embedded_postgres
+from harness.portable.contract import Contract, load_contract
+from harness.portable.export import ExportResult, SourceInfo, export
+from harness.portable.lane import apply_schema
+from harness.postgres.embedded import Database, EmbeddedCluster, create_database, embedded_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_CONTRACT = REPO / "fixtures" / "contracts" / "reference" / "contract.yaml"

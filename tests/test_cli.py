@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import ProviderError
-from harness.providers.postgres import Database, find_bindir
+from harness.postgres.embedded import Database, find_bindir
 from tests.conftest import REFERENCE_CONTRACT
 
 CONTRACT = str(REFERENCE_CONTRACT)

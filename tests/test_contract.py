@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.contract import load_contract
 from harness.errors import ConfigError
+from harness.portable.contract import load_contract
 from tests.conftest import REFERENCE_CONTRACT
 
 

@@ -28,7 +28,7 @@ from harness.dataset.generator import (
 from harness.dataset.plan import file_uuid
 from harness.dataset.words import CARD_LINES
 from harness.errors import ConfigError
-from harness.providers.postgres import Database, create_database, embedded_postgres
+from harness.postgres.embedded import Database, create_database, embedded_postgres
 
 SMALL = 100
 MEDIUM = 10_000

@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from harness.contract import Contract, load_contract
 from harness.errors import ConfigError
-from harness.export import ExportResult, SourceInfo, export
-from harness.providers.postgres import Database
+from harness.portable.contract import Contract, load_contract
+from harness.portable.export import ExportResult, SourceInfo, export
+from harness.postgres.embedded import Database
 from tests.conftest import REFERENCE_CONTRACT
 from tests.helpers import read_records
 

@@ -7,9 +7,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness.contract import Contract
-from harness.export import ExportResult
-from harness.validate.fastschema import compile_schema
+from harness.fastschema import compile_schema
+from harness.portable.contract import Contract
+from harness.portable.export import ExportResult
 from tests.helpers import read_records
 
 PROBES: list[Any] = [

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.contract import Contract
-from harness.dryrun import dry_run
 from harness.errors import RefusedError, VerificationFailed
-from harness.export import SourceInfo, export
-from harness.lanes.portable_export import compare_manifests
-from harness.providers.postgres import Database
-from harness.restore import restore
-from harness.validate.validator import validate_export
+from harness.portable.contract import Contract
+from harness.portable.dryrun import dry_run
+from harness.portable.export import SourceInfo, export
+from harness.portable.lane import compare_manifests
+from harness.portable.restore import restore
+from harness.portable.validate.validator import validate_export
+from harness.postgres.embedded import Database
 from tests.helpers import edit_record
 
 
@@ -57,7 +57,7 @@ def test_zero_write_proof_notices_writes(
     contract: Contract, export_copy: Path, scratch_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The proof is measured, not assumed: a real write landing during the dry run makes it unproven."""
-    from harness import dryrun
+    from harness.portable import dryrun
 
     report = validate_export(contract, export_copy)
     original = dryrun._plan_entity

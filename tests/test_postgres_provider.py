@@ -11,11 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.providers.pg_process import DIR_PREFIX, postmaster_alive, sweep_stale_clusters
+from harness.postgres.process import DIR_PREFIX, postmaster_alive, sweep_stale_clusters
 
 CHILD = """
 import sys, time
-from harness.providers.postgres import embedded_postgres
+from harness.postgres.embedded import embedded_postgres
 with embedded_postgres(base_dir=sys.argv[1]) as cluster:
     print(cluster.base, flush=True)
     time.sleep(600)

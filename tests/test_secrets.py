@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from harness.validate.secrets import SecretHit, might_hold_secret, scan_record, scan_text
+from harness.secrets import SecretHit, might_hold_secret, scan_record, scan_text
 
 # Built by concatenation so the repository itself never holds a scanner-shaped literal.
 AWS_KEY_ID = "AKIA" + "IOSFODNN7EXAMPLE"

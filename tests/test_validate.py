@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from harness.contract import Contract
-from harness.validate.validator import validate_export
+from harness.portable.contract import Contract
+from harness.portable.validate.validator import validate_export
 from tests.helpers import edit_record, read_records, rewrite_lines, rules
 
 

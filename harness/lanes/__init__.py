@@ -9,7 +9,7 @@ from harness.lanes.base import Lane
 
 # lane name -> "module:Class"; imported lazily so one lane's dependencies never burden another.
 LANES: dict[str, str] = {
-    "portable-export": "harness.lanes.portable_export:PortableExportLane",
+    "portable-export": "harness.portable.lane:PortableExportLane",
     "least-privilege-gate": "harness.gate.lane:GateLane",
     "pg-roundtrip": "harness.pgdrill.roundtrip:RoundTripLane",
     "pitr": "harness.pgdrill.pitr:PitrLane",

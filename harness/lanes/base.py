@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from harness.errors import ConfigError
 from harness.evidence import Evidence
-from harness.providers.postgres import Database, EmbeddedCluster, embedded_postgres, external_database
+from harness.postgres.embedded import Database, EmbeddedCluster, embedded_postgres, external_database
 from harness.scenario import Scenario
 
 
@@ -101,7 +101,7 @@ class Lane:
 
         Without a reachable Docker daemon the step is skipped with the reason (never passed)."""
         if self._docker_admin is None:
-            from harness.providers.docker_postgres import DockerUnavailable, docker_postgres
+            from harness.postgres.docker import DockerUnavailable, docker_postgres
 
             try:
                 self._docker_admin = self.stack.enter_context(docker_postgres())

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import EXIT_NOT_VERIFIED, EXIT_VERIFIED, ConfigError
 
 if TYPE_CHECKING:
+    from harness.aws.providers import AwsEndpoint
     from harness.cli import AddCommand
     from harness.offsite.fetch import FetchResult
-    from harness.providers.aws import AwsEndpoint
 
 _ENDPOINT_VARS = ("LOCALSTACK_ENDPOINT", "AWS_ENDPOINT_URL", "LOCALSTACK_HOST")
 
@@ -58,7 +58,7 @@ def sigterm_interrupts() -> Iterator[None]:
 
 def cli_provider(explicit: str | None, endpoint_url: str | None = None) -> str:
     """The provider for a one-off command (see the module docstring)."""
-    from harness.providers.aws import resolve_provider
+    from harness.aws.providers import resolve_provider
 
     if explicit or os.environ.get("DRILL_AWS_PROVIDER"):
         return resolve_provider(explicit)
@@ -71,7 +71,7 @@ def cli_provider(explicit: str | None, endpoint_url: str | None = None) -> str:
 def endpoint_for(
     provider: str | None, region: str | None = None, url: str | None = None, *, ephemeral_ok: bool = False
 ) -> Iterator[AwsEndpoint]:
-    from harness.providers.aws import aws_endpoint
+    from harness.aws.providers import aws_endpoint
 
     chosen = cli_provider(provider, url)
     if chosen == "embedded" and not ephemeral_ok:

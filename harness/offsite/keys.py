@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from harness.errors import ConfigError
-from harness.validate.secrets import scan_text
+from harness.secrets import scan_text
 
 #: One label: lower-case letters, digits and single hyphens; 1-63 characters.
 LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

@@ -11,6 +11,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from harness.aws.providers import AwsEndpoint, aws_endpoint, resolve_provider
 from harness.errors import VerificationFailed
 from harness.lanes.base import StepSkipped
 from harness.offsite.fetch import FetchResult, fetch_archive
@@ -19,7 +20,6 @@ from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.provision import provision_bucket
 from harness.offsite.settings import OffsiteSettings, TransferSettings
 from harness.offsite.upload import UploadResult, upload_archive
-from harness.providers.aws import AwsEndpoint, aws_endpoint, resolve_provider
 
 
 def s3_client(endpoint: AwsEndpoint, transfer: TransferSettings | None = None) -> Any:
@@ -50,7 +50,7 @@ class OffsiteSession:
     def start(self) -> AwsEndpoint:
         """Start or reach the endpoint; skip (never pass) when it needs Docker and none is there."""
         if self.endpoint is None:
-            from harness.providers.docker_postgres import DockerUnavailable
+            from harness.postgres.docker import DockerUnavailable
 
             aws = self.settings.aws
             try:

@@ -25,7 +25,7 @@ from harness.offsite.checksums import PartHasher, display, hash_file, split_stor
 from harness.offsite.keys import S3Uri, archive_key
 from harness.offsite.posture import PostureReport
 from harness.offsite.settings import TransferSettings
-from harness.validate.secrets import scan_text
+from harness.secrets import scan_text
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, ProviderError, VerificationFailed
-from harness.providers.postgres import Database
+from harness.postgres.embedded import Database
 
 MAGIC = b"PGDMP"
 _FORMATS = {3: "tar format (-Ft)", 5: "directory format (-Fd)"}

@@ -27,7 +27,8 @@ from harness.offsite.settings import OffsiteSettings
 from harness.pgdrill.options import lane_options
 from harness.pgdrill.snapshot import Comparison, Snapshot, compare_tables, take_snapshot
 from harness.pgdrill.wal_offsite import Fetched, WalOffsite, load_wal_offsite
-from harness.providers.pg_recovery import (
+from harness.postgres.embedded import Database, EmbeddedCluster, create_database
+from harness.postgres.recovery import (
     BaseBackup,
     RestoredCluster,
     archiving_postgres,
@@ -43,7 +44,6 @@ from harness.providers.pg_recovery import (
     verify_base_backup,
     wal_archive,
 )
-from harness.providers.postgres import Database, EmbeddedCluster, create_database
 
 PITR_DB = "drill_pitr"
 MARKS = "drill_pitr_marks"

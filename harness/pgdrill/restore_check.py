@@ -19,9 +19,9 @@ from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import lane_options
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
-from harness.providers.postgres import Database, create_database, find_bindir
+from harness.postgres.embedded import Database, create_database, find_bindir
+from harness.secrets import scan_text
 from harness.smoke import SmokeResult, run_smoke
-from harness.validate.secrets import scan_text
 
 if TYPE_CHECKING:
     from harness.offsite.fetch import FetchResult

@@ -25,7 +25,7 @@ from harness.pgdrill.snapshot import (
     require_tables_match,
     take_snapshot,
 )
-from harness.providers.postgres import Database, create_database
+from harness.postgres.embedded import Database, create_database
 
 ROUNDTRIP_DB = "drill_roundtrip"
 

@@ -29,7 +29,7 @@ from harness.dataset.chain import ChainCheck, ChainSpec, pin_rendering, verify_c
 from harness.errors import VerificationFailed
 from harness.evidence import utc_stamp
 from harness.pgdrill.canary import CANARY_TABLE
-from harness.providers.postgres import Database
+from harness.postgres.embedded import Database
 
 _LANE = 1 << 64
 

@@ -69,7 +69,7 @@ class SnapshotConfig:
         if not self.needs_aws():
             yield None
             return
-        from harness.providers.aws import aws_endpoint
+        from harness.aws.providers import aws_endpoint
 
         aws = self.section("aws")
         with aws_endpoint(self.aws_provider(), region=aws.get("region"), url=aws.get("endpoint_url")) as ep:

@@ -182,7 +182,7 @@ def _kms_error(exc: Exception, action: str, key: str) -> Exception:
 class KmsKeys:
     """Data keys from AWS KMS (embedded moto, LocalStack or real AWS) through an ``AwsEndpoint``."""
 
-    endpoint: Any  # harness.providers.aws.AwsEndpoint
+    endpoint: Any  # harness.aws.providers.AwsEndpoint
     key: str  # key id, ARN or alias/…
     provider: str = "kms"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, VerificationFailed
+from harness.fastschema import compile_schema
 from harness.schema_check import best_error, error_path, load_package_schema, package_validator
 from harness.snapshot.crypto import canonical_json
-from harness.validate.fastschema import compile_schema
 
 MANIFEST_FORMAT = "drill-snapshot-manifest/1"
 DEFAULT_CHUNK_SIZE = 4 * 2**20
@@ -231,7 +231,7 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 
 @functools.cache
 def _entry_checks() -> dict[str, Any] | None:
-    """Compiled per-type entry predicates (harness.validate.fastschema), or None if not compilable."""
+    """Compiled per-type entry predicates (harness.fastschema), or None if not compilable."""
     defs = load_package_schema("snapshot-manifest.schema.json")["$defs"]
     common = compile_schema(_inline({k: v for k, v in defs["entry"].items() if k != "allOf"}, defs))
     checks: dict[str, Any] = {}

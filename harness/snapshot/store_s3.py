@@ -1,4 +1,4 @@
-"""S3 snapshot store (embedded moto, LocalStack or real AWS through ``harness.providers.aws``).
+"""S3 snapshot store (embedded moto, LocalStack or real AWS through ``harness.aws.providers``).
 
 Objects live at ``<prefix><id>/<name>``. Every PUT carries a SHA-256 checksum and
 ``If-None-Match: *`` (an existing object is never overwritten) and, when configured,

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from harness.archive import ArchiveInfo, create_archive
-from harness.export import ExportResult
+from harness.aws.providers import AwsEndpoint, embedded_moto
 from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.provision import provision_bucket
 from harness.offsite.session import s3_client
 from harness.offsite.settings import PosturePolicy, StorageSpec, TransferSettings
 from harness.offsite.upload import UploadResult, upload_archive
-from harness.providers.aws import AwsEndpoint, embedded_moto
+from harness.portable.export import ExportResult
 
 _buckets = itertools.count()
 MIB = 1024 * 1024

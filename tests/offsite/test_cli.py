@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from harness.archive import ArchiveInfo
+from harness.aws.providers import AwsEndpoint
 from harness.cli import main
-from harness.providers.aws import AwsEndpoint
-from harness.providers.postgres import Database
-from harness.validate.secrets import scan_text
+from harness.postgres.embedded import Database
+from harness.secrets import scan_text
 from tests.conftest import REFERENCE_CONTRACT
 from tests.offsite.conftest import corrupt_stored_object
 

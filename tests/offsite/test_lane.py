@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from harness.aws.providers import AwsEndpoint
 from harness.evidence import validate_evidence
-from harness.providers.aws import AwsEndpoint
 from tests.conftest import REFERENCE_CONTRACT, REPO
 from tests.offsite.conftest import new_bucket, no_multipart_uploads
 from tests.offsite.faults import fault_proxy, first_n

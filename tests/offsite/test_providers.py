@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.aws.providers import aws_endpoint, localstack_endpoint, resolve_provider
 from harness.errors import ConfigError, ProviderError
-from harness.providers.aws import aws_endpoint, localstack_endpoint, resolve_provider
-from harness.providers.docker_postgres import DockerUnavailable, docker_postgres, docker_status
+from harness.postgres.docker import DockerUnavailable, docker_postgres, docker_status
 
 
 class _FakeDockerApi(BaseHTTPRequestHandler):

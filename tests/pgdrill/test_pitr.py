@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, VerificationFailed
-from harness.providers import pg_recovery as rec
-from harness.providers.pg_recovery import BaseBackup
-from harness.providers.postgres import Database, EmbeddedCluster, create_database
+from harness.postgres import recovery as rec
+from harness.postgres.embedded import Database, EmbeddedCluster, create_database
+from harness.postgres.recovery import BaseBackup
 
 
 @dataclass(frozen=True)

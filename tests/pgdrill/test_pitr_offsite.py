@@ -25,8 +25,8 @@ from harness.pgdrill.cli import run_lane
 from harness.pgdrill.pitr import PitrLane
 from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, write_backup_tar
 from harness.pgdrill.wal_offsite import WalOffsite, load_wal_offsite
-from harness.providers import pg_recovery as rec
-from harness.providers.pg_recovery import BaseBackup
+from harness.postgres import recovery as rec
+from harness.postgres.recovery import BaseBackup
 from harness.scenario import load_scenario
 from tests.offsite.conftest import corrupt_stored_object
 from tests.offsite.test_cli import assert_no_secrets

@@ -16,8 +16,8 @@ import pytest
 from harness.errors import ConfigError, VerificationFailed
 from harness.evidence import validate_evidence
 from harness.pgdrill.roundtrip import ROUNDTRIP_DB, RoundTripLane
-from harness.providers.pg_process import kill_server
-from harness.providers.postgres import create_database
+from harness.postgres.embedded import create_database
+from harness.postgres.process import kill_server
 from tests.pgdrill.helpers import make_lane, run, statuses, write_scenario
 
 CHAIN = {

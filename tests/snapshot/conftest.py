@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from harness.aws.providers import AwsEndpoint, embedded_moto
 from harness.cli import main
-from harness.providers.aws import AwsEndpoint, embedded_moto
 from harness.snapshot.keys import FileKeys, init_keyfile
 from harness.snapshot.store_local import DirStore
 from tests.conftest import REPO

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from harness.aws.providers import AwsEndpoint
 from harness.errors import VerificationFailed
-from harness.providers.aws import AwsEndpoint
 from harness.snapshot.catalog import open_snapshot, read_chunk
 from harness.snapshot.crypto import canonical_json, seal_manifest
 from harness.snapshot.keys import FileKeys, init_keyfile

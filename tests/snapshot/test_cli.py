@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.providers.aws import AwsEndpoint
+from harness.aws.providers import AwsEndpoint
 from tests.snapshot.conftest import listing, run_cli
 
 Capsys = pytest.CaptureFixture[str]

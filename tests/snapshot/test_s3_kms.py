@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.aws.providers import AwsEndpoint
 from harness.errors import ConfigError, RefusedError, VerificationFailed
-from harness.providers.aws import AwsEndpoint
 from harness.snapshot.catalog import list_snapshots, open_snapshot
 from harness.snapshot.create import create_snapshot
 from harness.snapshot.keys import KmsKeys, ensure_kms_key

@@ -30,7 +30,7 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from harness.errors import ConfigError, ProviderError
-from harness.providers.pg_process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
+from harness.postgres.process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 APT_HINT = (

@@ -141,7 +141,7 @@ def aws_endpoint(
             endpoint = localstack_endpoint(url, region)
         except ConfigError as exc:
             # No running endpoint configured: start a pinned LocalStack container if Docker is there.
-            from harness.providers.docker_postgres import DockerUnavailable, docker_status
+            from harness.postgres.docker import DockerUnavailable, docker_status
 
             status = docker_status()
             if not status.available:
@@ -176,7 +176,7 @@ def resolve_provider(explicit: str | None = None, configured: str | None = None)
 def localstack_container(region: str = DEFAULT_REGION, image: str | None = None) -> Iterator[AwsEndpoint]:
     """LocalStack in a testcontainers container (needs Docker); LOCALSTACK_AUTH_TOKEN is passed through
     to the container only, for images that require it. Stopped on exit."""
-    from harness.providers.docker_postgres import require_docker, started
+    from harness.postgres.docker import require_docker, started
 
     image = image or os.environ.get("DRILL_LOCALSTACK_IMAGE") or LOCALSTACK_IMAGE
     require_docker(f"the localstack provider ({image})")

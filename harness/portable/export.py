@@ -27,9 +27,9 @@ import psycopg
 from psycopg import sql
 
 from harness import __version__
-from harness.contract import Contract, Entity
 from harness.errors import ConfigError
-from harness.providers.postgres import Database
+from harness.portable.contract import Contract, Entity
+from harness.postgres.embedded import Database
 
 EXPORT_FORMAT_VERSION = "1"
 MANIFEST = "manifest.json"

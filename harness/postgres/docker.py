@@ -3,7 +3,7 @@
 Used when a scenario (or ``--pg-provider docker``) asks for it. Without a reachable daemon the
 caller skips the scenario with the reason from :func:`docker_status`; nothing is pulled or
 started. The container is a throwaway: started on first use, removed on exit, also on Ctrl-C.
-The LocalStack container (``harness.providers.aws``) uses the same detection.
+The LocalStack container (``harness.aws.providers``) uses the same detection.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ProviderError
-from harness.providers.postgres import Database
+from harness.postgres.embedded import Database
 
 #: Pinned image (override with DRILL_POSTGRES_IMAGE, e.g. to pin a digest: postgres:16-alpine@sha256:…).
 POSTGRES_IMAGE = "postgres:16-alpine"

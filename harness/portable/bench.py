@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.archive import create_archive, extract_archive
-from harness.contract import load_contract
 from harness.dataset.generator import seed_dataset
-from harness.dryrun import dry_run
-from harness.export import SourceInfo, export
-from harness.lanes.portable_export import apply_schema
-from harness.providers.postgres import create_database, embedded_postgres
-from harness.restore import restore
-from harness.validate.validator import validate_export
+from harness.portable.contract import load_contract
+from harness.portable.dryrun import dry_run
+from harness.portable.export import SourceInfo, export
+from harness.portable.lane import apply_schema
+from harness.portable.restore import restore
+from harness.portable.validate.validator import validate_export
+from harness.postgres.embedded import create_database, embedded_postgres
 
 T = TypeVar("T")
 REFERENCE_CONTRACT = Path(__file__).resolve().parent.parent / "fixtures/contracts/reference/contract.yaml"

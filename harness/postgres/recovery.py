@@ -23,12 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, ProviderError, VerificationFailed
-from harness.providers.pg_process import postmaster_alive, run_tool
-from harness.providers.postgres import (
-    Database,
-    EmbeddedCluster,
-    embedded_postgres,
-)
+from harness.postgres.embedded import Database, EmbeddedCluster, embedded_postgres
+from harness.postgres.process import postmaster_alive, run_tool
 
 ARCHIVE_DIR = "wal-archive"
 BACKUP_DIR = "base-backup"

@@ -61,8 +61,8 @@ class Entity:
 
     @cached_property
     def fast_check(self) -> Callable[[Any], bool] | None:
-        """A quick validity predicate for simple schemas (see harness.validate.fastschema)."""
-        from harness.validate.fastschema import compile_schema
+        """A quick validity predicate for simple schemas (see harness.fastschema)."""
+        from harness.fastschema import compile_schema
 
         return compile_schema(self.schema)
 

@@ -27,12 +27,12 @@ from typing import Any
 import orjson
 import psycopg
 
-from harness.contract import Contract, Entity
 from harness.errors import ConfigError
-from harness.export import entity_query
-from harness.providers.postgres import Database
-from harness.validate.findings import ValidationReport
-from harness.validate.validator import record_key
+from harness.portable.contract import Contract, Entity
+from harness.portable.export import entity_query
+from harness.portable.validate.findings import ValidationReport
+from harness.portable.validate.validator import record_key
+from harness.postgres.embedded import Database
 
 BATCH = 5_000
 

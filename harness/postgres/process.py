@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ProviderError
 
 if TYPE_CHECKING:
-    from harness.providers.postgres import EmbeddedCluster
+    from harness.postgres.embedded import EmbeddedCluster
 
 OWNER_FILE = "drill-owner.json"
 DIR_PREFIX = "drill-pg-"

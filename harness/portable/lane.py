@@ -11,19 +11,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.archive import ArchiveInfo, create_archive, extract_archive, sha256_file
-from harness.contract import Contract, load_contract
-from harness.dryrun import DryRunResult, dry_run
 from harness.errors import ArchiveError, ConfigError, RefusedError, VerificationFailed
 from harness.evidence import PASSED
-from harness.export import ExportResult, SourceInfo, export
 from harness.lanes.base import Lane, StepSkipped, StepSpec
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings, load_settings
-from harness.providers.postgres import Database, create_database
-from harness.restore import PRODUCTION, RestoreResult, declared_environment, restore
+from harness.portable.contract import Contract, load_contract
+from harness.portable.dryrun import DryRunResult, dry_run
+from harness.portable.export import ExportResult, SourceInfo, export
+from harness.portable.restore import PRODUCTION, RestoreResult, declared_environment, restore
+from harness.portable.validate.findings import ValidationReport
+from harness.portable.validate.validator import validate_export
+from harness.postgres.embedded import Database, create_database
 from harness.smoke import SmokeResult, run_smoke
-from harness.validate.findings import ValidationReport
-from harness.validate.validator import validate_export
 
 SOURCE_DB = "drill_source"
 TARGET_DB = "drill_scratch"

@@ -27,11 +27,11 @@ from typing import Any
 import jsonschema
 import orjson
 
-from harness.contract import Contract, Entity
+from harness.portable.contract import Contract, Entity
+from harness.portable.validate.findings import Finding, ValidationReport
+from harness.portable.validate.index import RecordIndex
 from harness.schema_check import error_path, package_validator
-from harness.validate.findings import Finding, ValidationReport
-from harness.validate.index import RecordIndex
-from harness.validate.secrets import might_hold_secret, scan_record
+from harness.secrets import might_hold_secret, scan_record
 
 MANIFEST = "manifest.json"
 
@@ -310,7 +310,7 @@ class Validator:
             try:
                 parts = None
                 if workers > 1 and len(self.contract.entities) > 1:
-                    from harness.validate.parallel import check_entities_in_parallel
+                    from harness.portable.validate.parallel import check_entities_in_parallel
 
                     parts = check_entities_in_parallel(
                         self.contract, self.export_dir, manifest, Path(scratch), workers

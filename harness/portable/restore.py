@@ -23,10 +23,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness.contract import Contract, Entity
 from harness.errors import ConfigError, RefusedError, VerificationFailed
-from harness.providers.postgres import Database
-from harness.validate.findings import ValidationReport
+from harness.portable.contract import Contract, Entity
+from harness.portable.validate.findings import ValidationReport
+from harness.postgres.embedded import Database
 
 PRODUCTION = "production"
 _CHUNK = 1 << 20

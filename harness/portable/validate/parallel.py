@@ -10,15 +10,15 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from harness.contract import Contract, load_contract
-from harness.validate.findings import ValidationReport
-from harness.validate.index import RecordIndex
+from harness.portable.contract import Contract, load_contract
+from harness.portable.validate.findings import ValidationReport
+from harness.portable.validate.index import RecordIndex
 
 
 def _check_one(
     contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
 ) -> tuple[ValidationReport, Path]:
-    from harness.validate.validator import Validator
+    from harness.portable.validate.validator import Validator
 
     contract = load_contract(contract_path)
     validator = Validator(contract, export_dir)

@@ -1,0 +1,1 @@
+"""Portable export lane: contract, export, archive, validate, dry-run, restore, compare."""

@@ -1,0 +1,1 @@
+"""Portable-export validation: the validator, its findings and the on-disk index."""

@@ -1,0 +1,1 @@
+"""PostgreSQL providers (embedded, docker, external), server processes and recovery."""

@@ -1,1 +1,0 @@
-"""Validation of fetched exports: R3 rules, findings and the secret scanner."""
