@@ -36,12 +36,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.dataset.generator import plan_counts  # noqa: E402
-from harness.evidence import Evidence  # noqa: E402
-from harness.lanes.base import RunOptions  # noqa: E402
-from harness.pgdrill.roundtrip import RoundTripLane  # noqa: E402
-from harness.postgres.embedded import create_database  # noqa: E402
-from harness.scenario import load_scenario  # noqa: E402
+from harness.dataset.generator import plan_counts
+from harness.evidence import Evidence
+from harness.lanes.base import RunOptions
+from harness.pgdrill.roundtrip import RoundTripLane
+from harness.postgres.database import create_database
+from harness.scenario import load_scenario
 
 
 def raw(bindir: Path, tool: str, args: list[str], env: dict[str, str]) -> float:

@@ -33,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.snapshot.catalog import open_snapshot  # noqa: E402
-from harness.snapshot.create import create_snapshot  # noqa: E402
-from harness.snapshot.keys import FileKeys, init_keyfile  # noqa: E402
-from harness.snapshot.restore import restore_snapshot  # noqa: E402
-from harness.snapshot.store_local import DirStore  # noqa: E402
-from harness.snapshot.verify import verify_snapshot  # noqa: E402
+from harness.snapshot.catalog import open_snapshot
+from harness.snapshot.create import create_snapshot
+from harness.snapshot.keys import FileKeys, init_keyfile
+from harness.snapshot.restore import restore_snapshot
+from harness.snapshot.store_local import DirStore
+from harness.snapshot.verify import verify_snapshot
 
 MIB = 2**20
 

@@ -31,11 +31,11 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 from harness.errors import ArchiveError, ConfigError
+from harness.files import MANIFEST
 
-MANIFEST = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
 MEMBER_MTIME = 946_684_800  # 2000-01-01T00:00:00Z: fixed, and not "implausibly old" to tar tools.
 MEMBER_MODE = 0o644
@@ -83,18 +83,6 @@ class ExtractLimits:
         for name in ("max_members", "max_member_bytes", "max_total_bytes", "max_ratio"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"ExtractLimits.{name} must be positive, got {getattr(self, name)!r}")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20, digest: Any = None) -> str:
-    """Hex SHA-256 of a file's bytes, read in ``chunk``-sized pieces (into ``digest``, if given)."""
-    digest = hashlib.sha256() if digest is None else digest
-    try:
-        with path.open("rb") as handle:
-            while block := handle.read(chunk):
-                digest.update(block)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return str(digest.hexdigest())
 
 
 def _name_problem(name: str) -> str | None:

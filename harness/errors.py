@@ -30,6 +30,10 @@ class RefusedError(DrillError):
     """A safety rule refused the operation (e.g. a write to a production target)."""
 
 
+class AlreadyExists(RefusedError, FileExistsError):
+    """A write-once file or object exists already; it is never replaced."""
+
+
 class VerificationFailed(Exception):
     """The drill ran and the data did not verify (exit 1)."""
 
@@ -38,3 +42,13 @@ class VerificationFailed(Exception):
 
 class ArchiveError(VerificationFailed):
     """An archive is corrupt, truncated or unsafe to extract."""
+
+
+class StepSkipped(Exception):
+    """A step had nothing to do (e.g. no smoke queries): recorded as skipped, never passed."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message (at most ``limit`` characters), or its type when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__

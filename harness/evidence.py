@@ -18,24 +18,22 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from harness import __version__
+from harness.clock import utc_iso
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_NOT_VERIFIED, EXIT_VERIFIED
+from harness.files import write_once
 from harness.schema_check import best_error, error_path, package_validator
 from harness.secrets import scan_text
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 VERDICT_EXIT = {"verified": EXIT_VERIFIED, "failed": EXIT_NOT_VERIFIED, "error": EXIT_COULD_NOT_RUN}
 REDACTED = "[redacted: looked like a secret]"
-
-
-def utc_stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def trigger_from_env() -> dict[str, Any]:
@@ -75,7 +73,7 @@ class Evidence:
 
     scenario: dict[str, Any]
     run_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    started_at: str = field(default_factory=utc_stamp)
+    started_at: str = field(default_factory=partial(utc_iso, micro=True))
     steps: list[StepRecord] = field(default_factory=list)
     sections: dict[str, Any] = field(default_factory=dict)
     _clock: float = field(default_factory=time.perf_counter, repr=False)
@@ -94,7 +92,7 @@ class Evidence:
     @contextlib.contextmanager
     def timed(self, name: str) -> Any:
         step = self.step(name)
-        step.started_at = utc_stamp()
+        step.started_at = utc_iso(micro=True)
         began = time.perf_counter()
         try:
             yield step
@@ -126,7 +124,7 @@ class Evidence:
             "scenario": self.scenario,
             "trigger": trigger_from_env(),
             "started_at": self.started_at,
-            "finished_at": utc_stamp(),
+            "finished_at": utc_iso(micro=True),
             "verdict": verdict,
             "exit_code": VERDICT_EXIT[verdict],
             "reason": reason,
@@ -160,16 +158,6 @@ def validate_evidence(doc: dict[str, Any]) -> None:
         raise ValueError(f"evidence does not match its schema at {error_path(error)}: {error.message}")
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically; fail if ``path`` exists (never overwrite)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_evidence(doc: dict[str, Any], reports_dir: Path) -> tuple[Path, Path]:
     """Validate and write ``<scenario>-<time>-<run>.json`` and ``.md``; returns both paths."""
     validate_evidence(doc)
@@ -179,9 +167,9 @@ def write_evidence(doc: dict[str, Any], reports_dir: Path) -> tuple[Path, Path]:
     base = f"{safe_name(doc['scenario']['name'])}-{stamp}-{doc['run_id']}"
     json_path = reports_dir / f"{base}.json"
     md_path = reports_dir / f"{base}.md"
-    _write_new(json_path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    write_once(json_path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     markdown = render_markdown(doc, json_path)
-    _write_new(md_path, markdown.encode())
+    write_once(md_path, markdown.encode())
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:

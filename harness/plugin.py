@@ -11,7 +11,6 @@ status is the worst drill verdict: 0 verified, 1 not verified, 2 could not run.
 from __future__ import annotations
 
 import signal
-import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,10 @@ from typing import Any
 import pytest
 
 from harness.errors import EXIT_COULD_NOT_RUN, DrillError, VerificationFailed
-from harness.evidence import ERROR, FAILED, PASSED, SKIPPED, VERDICT_EXIT, Evidence, write_evidence
+from harness.evidence import SKIPPED, VERDICT_EXIT, Evidence, write_evidence
 from harness.lanes import lane_class
-from harness.lanes.base import Lane, RunOptions, StepSkipped, StepSpec
+from harness.lanes.base import Lane, RunOptions, StepSpec
+from harness.lanes.runner import finish, run_step, start
 from harness.scenario import Scenario, load_scenario, looks_like_scenario
 
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
@@ -104,22 +104,12 @@ class ScenarioFile(pytest.File):
     def setup(self) -> None:
         if self.scenario is None:
             return
-        self.evidence = Evidence(scenario=self.scenario.describe())
-        cls = lane_class(self.scenario.lane)
-        for spec in cls.steps:
-            self.evidence.add_step(spec.name, data_proving=spec.data_proving)
-        self.lane = cls(self.scenario, _options(self.config), self.evidence)
+        self.lane, self.evidence = start(lane_class(self.scenario.lane), self.scenario, _options(self.config))
 
     def teardown(self) -> None:
         if self.lane is None or self.evidence is None:
             return
-        verdict, _ = self.evidence.verdict()
-        try:
-            self.lane.close(verdict)
-        except Exception as exc:  # teardown must still write evidence
-            sys.stderr.write(f"drill: stopping services for {self.path} failed: {exc}\n")
-        self.evidence.sections.update(self.lane.sections())
-        doc = self.evidence.finish()
+        doc = finish(self.lane, self.evidence)
         json_path, _ = write_evidence(doc, self.lane.options.evidence_dir)
         self.config.stash[_RESULTS_KEY].append({**doc, "_evidence_path": str(json_path)})
         self.lane = None
@@ -142,32 +132,12 @@ class DrillStep(pytest.Item):
             raise node.load_error
         assert node.lane is not None
         assert node.evidence is not None
-        evidence = node.evidence
-        for need in self.spec.needs:
-            status = evidence.step(need)
-            if status.status != PASSED:
-                record = evidence.step(self.spec.name)
-                record.message = f"skipped: depends on {need!r}, which {_past(status.status)}"
-                pytest.skip(record.message)
-        with evidence.timed(self.spec.name) as record:
-            try:
-                record.message = node.lane.runner(self.spec.name)()
-                record.status = PASSED
-            except StepSkipped as exc:
-                record.status, record.message = SKIPPED, f"skipped: {exc}"
-                pytest.skip(record.message)
-            except VerificationFailed as exc:
-                record.status, record.message = FAILED, str(exc)
-                raise
-            except DrillError as exc:
-                record.status, record.message = ERROR, str(exc)
-                raise
-            except KeyboardInterrupt:
-                record.status, record.message = ERROR, "interrupted"
-                raise
-            except Exception as exc:
-                record.status, record.message = ERROR, f"unexpected {type(exc).__name__}: {exc}"
-                raise
+        error = run_step(node.lane, self.spec, node.evidence)
+        record = node.evidence.step(self.spec.name)
+        if record.status == SKIPPED:
+            pytest.skip(record.message)
+        if error is not None:
+            raise error
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         exc = excinfo.value
@@ -180,12 +150,6 @@ class DrillStep(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"drill step {self.spec.name}"
-
-
-def _past(status: str) -> str:
-    return {FAILED: "failed", ERROR: "could not run", SKIPPED: "was skipped or not selected"}.get(
-        status, status
-    )
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 
 @dataclass(frozen=True)

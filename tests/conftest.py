@@ -17,7 +17,8 @@ from harness.dataset.generator import seed_dataset
 from harness.portable.contract import Contract, load_contract
 from harness.portable.export import ExportResult, SourceInfo, export
 from harness.portable.lane import apply_schema
-from harness.postgres.embedded import Database, EmbeddedCluster, create_database, embedded_postgres
+from harness.postgres.database import Database, create_database
+from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_CONTRACT = REPO / "fixtures" / "contracts" / "reference" / "contract.yaml"

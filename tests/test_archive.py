@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.archive import ExtractLimits, create_archive, extract_archive, sha256_file
+from harness.archive import ExtractLimits, create_archive, extract_archive
 from harness.errors import ArchiveError, ConfigError
+from harness.files import sha256_file
 
 MANIFEST_BYTES = b'{"export_format_version": "1", "entity_files": {}}\n'
 

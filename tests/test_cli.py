@@ -9,7 +9,8 @@ import pytest
 
 from harness.cli import main
 from harness.errors import ProviderError
-from harness.postgres.embedded import Database, find_bindir
+from harness.postgres.binaries import find_bindir
+from harness.postgres.database import Database
 from tests.conftest import REFERENCE_CONTRACT
 
 CONTRACT = str(REFERENCE_CONTRACT)

@@ -28,7 +28,8 @@ from harness.dataset.generator import (
 from harness.dataset.plan import file_uuid
 from harness.dataset.words import CARD_LINES
 from harness.errors import ConfigError
-from harness.postgres.embedded import Database, create_database, embedded_postgres
+from harness.postgres.database import Database, create_database
+from harness.postgres.embedded import embedded_postgres
 
 SMALL = 100
 MEDIUM = 10_000

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 from harness.schema_check import load_package_schema
 from tests.conftest import REFERENCE_CONTRACT, REPO
 

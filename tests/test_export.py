@@ -12,7 +12,7 @@ import pytest
 from harness.errors import ConfigError
 from harness.portable.contract import Contract, load_contract
 from harness.portable.export import ExportResult, SourceInfo, export
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 from tests.conftest import REFERENCE_CONTRACT
 from tests.helpers import read_records
 

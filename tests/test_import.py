@@ -13,7 +13,7 @@ from harness.portable.export import SourceInfo, export
 from harness.portable.lane import compare_manifests
 from harness.portable.restore import restore
 from harness.portable.validate.validator import validate_export
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 from tests.helpers import edit_record
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigError, ProviderError
+from harness.net import free_port
 
 DEFAULT_REGION = "us-east-1"
 # Fixed, obviously fake credentials for the embedded endpoint (moto accepts anything).
@@ -49,13 +49,6 @@ class AwsEndpoint:
         return {"provider": self.provider, "region": self.region, "endpoint_url": self.endpoint_url}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def embedded_moto(region: str = DEFAULT_REGION) -> Iterator[AwsEndpoint]:
     """moto's server as a real HTTP server on a free loopback port; stopped on exit (also on Ctrl-C)."""
@@ -68,7 +61,7 @@ def embedded_moto(region: str = DEFAULT_REGION) -> Iterator[AwsEndpoint]:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request access log lines
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -141,7 +134,7 @@ def aws_endpoint(
             endpoint = localstack_endpoint(url, region)
         except ConfigError as exc:
             # No running endpoint configured: start a pinned LocalStack container if Docker is there.
-            from harness.postgres.docker import DockerUnavailable, docker_status
+            from harness.containers import DockerUnavailable, docker_status
 
             status = docker_status()
             if not status.available:
@@ -176,7 +169,7 @@ def resolve_provider(explicit: str | None = None, configured: str | None = None)
 def localstack_container(region: str = DEFAULT_REGION, image: str | None = None) -> Iterator[AwsEndpoint]:
     """LocalStack in a testcontainers container (needs Docker); LOCALSTACK_AUTH_TOKEN is passed through
     to the container only, for images that require it. Stopped on exit."""
-    from harness.postgres.docker import require_docker, started
+    from harness.containers import require_docker, started
 
     image = image or os.environ.get("DRILL_LOCALSTACK_IMAGE") or LOCALSTACK_IMAGE
     require_docker(f"the localstack provider ({image})")

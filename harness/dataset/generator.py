@@ -41,7 +41,7 @@ from harness.dataset.rows_work import (
     users_rows,
 )
 from harness.errors import ConfigError
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 # (table, percent of total_rows, minimum) in foreign-key-safe load order. audit_events
 # also receives the rounding remainder so the counts always sum to total_rows.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from harness.errors import EXIT_NOT_VERIFIED, EXIT_VERIFIED
 
 if TYPE_CHECKING:
-    from harness.cli import AddCommand
+    from harness.commands import AddCommand
     from harness.gate.runner import GateReport
 
 

@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError, VerificationFailed
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.gate.runner import GateReport, category, run_gate
 from harness.gate.sarif import to_markdown, to_sarif
 from harness.gate.spec import load_spec
-from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.lanes.base import Lane, StepSpec
 
 
 class GateLane(Lane):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from harness.aws.s3 import PUBLIC_ACCESS_BLOCK_FLAGS
 from harness.gate.findings import Finding
 from harness.gate.iam import Request, evaluate
 from harness.gate.policies import function_statements
@@ -15,7 +16,6 @@ from harness.gate.templates import Resolver, Template, key_line
 BUCKET = "AWS::S3::Bucket"
 FUNCTIONS = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table")
-PAB_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
 SSE = {"AES256", "aws:kms", "aws:kms:dsse"}
 _DAILY_CRON = re.compile(r"^cron\(\s*\d+\s+\d+\s+[*?]\s+\*\s+[*?]\s+\*\s*\)$")
 _DAILY_RATE = re.compile(r"^rate\(\s*(1 day|24 hours|1440 minutes)\s*\)$")
@@ -64,7 +64,7 @@ class Posture:
             msg = f"versioning is {status or 'not configured'}; archives need versioning Enabled"
             yield self.finding(self.prop_line(lid, "VersioningConfiguration"), "S3002", lid, msg)
         pab = p.get("PublicAccessBlockConfiguration") or {}
-        off = [f for f in PAB_FLAGS if not _true(pab.get(f))]
+        off = [f for f in PUBLIC_ACCESS_BLOCK_FLAGS if not _true(pab.get(f))]
         if off:
             line = self.prop_line(lid, "PublicAccessBlockConfiguration")
             yield self.finding(line, "S3003", lid, "public access block flags not true: " + ", ".join(off))

@@ -10,17 +10,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, StepSkipped
 from harness.evidence import Evidence
-from harness.postgres.embedded import Database, EmbeddedCluster, embedded_postgres, external_database
+from harness.postgres.database import Database
+from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
+from harness.postgres.external import external_database
 from harness.scenario import Scenario
 
 
 @dataclass(frozen=True)
 class StepSpec:
+    """One step of a lane, as data: the runner (``lanes/runner.py``) decides from it whether the step
+    may run. ``needs``: steps that must have passed; ``needs_when``: ``(feature, step)`` pairs, the
+    step must have passed when the lane has the feature (``Lane.has``), e.g. ``("offsite", "fetch")``."""
+
     name: str
     data_proving: bool = False
     needs: tuple[str, ...] = ()
+    needs_when: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,6 @@ class RunOptions:
     dataset_rows: int | None = None
     keep_workdir: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class StepSkipped(Exception):
-    """A step had nothing to do (e.g. no smoke queries): recorded as skipped, never passed."""
 
 
 class Lane:
@@ -62,6 +65,10 @@ class Lane:
     def sections(self) -> dict[str, Any]:
         """Lane-specific evidence sections merged into the evidence document."""
         return {}
+
+    def has(self, feature: str) -> bool:
+        """Whether the scenario turns on ``feature`` (named in ``StepSpec.needs_when``)."""
+        return False
 
     # -- services -----------------------------------------------------------------------------------
     def cluster(self) -> EmbeddedCluster:
@@ -101,7 +108,8 @@ class Lane:
 
         Without a reachable Docker daemon the step is skipped with the reason (never passed)."""
         if self._docker_admin is None:
-            from harness.postgres.docker import DockerUnavailable, docker_postgres
+            from harness.containers import DockerUnavailable
+            from harness.postgres.docker import docker_postgres
 
             try:
                 self._docker_admin = self.stack.enter_context(docker_postgres())

@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from pathlib import Path
 
-from harness.archive import sha256_file
+from harness.files import sha256_file
 
 CHUNK = 1 << 20
 

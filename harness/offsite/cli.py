@@ -9,22 +9,15 @@ the standard credential chain; ``--aws-provider`` or ``DRILL_AWS_PROVIDER`` choo
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import secrets
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.aws.oneoff import endpoint_for
 from harness.errors import EXIT_NOT_VERIFIED, EXIT_VERIFIED, ConfigError
 
 if TYPE_CHECKING:
-    from harness.aws.providers import AwsEndpoint
-    from harness.cli import AddCommand
-    from harness.offsite.fetch import FetchResult
-
-_ENDPOINT_VARS = ("LOCALSTACK_ENDPOINT", "AWS_ENDPOINT_URL", "LOCALSTACK_HOST")
+    from harness.commands import AddCommand
 
 
 def _out(text: str) -> None:
@@ -37,80 +30,6 @@ def _json(data: dict[str, Any]) -> None:
     from harness.evidence import scrub_secrets
 
     _out(orjson.dumps(scrub_secrets(data), option=orjson.OPT_INDENT_2).decode())
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """Turn SIGTERM (CI cancellation, ``kill``) into KeyboardInterrupt for the block, so a transfer
-    in flight is aborted and cleaned up instead of the process dying with it (main thread only)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def cli_provider(explicit: str | None, endpoint_url: str | None = None) -> str:
-    """The provider for a one-off command (see the module docstring)."""
-    from harness.aws.providers import resolve_provider
-
-    if explicit or os.environ.get("DRILL_AWS_PROVIDER"):
-        return resolve_provider(explicit)
-    if endpoint_url or any(os.environ.get(v) for v in _ENDPOINT_VARS):
-        return "localstack"
-    return "aws"
-
-
-@contextlib.contextmanager
-def endpoint_for(
-    provider: str | None, region: str | None = None, url: str | None = None, *, ephemeral_ok: bool = False
-) -> Iterator[AwsEndpoint]:
-    from harness.aws.providers import aws_endpoint
-
-    chosen = cli_provider(provider, url)
-    if chosen == "embedded" and not ephemeral_ok:
-        raise ConfigError(
-            "--aws-provider embedded starts an empty moto server that lives only as long as this command; "
-            "use it in scenarios (or with `drill posture --provision`), or point at LocalStack or AWS"
-        )
-    if url and chosen != "localstack":
-        raise ConfigError("--endpoint-url is only for --aws-provider localstack")
-    with sigterm_interrupts(), aws_endpoint(chosen, region=region, url=url) as endpoint:
-        yield endpoint
-
-
-def fetch_uri(
-    uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
-) -> Path:
-    """Download an s3:// archive (checksum-verified) into a fresh directory under ``work_dir``."""
-    return fetch_uri_result(uri, work_dir, expected_sha256=expected_sha256, provider=provider).path
-
-
-def fetch_uri_result(
-    uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
-) -> FetchResult:
-    """:func:`fetch_uri`, returning the whole result (version id, checksums checked)."""
-    from harness.offsite.fetch import fetch_archive
-    from harness.offsite.keys import parse_s3_uri
-    from harness.offsite.session import s3_client
-
-    parsed = parse_s3_uri(uri)
-    dest = Path(work_dir) / f"fetched-{secrets.token_hex(4)}"
-    with endpoint_for(provider) as endpoint:
-        result = fetch_archive(
-            s3_client(endpoint), parsed, dest, region=endpoint.region, expected_sha256=expected_sha256
-        )
-    sys.stderr.write(
-        f"drill: fetched {result.uri} version {result.version_id} ({result.size_bytes} bytes); "
-        f"verified against {', '.join(result.checks)}\n"
-    )
-    return result
 
 
 def _aws_args(p: argparse.ArgumentParser) -> None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.aws.errors import error_code, translate
+from harness.aws.s3 import check_bucket
 from harness.errors import ArchiveError, ConfigError
-from harness.offsite.bucket import check_bucket, error_code, translate
 from harness.offsite.checksums import CHUNK, PartHasher, display, split_store_value
 from harness.offsite.keys import S3Uri
 
@@ -200,3 +202,31 @@ def _verify(
     if not checks:
         raise ArchiveError(f"{uri}: the object carries no checksum to verify against (upload it with drill)")
     return checks
+
+
+def fetch_uri(
+    uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
+) -> Path:
+    """Download an s3:// archive (checksum-verified) into a fresh directory under ``work_dir``."""
+    return fetch_uri_result(uri, work_dir, expected_sha256=expected_sha256, provider=provider).path
+
+
+def fetch_uri_result(
+    uri: str, work_dir: Path, *, expected_sha256: str | None = None, provider: str | None = None
+) -> FetchResult:
+    """:func:`fetch_uri`, returning the whole result (version id, checksums checked)."""
+    from harness.aws.oneoff import endpoint_for
+    from harness.offsite.keys import parse_s3_uri
+    from harness.offsite.session import s3_client
+
+    parsed = parse_s3_uri(uri)
+    dest = Path(work_dir) / f"fetched-{secrets.token_hex(4)}"
+    with endpoint_for(provider) as endpoint:
+        result = fetch_archive(
+            s3_client(endpoint), parsed, dest, region=endpoint.region, expected_sha256=expected_sha256
+        )
+    sys.stderr.write(
+        f"drill: fetched {result.uri} version {result.version_id} ({result.size_bytes} bytes); "
+        f"verified against {', '.join(result.checks)}\n"
+    )
+    return result

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.offsite.bucket import check_bucket, error_code, translate
-from harness.offsite.provision import PAB_FLAGS
+from harness.aws.errors import error_code, translate
+from harness.aws.s3 import PUBLIC_ACCESS_BLOCK_FLAGS, check_bucket
 from harness.offsite.settings import PosturePolicy
 
 _NOT_CONFIGURED = {
@@ -158,9 +158,9 @@ def check_posture(s3: Any, bucket: str, prefix: str, policy: PosturePolicy, regi
 
     def public_access_block() -> tuple[bool, Any, str]:
         flags = (conf("get_public_access_block") or {}).get("PublicAccessBlockConfiguration", {})
-        off = [f for f in PAB_FLAGS if not flags.get(f)]
+        off = [f for f in PUBLIC_ACCESS_BLOCK_FLAGS if not flags.get(f)]
         detail = f"not set: {', '.join(off)}" if off else ""
-        return not off, {f: bool(flags.get(f)) for f in PAB_FLAGS}, detail
+        return not off, {f: bool(flags.get(f)) for f in PUBLIC_ACCESS_BLOCK_FLAGS}, detail
 
     def rules() -> list[dict[str, Any]]:
         return [

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.aws.errors import error_code, translate
+from harness.aws.s3 import PUBLIC_ACCESS_BLOCK_FLAGS
 from harness.errors import ConfigError
-from harness.offsite.bucket import error_code, translate
 from harness.offsite.keys import check_bucket_name
 from harness.offsite.settings import StorageSpec
 
 KMS_ALIAS = "alias/drill-offsite-archive"
-PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
 def _kms_key(kms: Any, wanted: str | None) -> str:
@@ -99,7 +99,7 @@ def provision_bucket(s3: Any, kms: Any, bucket: str, spec: StorageSpec, region: 
         applied["versioning"] = spec.versioning
         if spec.public_access_block:
             s3.put_public_access_block(
-                Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(PAB_FLAGS, True)
+                Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(PUBLIC_ACCESS_BLOCK_FLAGS, True)
             )
         applied["public_access_block"] = spec.public_access_block
         lifecycle: dict[str, Any] = {

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.aws.providers import AwsEndpoint, aws_endpoint, resolve_provider
-from harness.errors import VerificationFailed
-from harness.lanes.base import StepSkipped
+from harness.errors import StepSkipped, VerificationFailed
 from harness.offsite.fetch import FetchResult, fetch_archive
 from harness.offsite.keys import S3Uri
 from harness.offsite.posture import PostureReport, check_posture
@@ -50,7 +49,7 @@ class OffsiteSession:
     def start(self) -> AwsEndpoint:
         """Start or reach the endpoint; skip (never pass) when it needs Docker and none is there."""
         if self.endpoint is None:
-            from harness.postgres.docker import DockerUnavailable
+            from harness.containers import DockerUnavailable
 
             aws = self.settings.aws
             try:

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.aws.errors import translate
 from harness.errors import ArchiveError, ConfigError, VerificationFailed
-from harness.offsite.bucket import translate
+from harness.files import MANIFEST
 from harness.offsite.checksums import PartHasher, display, hash_file, split_store_value
 from harness.offsite.keys import S3Uri, archive_key
 from harness.offsite.posture import PostureReport
 from harness.offsite.settings import TransferSettings
 from harness.secrets import scan_text
 
-MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MANIFEST_FIELDS = ("generated_at", "schema_version", "export_format_version", "entity_counts", "checksums")
 

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 CANARY_TABLE = "drill_canary"
 

@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.cli import AddCommand
-    from harness.evidence import Evidence
-    from harness.lanes.base import Lane
+    from harness.commands import AddCommand
 
 LANE = "pg-restore-check"
 
@@ -100,57 +98,20 @@ def _scenario(args: argparse.Namespace) -> Any:
     return Scenario(where, LANE, LANE, data, digest)
 
 
-def run_lane(lane: Lane, evidence: Evidence) -> dict[str, Any]:
-    """Run every step in order with the plugin's rules; close the lane; return the evidence document."""
-    from harness.errors import DrillError, VerificationFailed
-    from harness.evidence import ERROR, FAILED, PASSED, SKIPPED
-    from harness.lanes.base import StepSkipped
-
-    try:
-        for spec in lane.steps:
-            blocked = next((n for n in spec.needs if evidence.step(n).status != PASSED), None)
-            if blocked is not None:
-                evidence.step(spec.name).message = f"skipped: depends on {blocked!r}, which did not pass"
-                continue
-            with evidence.timed(spec.name) as record:
-                try:
-                    record.message, record.status = lane.runner(spec.name)(), PASSED
-                except StepSkipped as exc:
-                    record.status, record.message = SKIPPED, f"skipped: {exc}"
-                except VerificationFailed as exc:
-                    record.status, record.message = FAILED, str(exc)
-                except DrillError as exc:
-                    record.status, record.message = ERROR, str(exc)
-                except KeyboardInterrupt:
-                    record.status, record.message = ERROR, "interrupted"
-                    raise
-                except Exception as exc:
-                    record.status, record.message = ERROR, f"unexpected {type(exc).__name__}: {exc}"
-    finally:
-        try:
-            lane.close(evidence.verdict()[0])
-        except Exception as exc:  # evidence must still be written
-            sys.stderr.write(f"drill: stopping services failed: {exc}\n")
-    evidence.sections.update(lane.sections())
-    return evidence.finish()
-
-
 def cmd_pg_restore_check(args: argparse.Namespace) -> int:
-    from harness.evidence import Evidence, write_evidence
+    from harness.evidence import write_evidence
     from harness.lanes.base import RunOptions
+    from harness.lanes.runner import run_lane, start
     from harness.pgdrill.restore_check import RestoreCheckLane
 
     scenario = _scenario(args)
-    evidence = Evidence(scenario=scenario.describe())
-    for spec in RestoreCheckLane.steps:
-        evidence.add_step(spec.name, data_proving=spec.data_proving)
     options = RunOptions(
         evidence_dir=Path(args.evidence_dir),
         work_dir=Path(args.work_dir),
         aws_provider=args.aws_provider,
         extra={"dump": args.dump},
     )
-    doc = run_lane(RestoreCheckLane(scenario, options, evidence), evidence)
+    doc = run_lane(*start(RestoreCheckLane, scenario, options))
     json_path, _ = write_evidence(doc, Path(args.evidence_dir))
     for step in doc["steps"]:
         sys.stdout.write(f"{step['status']:8} {step['name']}: {step['message']}\n")

@@ -8,7 +8,6 @@ file under the final name is always complete.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -19,8 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.clock import utc_iso
 from harness.errors import ConfigError, ProviderError, VerificationFailed
-from harness.postgres.embedded import Database
+from harness.files import sha256_file
+from harness.postgres.binaries import pg_free_env
+from harness.postgres.database import Database
 
 MAGIC = b"PGDMP"
 _FORMATS = {3: "tar format (-Ft)", 5: "directory format (-Fd)"}
@@ -51,18 +53,10 @@ class DumpInfo:
             "dumped_from": self.dumped_from,
             "toc_entries": self.toc_entries,
             "tables_with_data": len(self.data_tables),
-            "created_at": self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.created_at else None,
-            "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if self.started_at else None,
+            "created_at": utc_iso(self.created_at) if self.created_at else None,
+            "started_at": utc_iso(self.started_at, micro=True) if self.started_at else None,
             "seconds": round(self.seconds, 3),
         }
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _tool(bindir: Path, name: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -104,7 +98,8 @@ def check_header(path: Path) -> None:
 def inspect_dump(path: Path, bindir: Path) -> DumpInfo:
     """Header check plus ``pg_restore --list`` (reads the table of contents)."""
     check_header(path)
-    out = _tool(bindir, "pg_restore", ["--list", str(path)], _plain_env())
+    # pg_restore --list prints the archive's creation time in local time
+    out = _tool(bindir, "pg_restore", ["--list", str(path)], pg_free_env(TZ="UTC"))
     if out.returncode != 0:
         raise _restore_error(path, out.stderr, listing=True)
     header = dict(_TOC_HEADER.findall(out.stdout))
@@ -121,12 +116,6 @@ def inspect_dump(path: Path, bindir: Path) -> DumpInfo:
         if created
         else None,
     )
-
-
-def _plain_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["TZ"] = "UTC"  # pg_restore --list prints the archive's creation time in local time
-    return env
 
 
 def dump(db: Database, bindir: Path, dest: Path, *, schemas: list[str] | None = None) -> DumpInfo:

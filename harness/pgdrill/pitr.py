@@ -19,15 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.clock import utc_iso
 from harness.dataset.chain import REFERENCE_CHAIN
-from harness.errors import ConfigError, VerificationFailed
-from harness.evidence import PASSED
-from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
+from harness.lanes.base import Lane, StepSpec
 from harness.offsite.settings import OffsiteSettings
 from harness.pgdrill.options import lane_options
 from harness.pgdrill.snapshot import Comparison, Snapshot, compare_tables, take_snapshot
 from harness.pgdrill.wal_offsite import Fetched, WalOffsite, load_wal_offsite
-from harness.postgres.embedded import Database, EmbeddedCluster, create_database
+from harness.postgres.database import Database, create_database
+from harness.postgres.embedded import EmbeddedCluster
 from harness.postgres.recovery import (
     BaseBackup,
     RestoredCluster,
@@ -56,11 +57,11 @@ class PitrLane(Lane):
         StepSpec("base-backup", needs=("seed",)),
         StepSpec("verify-backup", data_proving=True, needs=("base-backup",)),
         StepSpec("posture", needs=("seed",)),  # the offsite steps run with options.wal_offsite
-        StepSpec("ship-backup", needs=("base-backup",)),
+        StepSpec("ship-backup", needs=("base-backup",), needs_when=(("offsite", "posture"),)),
         StepSpec("write", needs=("base-backup",)),
-        StepSpec("ship-wal", needs=("write",)),
-        StepSpec("fetch", needs=("write",)),
-        StepSpec("restore", needs=("write",)),
+        StepSpec("ship-wal", needs=("write",), needs_when=(("offsite", "posture"),)),
+        StepSpec("fetch", needs=("write",), needs_when=(("offsite", "ship-backup"), ("offsite", "ship-wal"))),
+        StepSpec("restore", needs=("write",), needs_when=(("offsite", "fetch"),)),
         StepSpec("verify-target", data_proving=True, needs=("restore",)),
         StepSpec("objectives", needs=("restore",)),
     )
@@ -94,14 +95,15 @@ class PitrLane(Lane):
             )
         return self._offsite_loaded
 
-    def _offsite(self, *after: str) -> WalOffsite:
-        """The offsite session; skipped without the option or when a step it builds on did not pass."""
+    def has(self, feature: str) -> bool:
+        """``offsite``: base backup and WAL go to S3 and recovery reads only the copy fetched back."""
+        return feature == "offsite" and self._offsite_settings() is not None
+
+    def _offsite(self) -> WalOffsite:
+        """The offsite session; the step is skipped when the scenario has no ``options.wal_offsite``."""
         settings = self._offsite_settings()
         if settings is None:
             raise StepSkipped("options.wal_offsite is not set; recovery reads the local WAL archive")
-        blocked = next((n for n in after if self.evidence.step(n).status != PASSED), None)
-        if blocked is not None:
-            raise StepSkipped(f"depends on {blocked!r}, which did not pass")
         if self.offsite is None:
             self.offsite = WalOffsite(settings, self.stack, self.options.aws_provider)
         return self.offsite
@@ -155,7 +157,7 @@ class PitrLane(Lane):
         return self._offsite().posture(system_identifier(self.db))
 
     def step_ship_backup(self) -> str:
-        return self._offsite("posture").ship_backup(self.backup, self._staging())
+        return self._offsite().ship_backup(self.backup, self._staging())
 
     def _staging(self) -> Path:
         """Where gzip'd copies wait for their upload (removed with the source cluster)."""
@@ -184,10 +186,10 @@ class PitrLane(Lane):
         )
 
     def step_ship_wal(self) -> str:
-        return self._offsite("posture").ship_wal(wal_archive(self.source), self._staging())
+        return self._offsite().ship_wal(wal_archive(self.source), self._staging())
 
     def step_fetch(self) -> str:
-        offsite = self._offsite("ship-backup", "ship-wal")
+        offsite = self._offsite()
         self.restore_clock = time.perf_counter()  # RTO starts when the offsite copy is fetched
         fresh = self.source.base / f"offsite-fetch-{secrets.token_hex(4)}"  # created by the fetch
         self.fetched = f = offsite.fetch(fresh, self.target, self.source.account)
@@ -203,11 +205,9 @@ class PitrLane(Lane):
 
     def step_restore(self) -> str:
         backup, archive, where = self.backup, wal_archive(self.source), None
-        if self._offsite_settings() is not None:  # recover from what came back from S3, only
-            if self.evidence.step("fetch").status != PASSED or self.fetched is None or not self.offsite:
-                raise StepSkipped(
-                    "depends on 'fetch': with options.wal_offsite recovery reads the fetched copy"
-                )
+        if self.has("offsite"):  # recover from what came back from S3, only (the runner saw fetch pass)
+            assert self.fetched is not None
+            assert self.offsite is not None
             f = self.fetched  # the fetched backup_label says where the WAL replay starts
             backup, archive = replace(self.backup, path=f.backup_dir, start_wal=f.start_wal), f.wal_dir
             where = f"{self.offsite.uri('wal/')} (fetched into {archive})"
@@ -321,7 +321,7 @@ class PitrLane(Lane):
         if hasattr(self, "last_segment"):
             before, after = self._rows()
             pitr["target"] = {
-                "time": self.target.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "time": utc_iso(self.target, micro=True),
                 "recovery_target_time": format_target(self.target),
                 "wal_segment": self.target_segment,
                 "rows_before_target": before,

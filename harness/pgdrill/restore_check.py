@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from psycopg import sql
 
 from harness.dataset.chain import ChainCheck, ChainSpec, explain_break, verify_chain
-from harness.errors import ConfigError, VerificationFailed
-from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
+from harness.lanes.base import Lane, StepSpec
 from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import lane_options
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
-from harness.postgres.embedded import Database, create_database, find_bindir
+from harness.postgres.binaries import find_bindir
+from harness.postgres.database import Database, create_database
 from harness.secrets import scan_text
 from harness.smoke import SmokeResult, run_smoke
 
@@ -65,7 +66,7 @@ class RestoreCheckLane(Lane):
         if not text:
             raise ConfigError(f"{self.scenario.path}: options.dump: name the pg_dump -Fc file to check")
         if text.startswith("s3://"):
-            from harness.offsite.cli import fetch_uri_result  # checksum-verified, atomic download
+            from harness.offsite.fetch import fetch_uri_result  # checksum-verified, atomic download
 
             self.uri = text
             self.fetched = fetch_uri_result(text, self.make_work_dir(), provider=self.options.aws_provider)

@@ -12,10 +12,11 @@ import psycopg
 from psycopg import sql
 
 from harness.dataset.chain import ChainSpec, explain_break
-from harness.errors import ConfigError, VerificationFailed
-from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
+from harness.files import sha256_file
+from harness.lanes.base import Lane, StepSpec
 from harness.pgdrill import canary
-from harness.pgdrill.dump import DumpInfo, RestoreRun, dump, restore_measurements, sha256_file, timed_restore
+from harness.pgdrill.dump import DumpInfo, RestoreRun, dump, restore_measurements, timed_restore
 from harness.pgdrill.options import chain_option, lane_options
 from harness.pgdrill.snapshot import (
     Comparison,
@@ -25,7 +26,7 @@ from harness.pgdrill.snapshot import (
     require_tables_match,
     take_snapshot,
 )
-from harness.postgres.embedded import Database, create_database
+from harness.postgres.database import Database, create_database
 
 ROUNDTRIP_DB = "drill_roundtrip"
 

@@ -25,11 +25,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from harness.clock import utc_iso
 from harness.dataset.chain import ChainCheck, ChainSpec, pin_rendering, verify_chain
 from harness.errors import VerificationFailed
-from harness.evidence import utc_stamp
 from harness.pgdrill.canary import CANARY_TABLE
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 _LANE = 1 << 64
 
@@ -112,7 +112,7 @@ def take_snapshot(db: Database, schemas: list[str], chain: ChainSpec | None) -> 
     with db.connect() as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         pin_rendering(conn)
-        taken_at = utc_stamp()
+        taken_at = utc_iso(micro=True)
         check, chain_seconds, names = None, 0.0, list_tables(conn, schemas)
         if chain is not None:  # first: a missing chain table or column is a ConfigError naming it
             started = time.perf_counter()

@@ -29,8 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.aws.errors import translate
+from harness.aws.s3 import check_bucket
 from harness.errors import ArchiveError, ConfigError, VerificationFailed
-from harness.offsite.bucket import check_bucket, translate
 from harness.offsite.fetch import FetchResult, fetch_archive
 from harness.offsite.keys import S3Uri, check_label, check_prefix
 from harness.offsite.session import OffsiteSession

@@ -24,7 +24,8 @@ from harness.portable.export import SourceInfo, export
 from harness.portable.lane import apply_schema
 from harness.portable.restore import restore
 from harness.portable.validate.validator import validate_export
-from harness.postgres.embedded import create_database, embedded_postgres
+from harness.postgres.database import create_database
+from harness.postgres.embedded import embedded_postgres
 
 T = TypeVar("T")
 REFERENCE_CONTRACT = Path(__file__).resolve().parent.parent / "fixtures/contracts/reference/contract.yaml"

@@ -32,7 +32,7 @@ from harness.portable.contract import Contract, Entity
 from harness.portable.export import entity_query
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import record_key
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 BATCH = 5_000
 

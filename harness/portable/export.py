@@ -18,21 +18,20 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 
 from harness import __version__
+from harness.clock import utc_iso
 from harness.errors import ConfigError
+from harness.files import MANIFEST, replace_json
 from harness.portable.contract import Contract, Entity
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 EXPORT_FORMAT_VERSION = "1"
-MANIFEST = "manifest.json"
 
 _TIMESTAMP_TYPES = {"timestamptz", "timestamp"}
 _BINARY_TYPES = {"bytea"}
@@ -79,10 +78,6 @@ class ExportResult:
     @property
     def rows(self) -> int:
         return sum(e.rows for e in self.entities)
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _source_relation(entity: Entity) -> sql.Composable:
@@ -199,9 +194,9 @@ def export(db: Database, contract: Contract, out_dir: Path, source: SourceInfo |
                     EntityExport(entity.name, done.file, done.rows, done.bytes, done.sha256)
                 )
             conn.rollback()
-        generated_at = snapshot_at[0] if snapshot_at else utc_now()
+        generated_at = snapshot_at[0] if snapshot_at else utc_iso()
         result.manifest = build_manifest(contract, result.entities, source, generated_at)
-        write_json_atomic(partial / MANIFEST, result.manifest)
+        replace_json(partial / MANIFEST, result.manifest)
         os.rename(partial, out_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -229,10 +224,3 @@ def build_manifest(
         "redactions": {ent.name: list(ent.redact) for ent in contract.entities if ent.redact},
         "omitted_entities": [{"entity": o.entity, "reason": o.reason} for o in contract.omitted],
     }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary sibling and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-    os.replace(tmp, path)

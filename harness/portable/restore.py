@@ -26,7 +26,7 @@ from psycopg import sql
 from harness.errors import ConfigError, RefusedError, VerificationFailed
 from harness.portable.contract import Contract, Entity
 from harness.portable.validate.findings import ValidationReport
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 
 PRODUCTION = "production"
 _CHUNK = 1 << 20

@@ -1,6 +1,6 @@
-"""PostgreSQL providers: an embedded throwaway cluster, or an external DSN.
+"""The embedded provider: a throwaway PostgreSQL cluster the harness starts itself.
 
-The embedded provider initialises a fresh cluster from local server binaries,
+It initialises a fresh cluster from local server binaries,
 listens on a free 127.0.0.1 port with a private socket directory, uses
 SCRAM authentication with a random password that lives only in memory, and is
 torn down in ``finally`` (also on Ctrl-C). As root it runs the server as the
@@ -10,34 +10,24 @@ unprivileged ``postgres`` OS user, because PostgreSQL refuses to run as root.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import pwd
-import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-import psycopg
-from psycopg import conninfo as pg_conninfo
-
-from harness.errors import ConfigError, ProviderError
+from harness.errors import ProviderError
+from harness.net import free_port
+from harness.postgres.binaries import find_bindir, pg_free_env
+from harness.postgres.database import Database
 from harness.postgres.process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
 
-SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
-APT_HINT = (
-    "install the server binaries with `apt-get install postgresql` (Debian/Ubuntu package "
-    "`postgresql`, e.g. `postgresql-15`), or point DRILL_PG_BINDIR / the scenario's "
-    "`postgres.bindir` at a directory holding initdb, pg_ctl and postgres"
-)
 SERVICE_USER = "postgres"
 SUPERUSER = "postgres"
 
@@ -57,130 +47,6 @@ FAST_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "log_min_messages": "warning",
 }
-
-
-@dataclass(frozen=True)
-class Database:
-    """Connection details for one database. ``repr`` never shows the password."""
-
-    host: str
-    port: int
-    dbname: str
-    user: str
-    password: str | None = field(default=None, repr=False)
-    provider: str = "external"
-    environment: str = "unknown"
-    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def conninfo(self) -> str:
-        params: dict[str, Any] = dict(self.extra)
-        params.update(host=self.host, port=self.port, dbname=self.dbname, user=self.user)
-        if self.password is not None:
-            params["password"] = self.password
-        return pg_conninfo.make_conninfo(**params)
-
-    def connect(self, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection[Any]:
-        try:
-            conn = psycopg.connect(self.conninfo, autocommit=autocommit, **kwargs)
-        except psycopg.OperationalError as exc:
-            raise ProviderError(f"cannot connect to {self.label}: {_first_line(exc)}") from None
-        conn.execute("SET TIME ZONE 'UTC'")
-        if not autocommit:
-            conn.commit()
-        return conn
-
-    def with_dbname(self, dbname: str) -> Database:
-        return Database(
-            self.host,
-            self.port,
-            dbname,
-            self.user,
-            self.password,
-            self.provider,
-            self.environment,
-            self.extra,
-        )
-
-    def with_environment(self, environment: str) -> Database:
-        return Database(
-            self.host,
-            self.port,
-            self.dbname,
-            self.user,
-            self.password,
-            self.provider,
-            environment,
-            self.extra,
-        )
-
-    @property
-    def label(self) -> str:
-        return f"{self.provider} postgres {self.user}@{self.host}:{self.port}/{self.dbname}"
-
-    def describe(self) -> dict[str, Any]:
-        """Redacted description for evidence and logs: never the password."""
-        return {
-            "provider": self.provider,
-            "host": self.host,
-            "port": self.port,
-            "dbname": self.dbname,
-            "user": self.user,
-            "environment": self.environment,
-        }
-
-    def tool_env(self) -> dict[str, str]:
-        """Environment for libpq command-line tools (pg_dump, psql) without the password on argv."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env.update(PGHOST=self.host, PGPORT=str(self.port), PGUSER=self.user, PGDATABASE=self.dbname)
-        if self.password is not None:
-            env["PGPASSWORD"] = self.password
-        return env
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-# --------------------------------------------------------------------------- binaries
-
-
-def find_bindir(configured: str | os.PathLike[str] | None = None) -> Path:
-    """Locate PostgreSQL server binaries; raise a ProviderError naming the package if absent."""
-    candidates: list[tuple[str, Path]] = []
-    if configured:
-        candidates.append(("configured postgres.bindir", Path(configured)))
-    if os.environ.get("DRILL_PG_BINDIR"):
-        candidates.append(("DRILL_PG_BINDIR", Path(os.environ["DRILL_PG_BINDIR"])))
-    if configured or os.environ.get("DRILL_PG_BINDIR"):
-        source, path = candidates[0]
-        if not all((path / b).is_file() for b in SERVER_BINARIES):
-            raise ProviderError(f"{source}={path} does not contain {', '.join(SERVER_BINARIES)}; {APT_HINT}")
-        return path
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
-            if out.returncode == 0 and out.stdout.strip():
-                candidates.append(("pg_config --bindir", Path(out.stdout.strip())))
-    versioned = glob.glob("/usr/lib/postgresql/*/bin")
-    versioned.sort(key=lambda p: int(re.sub(r"\D", "", Path(p).parent.name) or 0), reverse=True)
-    candidates.extend(("/usr/lib/postgresql", Path(p)) for p in versioned)
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(("PATH", Path(on_path).parent))
-    for _source, path in candidates:
-        if all((path / b).is_file() for b in SERVER_BINARIES):
-            return path
-    looked = ", ".join(str(p) for _, p in candidates) or "pg_config, /usr/lib/postgresql/*/bin, PATH"
-    raise ProviderError(f"PostgreSQL server binaries not found (looked in: {looked}); {APT_HINT}")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _service_account() -> tuple[int, int] | None:
@@ -240,8 +106,7 @@ class EmbeddedCluster:
         kwargs: dict[str, Any] = {}
         if self.account:
             kwargs.update(user=self.account[0], group=self.account[1], extra_groups=[])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["LC_ALL"] = "C"
+        env = pg_free_env(LC_ALL="C")
         return subprocess.run(
             args,
             capture_output=True,
@@ -306,7 +171,7 @@ class EmbeddedCluster:
 
     def start(self, attempts: int = 5) -> None:
         for attempt in range(1, attempts + 1):
-            self.port = _free_port()
+            self.port = free_port()
             self._write_settings()
             out = self._run(
                 [
@@ -387,40 +252,3 @@ def embedded_postgres(
         cluster.initdb()
         cluster.start()
         yield cluster
-
-
-def external_database(dsn: str, *, environment: str | None, source: str) -> Database:
-    """A database given by DSN. ``source`` names where the DSN came from, for error messages."""
-    try:
-        params = pg_conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"{source}: not a valid PostgreSQL DSN ({_first_line(exc)})") from None
-    host = str(params.pop("host", "localhost"))
-    port = int(str(params.pop("port", 5432)))
-    dbname = str(params.pop("dbname", "postgres"))
-    user = str(params.pop("user", os.environ.get("USER", "postgres")))
-    password = params.pop("password", None)
-    return Database(
-        host=host,
-        port=port,
-        dbname=dbname,
-        user=user,
-        password=None if password is None else str(password),
-        provider="external",
-        # An external database whose role is not declared is treated as production: fail safe.
-        environment=environment or "production",
-        extra={k: str(v) for k, v in params.items()},
-    )
-
-
-def create_database(admin: Database, name: str, *, template: str | None = None) -> Database:
-    """Create (or recreate) a database on the same server and return its handle."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-        raise ConfigError(f"database name {name!r} must be a lower-case identifier")
-    with admin.connect(autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if template:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        else:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.with_dbname(name)

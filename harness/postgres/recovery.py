@@ -22,8 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.clock import utc_iso
 from harness.errors import ConfigError, ProviderError, VerificationFailed
-from harness.postgres.embedded import Database, EmbeddedCluster, embedded_postgres
+from harness.postgres.binaries import pg_free_env
+from harness.postgres.database import Database
+from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
 from harness.postgres.process import postmaster_alive, run_tool
 
 ARCHIVE_DIR = "wal-archive"
@@ -110,17 +113,13 @@ class BaseBackup:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "started_at": self.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "finished_at": self.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "started_at": utc_iso(self.started_at, micro=True),
+            "finished_at": utc_iso(self.finished_at, micro=True),
             "start_wal": self.start_wal,
             "label_start_time": self.label_start_time,
             "size_bytes": self.size_bytes,
             "seconds": round(self.seconds, 3),
         }
-
-
-def _plain_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
 def server_now(db: Database) -> datetime:
@@ -166,7 +165,7 @@ def read_backup_label(backup: Path) -> tuple[str, str]:
 
 def verify_base_backup(cluster: EmbeddedCluster, backup: BaseBackup) -> str:
     """``pg_verifybackup``: every file against ``backup_manifest``, and the WAL it needs."""
-    out = run_tool(cluster, "pg_verifybackup", [str(backup.path)], env=_plain_env())
+    out = run_tool(cluster, "pg_verifybackup", [str(backup.path)], env=pg_free_env())
     if out.returncode != 0:
         detail = "; ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[:5])
         raise VerificationFailed(f"pg_verifybackup rejected the base backup: {detail}")

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.clock import utc_compact, utc_iso
 from harness.errors import EXIT_VERIFIED, ConfigError
+from harness.files import write_once
 
 if TYPE_CHECKING:
-    from harness.cli import AddCommand
+    from harness.commands import AddCommand
     from harness.snapshot.config import SnapshotConfig
 
 
@@ -280,14 +281,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def _write_record(directory: Path, record: dict[str, Any]) -> Path:
     """Write a prune record atomically, never replacing an existing file."""
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = directory / f"snapshot-prune-{stamp}-{secrets.token_hex(4)}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    try:
-        os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    path = directory / f"snapshot-prune-{utc_compact()}-{secrets.token_hex(4)}.json"
+    write_once(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     return path
 
 
@@ -303,7 +298,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         decisions = prune(store, cfg.keys(endpoint), policy, dry_run=args.dry_run, tag=args.tag)
     record = {
         "kind": "drill-snapshot-prune",
-        "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "at": utc_iso(),
         "store": store.describe(),
         "policy": policy.to_dict(),
         "dry_run": args.dry_run,

@@ -21,9 +21,10 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from harness.errors import ConfigError, ProviderError, VerificationFailed
+from harness.aws.errors import error_code, translate
+from harness.errors import ConfigError, VerificationFailed
+from harness.files import write_once
 from harness.snapshot.crypto import KEY_BYTES, DataKey, b64, unb64
-from harness.snapshot.store_base import write_new
 
 KEYFILE_FORMAT = "drill-snapshot-keyfile/1"
 WRAP_AD_PREFIX = b"drill-snapshot/1 wrap\x00"
@@ -70,7 +71,12 @@ def init_keyfile(path: Path) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"{path.parent}: cannot create: {exc.strerror or exc}") from None
-    write_new(path, (json.dumps(doc, indent=1) + "\n").encode(), 0o600, "refusing to overwrite a key file")
+    write_once(
+        path,
+        (json.dumps(doc, indent=1) + "\n").encode(),
+        mode=0o600,
+        refusal="refusing to overwrite a key file",
+    )
     return str(doc["key_id"])
 
 
@@ -156,10 +162,8 @@ class FileKeys:
 # -- KMS ----------------------------------------------------------------------------------------------------
 def _kms_error(exc: Exception, action: str, key: str) -> Exception:
     """Name what KMS refused: a changed wrapped key (exit 1) or the wrong/missing key (exit 2)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+    code = error_code(exc)[0]
+    if code:
         if code == "InvalidCiphertextException":
             return VerificationFailed(
                 f"KMS {action} with key {key} refused ({code}): the wrapped data key was changed, or "
@@ -172,10 +176,7 @@ def _kms_error(exc: Exception, action: str, key: str) -> Exception:
             )
         if code == "NotFoundException":
             return ConfigError(f"KMS {action}: key {key} not found (missing key; `drill snapshot keys init`)")
-        return ProviderError(f"KMS {action} with key {key} failed: {code or exc}")
-    if isinstance(exc, BotoCoreError):
-        return ProviderError(f"KMS {action} with key {key} failed: {exc}")
-    return exc
+    return translate(exc, f"KMS {action} with key {key}")
 
 
 @dataclass
@@ -243,9 +244,7 @@ def ensure_kms_key(endpoint: Any, alias: str) -> str:
     try:
         return str(kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"])
     except Exception as exc:
-        from botocore.exceptions import ClientError
-
-        if not (isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "NotFoundException"):
+        if error_code(exc)[0] != "NotFoundException":
             raise _kms_error(exc, "DescribeKey", alias) from None
     if not alias.startswith("alias/"):
         raise ConfigError(f"KMS key {alias!r} does not exist (only an alias/… can be created)")

@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError, ProviderError, RefusedError, VerificationFailed
-from harness.lanes.base import Lane, StepSkipped, StepSpec
+from harness.errors import ConfigError, ProviderError, RefusedError, StepSkipped, VerificationFailed
+from harness.files import MANIFEST
+from harness.lanes.base import Lane, StepSpec
 from harness.snapshot.catalog import list_snapshots, open_snapshot
 from harness.snapshot.config import SnapshotConfig, validate
 from harness.snapshot.create import DEFAULT_PACK_SIZE, CreateResult, create_snapshot
@@ -25,7 +26,7 @@ from harness.snapshot.keys import KeyProvider, ensure_kms_key
 from harness.snapshot.manifest import DEFAULT_CHUNK_SIZE, SPECIAL_TYPES, scan_tree
 from harness.snapshot.restore import MODE_BITS, RestoreResult, restore_snapshot
 from harness.snapshot.retention import prune
-from harness.snapshot.store_base import MANIFEST, SnapshotStore
+from harness.snapshot.store_base import SnapshotStore
 from harness.snapshot.store_s3 import S3Store, S3Writer
 from harness.snapshot.verify import VerifyResult, verify_snapshot
 
@@ -240,12 +241,14 @@ class SnapshotLane(Lane):
         """Bypass the harness: ask S3 itself to delete the manifest's locked version."""
         from botocore.exceptions import ClientError
 
+        from harness.aws.errors import error_code
+
         s3, bucket, key = store.s3, store.bucket, store.key(snap, MANIFEST)
         version = s3.head_object(Bucket=bucket, Key=key)["VersionId"]
         try:
             s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
         except ClientError as exc:
-            return str(exc.response.get("Error", {}).get("Code", "refused"))
+            return error_code(exc)[0] or "refused"
         raise VerificationFailed(f"S3 deleted the locked version of {key}: Object Lock is not enforced")
 
     def step_prune_dry_run(self) -> str:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.clock import utc_compact, utc_iso
 from harness.errors import ConfigError, VerificationFailed
 from harness.fastschema import compile_schema
 from harness.schema_check import best_error, error_path, load_package_schema, package_validator
@@ -54,7 +55,7 @@ class ScanEntry:
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(moment)
 
 
 def parse_utc(text: str, what: str) -> datetime:
@@ -135,7 +136,7 @@ def snapshot_id(created_at: datetime, tag: str, entries: Iterable[ScanEntry]) ->
     digest = hashlib.sha256(tag.encode("utf-8") + b"\x00")
     for entry in entries:
         digest.update(canonical_json(entry.record()) + b"\n")
-    return f"{created_at.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{digest.hexdigest()[:8]}"
+    return f"{utc_compact(created_at)}-{digest.hexdigest()[:8]}"
 
 
 def manifest_document(

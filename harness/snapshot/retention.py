@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.clock import utc_iso
 from harness.errors import ConfigError, DrillError, RefusedError, VerificationFailed
 from harness.snapshot.catalog import open_snapshot
 from harness.snapshot.keys import KeyProvider
@@ -118,7 +119,7 @@ def decide(candidates: list[Candidate], policy: RetentionPolicy) -> list[Decisio
     for cand in ordered:
         why = reasons[cand.id] or ["matched no keep rule of the policy"]
         action = "keep" if reasons[cand.id] else "delete"
-        when = cand.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = utc_iso(cand.created_at)
         decisions.append(Decision(cand.id, cand.tag, when, action, why, trusted=cand.problem is None))
     return decisions
 

@@ -9,18 +9,16 @@ an existing name is refused, and deleting a retention-locked object is refused.
 
 from __future__ import annotations
 
-import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.errors import ConfigError, RefusedError, VerificationFailed
+from harness.clock import utc_iso
+from harness.errors import ConfigError, VerificationFailed
 
-MANIFEST = "manifest.json"
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
 OBJECT_RE = re.compile(r"^(manifest\.json|pack-[0-9]{6})$")
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
@@ -28,25 +26,6 @@ LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 def pack_name(index: int) -> str:
     return f"pack-{index:06d}"
-
-
-def write_new(path: Path, data: bytes, mode: int, refusal: str) -> None:
-    """Create ``path`` holding ``data`` with permission ``mode``. An existing file is never replaced
-    (RefusedError ending in ``refusal``); a failed write removes the half-written file."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    except FileExistsError:
-        raise RefusedError(f"{path}: already exists; {refusal}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot create: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except BaseException as exc:
-        path.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        raise
 
 
 def check_id(snapshot: str) -> str:
@@ -90,7 +69,7 @@ class LockState:
             "locked": self.locked(),
             "state": self.describe(),
             "mode": self.mode,
-            "until": self.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if self.until else None,
+            "until": utc_iso(self.until) if self.until else None,
             "legal_hold": self.legal_hold,
         }
 

@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, RefusedError
+from harness.files import MANIFEST, write_once
 from harness.snapshot.store_base import (
     ID_RE,
-    MANIFEST,
     LockSpec,
     SnapshotReader,
     SnapshotStore,
     SnapshotWriter,
     check_id,
     check_object,
-    write_new,
 )
 
 PARTIAL = ".partial"
@@ -42,7 +41,7 @@ class DirWriter(SnapshotWriter):
             raise ConfigError(f"{self.partial}: cannot create: {exc.strerror or exc}") from None
 
     def put(self, name: str, data: bytes) -> None:
-        write_new(self.partial / check_object(name), data, 0o444, WRITE_ONCE)
+        write_once(self.partial / check_object(name), data, mode=0o444, refusal=WRITE_ONCE)
 
     def commit(self, manifest: bytes) -> None:
         self.put(MANIFEST, manifest)

@@ -14,10 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harness.errors import ConfigError, ProviderError, RefusedError, VerificationFailed
+from harness.aws.errors import error_code, translate
+from harness.errors import ConfigError, RefusedError, VerificationFailed
+from harness.files import MANIFEST
 from harness.snapshot.store_base import (
     ID_RE,
-    MANIFEST,
     LockSpec,
     LockState,
     SnapshotReader,
@@ -26,21 +27,6 @@ from harness.snapshot.store_base import (
     check_id,
     check_object,
 )
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _aws_error(exc: Exception, what: str) -> Exception:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        return ProviderError(f"S3 {what} failed: {_code(exc) or exc}")
-    if isinstance(exc, BotoCoreError):
-        return ProviderError(f"S3 {what} failed: {exc}")
-    return exc
 
 
 class S3Writer(SnapshotWriter):
@@ -64,11 +50,11 @@ class S3Writer(SnapshotWriter):
                 **extra,
             )
         except Exception as exc:
-            if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            if error_code(exc)[0] in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise RefusedError(
                     f"s3://{self.store.bucket}/{key}: already exists; snapshot objects are write-once"
                 ) from None
-            raise _aws_error(exc, f"PutObject s3://{self.store.bucket}/{key}") from None
+            raise translate(exc, f"S3 PutObject s3://{self.store.bucket}/{key}") from None
         self.written.append(name)
 
     def commit(self, manifest: bytes) -> None:
@@ -130,16 +116,19 @@ class S3Store(SnapshotStore):
         try:
             cfg = self.s3.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
         except Exception as exc:
-            if _code(exc) in ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"):
+            if error_code(exc)[0] in (
+                "ObjectLockConfigurationNotFoundError",
+                "ObjectLockConfigurationNotFound",
+            ):
                 return False
-            raise _aws_error(exc, f"GetObjectLockConfiguration {self.bucket}") from None
+            raise translate(exc, f"S3 GetObjectLockConfiguration {self.bucket}") from None
         return bool(cfg.get("ObjectLockEnabled") == "Enabled")
 
     def check(self) -> None:
         try:
             self.s3.head_bucket(Bucket=self.bucket)
         except Exception as exc:
-            raise _aws_error(exc, f"HeadBucket {self.bucket} (does the bucket exist?)") from None
+            raise translate(exc, f"S3 HeadBucket {self.bucket} (does the bucket exist?)") from None
 
     def _prefixes(self) -> tuple[list[str], list[str]]:
         complete: list[str] = []
@@ -152,7 +141,7 @@ class S3Store(SnapshotStore):
                 p["Prefix"][len(self.prefix) : -1] for page in pages for p in page.get("CommonPrefixes", [])
             ]
         except Exception as exc:
-            raise _aws_error(exc, f"ListObjectsV2 s3://{self.bucket}/{self.prefix}") from None
+            raise translate(exc, f"S3 ListObjectsV2 s3://{self.bucket}/{self.prefix}") from None
         for snapshot in sorted(f for f in found if ID_RE.match(f)):
             (complete if self.head(snapshot, MANIFEST) is not None else partial).append(snapshot)
         return complete, partial
@@ -174,9 +163,9 @@ class S3Store(SnapshotStore):
         try:
             head: dict[str, Any] = self.s3.head_object(**args)
         except Exception as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
+            if error_code(exc)[0] in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
                 return None
-            raise _aws_error(exc, f"HeadObject s3://{self.bucket}/{key}") from None
+            raise translate(exc, f"S3 HeadObject s3://{self.bucket}/{key}") from None
         return head
 
     def get(self, snapshot: str, name: str) -> bytes:
@@ -184,9 +173,9 @@ class S3Store(SnapshotStore):
         try:
             data: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except Exception as exc:
-            if _code(exc) in ("NoSuchKey", "404"):
+            if error_code(exc)[0] in ("NoSuchKey", "404"):
                 raise VerificationFailed(f"s3://{self.bucket}/{key}: object is missing") from None
-            raise _aws_error(exc, f"GetObject s3://{self.bucket}/{key}") from None
+            raise translate(exc, f"S3 GetObject s3://{self.bucket}/{key}") from None
         return data
 
     def writer(self, snapshot: str, lock: LockSpec | None) -> SnapshotWriter:
@@ -233,7 +222,7 @@ class S3Store(SnapshotStore):
                 out += [(v["Key"], v["VersionId"], False) for v in page.get("Versions", [])]
                 out += [(m["Key"], m["VersionId"], True) for m in page.get("DeleteMarkers", [])]
         except Exception as exc:
-            raise _aws_error(exc, f"ListObjectVersions s3://{self.bucket}/{prefix}") from None
+            raise translate(exc, f"S3 ListObjectVersions s3://{self.bucket}/{prefix}") from None
         return out
 
     def delete_object(self, snapshot: str, name: str) -> None:
@@ -264,8 +253,8 @@ class S3Store(SnapshotStore):
             try:
                 self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
             except Exception as exc:
-                if _code(exc) == "AccessDenied":
+                if error_code(exc)[0] == "AccessDenied":
                     raise RefusedError(
                         f"s3://{self.bucket}/{key}: S3 refused the delete (AccessDenied)"
                     ) from None
-                raise _aws_error(exc, f"DeleteObject s3://{self.bucket}/{key}") from None
+                raise translate(exc, f"S3 DeleteObject s3://{self.bucket}/{key}") from None

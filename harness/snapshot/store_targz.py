@@ -16,14 +16,8 @@ from pathlib import Path
 
 from harness.archive import create_archive, extract_archive
 from harness.errors import ArchiveError, RefusedError, VerificationFailed
-from harness.snapshot.store_base import (
-    ID_RE,
-    MANIFEST,
-    LockSpec,
-    SnapshotReader,
-    SnapshotWriter,
-    check_id,
-)
+from harness.files import MANIFEST
+from harness.snapshot.store_base import ID_RE, LockSpec, SnapshotReader, SnapshotWriter, check_id
 from harness.snapshot.store_local import DirReader, DirWriter, RootedStore
 
 SUFFIX = ".tar.gz"

@@ -11,7 +11,7 @@ import pytest
 from harness.archive import ArchiveInfo
 from harness.aws.providers import AwsEndpoint
 from harness.cli import main
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 from harness.secrets import scan_text
 from tests.conftest import REFERENCE_CONTRACT
 from tests.offsite.conftest import corrupt_stored_object

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.aws.providers import aws_endpoint, localstack_endpoint, resolve_provider
+from harness.containers import DockerUnavailable, docker_status
 from harness.errors import ConfigError, ProviderError
-from harness.postgres.docker import DockerUnavailable, docker_postgres, docker_status
+from harness.postgres.docker import docker_postgres
 
 
 class _FakeDockerApi(BaseHTTPRequestHandler):

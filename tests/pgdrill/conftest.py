@@ -9,7 +9,8 @@ import pytest
 
 from harness.pgdrill import canary
 from harness.pgdrill.dump import dump
-from harness.postgres.embedded import Database, EmbeddedCluster, create_database
+from harness.postgres.database import Database, create_database
+from harness.postgres.embedded import EmbeddedCluster
 from tests.pgdrill.helpers import TOKEN
 
 #: The audit_events row whose payload the "tampered" dump changed.

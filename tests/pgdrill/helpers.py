@@ -10,8 +10,8 @@ import yaml
 from harness.evidence import Evidence
 from harness.lanes import lane_class
 from harness.lanes.base import Lane, RunOptions
+from harness.lanes.runner import run_lane, start
 from harness.pgdrill import canary
-from harness.pgdrill.cli import run_lane
 from harness.scenario import load_scenario
 
 #: The canary planted in the test dumps (tests/pgdrill/conftest.py); never in any output.
@@ -28,12 +28,8 @@ def write_scenario(tmp_path: Path, name: str, lane: str, **sections: Any) -> Pat
 
 def make_lane(path: Path, tmp_path: Path, **extra: Any) -> tuple[Lane, Evidence]:
     scenario = load_scenario(path)
-    cls = lane_class(scenario.lane)
-    evidence = Evidence(scenario=scenario.describe())
-    for spec in cls.steps:
-        evidence.add_step(spec.name, data_proving=spec.data_proving)
     options = RunOptions(evidence_dir=tmp_path / "reports", work_dir=tmp_path / "work", extra=extra)
-    return cls(scenario, options, evidence), evidence
+    return start(lane_class(scenario.lane), scenario, options)
 
 
 def run(path: Path, tmp_path: Path, **extra: Any) -> tuple[Lane, dict[str, Any]]:

@@ -23,7 +23,7 @@ from harness.dataset.chain import (
 )
 from harness.errors import ConfigError
 from harness.pgdrill.snapshot import compare_tables, take_snapshot
-from harness.postgres.embedded import Database, create_database
+from harness.postgres.database import Database, create_database
 
 _names = itertools.count()
 

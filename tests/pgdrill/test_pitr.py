@@ -14,7 +14,8 @@ import pytest
 
 from harness.errors import ConfigError, VerificationFailed
 from harness.postgres import recovery as rec
-from harness.postgres.embedded import Database, EmbeddedCluster, create_database
+from harness.postgres.database import Database, create_database
+from harness.postgres.embedded import EmbeddedCluster
 from harness.postgres.recovery import BaseBackup
 
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from harness.errors import ArchiveError, ConfigError, VerificationFailed
+from harness.errors import ArchiveError, ConfigError, StepSkipped, VerificationFailed
 from harness.evidence import Evidence, validate_evidence
-from harness.lanes.base import Lane, RunOptions, StepSkipped
-from harness.pgdrill.cli import run_lane
+from harness.lanes.base import Lane, RunOptions
+from harness.lanes.runner import run_lane
 from harness.pgdrill.pitr import PitrLane
 from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, write_backup_tar
 from harness.pgdrill.wal_offsite import WalOffsite, load_wal_offsite

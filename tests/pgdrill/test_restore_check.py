@@ -14,7 +14,7 @@ import pytest
 
 from harness.errors import VerificationFailed
 from harness.pgdrill.dump import check_header
-from harness.postgres.embedded import Database
+from harness.postgres.database import Database
 from harness.schema_check import load_package_schema
 from tests.conftest import REPO
 from tests.pgdrill.conftest import TAMPERED_ID

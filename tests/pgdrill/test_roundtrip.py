@@ -16,7 +16,7 @@ import pytest
 from harness.errors import ConfigError, VerificationFailed
 from harness.evidence import validate_evidence
 from harness.pgdrill.roundtrip import ROUNDTRIP_DB, RoundTripLane
-from harness.postgres.embedded import create_database
+from harness.postgres.database import create_database
 from harness.postgres.process import kill_server
 from tests.pgdrill.helpers import make_lane, run, statuses, write_scenario
 
@@ -242,7 +242,7 @@ def test_server_killed_mid_restore_fails_the_restore_step_and_leaves_nothing(tmp
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
-    from harness.pgdrill.cli import run_lane
+    from harness.lanes.runner import run_lane
 
     doc = run_lane(lane, evidence)
     thread.join(timeout=10)

@@ -13,12 +13,13 @@ from botocore.exceptions import ClientError
 
 from harness.aws.providers import AwsEndpoint
 from harness.errors import ConfigError, RefusedError, VerificationFailed
+from harness.files import MANIFEST
 from harness.snapshot.catalog import list_snapshots, open_snapshot
 from harness.snapshot.create import create_snapshot
 from harness.snapshot.keys import KmsKeys, ensure_kms_key
 from harness.snapshot.restore import restore_snapshot
 from harness.snapshot.retention import RetentionPolicy, prune
-from harness.snapshot.store_base import MANIFEST, LockSpec
+from harness.snapshot.store_base import LockSpec
 from harness.snapshot.store_s3 import S3Store, S3Writer
 from harness.snapshot.verify import verify_snapshot
 from tests.snapshot.conftest import CLOCK

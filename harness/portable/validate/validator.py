@@ -27,14 +27,12 @@ from typing import Any
 import jsonschema
 import orjson
 
+from harness.files import MANIFEST
 from harness.portable.contract import Contract, Entity
 from harness.portable.validate.findings import Finding, ValidationReport
 from harness.portable.validate.index import RecordIndex
 from harness.schema_check import error_path, package_validator
 from harness.secrets import might_hold_secret, scan_record
-
-MANIFEST = "manifest.json"
-
 
 # Exports at least this large are validated with one process per core.
 PARALLEL_THRESHOLD_BYTES = 64 << 20

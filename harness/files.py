@@ -1,0 +1,60 @@
+"""File helpers every lane shares: hashing, the write-once atomic writer, and the manifest's name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harness.errors import AlreadyExists, ConfigError
+
+#: The file name of every manifest the harness reads or writes (exports and snapshots).
+MANIFEST = "manifest.json"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20, digest: Any = None) -> str:
+    """Hex SHA-256 of a file's bytes, read in ``chunk``-sized pieces (into ``digest``, if given)."""
+    digest = hashlib.sha256() if digest is None else digest
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return str(digest.hexdigest())
+
+
+def write_once(
+    path: Path, data: bytes, *, mode: int = 0o644, refusal: str = "files here are never replaced"
+) -> None:
+    """Create ``path`` holding ``data``: complete or absent, never replacing an existing file.
+
+    The bytes go to a private temporary sibling (``mode``) that is hard-linked into place, so a
+    reader never sees half a file and a crash leaves nothing under ``path``. An existing ``path``
+    is refused (AlreadyExists, a RefusedError, ending in ``refusal``)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.link(tmp, path)
+    except FileExistsError:
+        raise AlreadyExists(f"{path}: already exists; {refusal}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def replace_json(path: Path, data: Any) -> None:
+    """Write JSON (indented, sorted keys) to a temporary sibling and rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    os.replace(tmp, path)
