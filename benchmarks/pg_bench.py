@@ -38,10 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from harness.dataset.generator import plan_counts
 from harness.evidence import Evidence
-from harness.lanes.base import RunOptions
 from harness.pgdrill.roundtrip import RoundTripLane
 from harness.postgres.database import create_database
-from harness.scenario import load_scenario
+from harness.scenario import RunOptions, load_scenario
 
 
 def raw(bindir: Path, tool: str, args: list[str], env: dict[str, str]) -> float:

@@ -21,9 +21,9 @@ import pytest
 from harness.errors import EXIT_COULD_NOT_RUN, DrillError, VerificationFailed
 from harness.evidence import SKIPPED, VERDICT_EXIT, Evidence, write_evidence
 from harness.lanes import lane_class
-from harness.lanes.base import Lane, RunOptions, StepSpec
+from harness.lanes.base import Lane, StepSpec
 from harness.lanes.runner import finish, run_step, start
-from harness.scenario import Scenario, load_scenario, looks_like_scenario
+from harness.scenario import RunOptions, Scenario, load_scenario, looks_like_scenario
 
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
 _OTHER_FAILURES_KEY = pytest.StashKey[int]()

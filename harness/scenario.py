@@ -1,16 +1,127 @@
-"""Scenario files: YAML documents under ``scenarios/`` describing one drill each."""
+"""Scenario files (YAML under ``scenarios/``, one drill each), typed once, and the run's options.
+
+A scenario's ``source``/``target``/``objectives`` sections become frozen dataclasses when the file
+is loaded; :meth:`Scenario.database` resolves a role against the command line's
+:class:`RunOptions` (provider, environment, bindir, dataset size) in this one place, so no lane
+re-reads the raw sections with defaults of its own.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
+from harness.config import load_yaml
 
-from harness.errors import ConfigError
-from harness.schema_check import best_error, error_path, package_validator
+#: Roles a scenario names databases for, and the environment a throwaway server of each gets.
+THROWAWAY_ENVIRONMENT = {"source": "drill", "target": "scratch"}
+DEFAULT_PG_PROVIDER = "embedded"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line settings that apply to every scenario in a run."""
+
+    evidence_dir: Path = Path("reports")
+    work_dir: Path = Path(".tmp/exports")
+    pg_provider: str | None = None
+    aws_provider: str | None = None
+    dataset_rows: int | None = None
+    keep_workdir: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostgresSpec:
+    """A role's ``postgres:`` section as written (None: not set)."""
+
+    provider: str | None = None
+    dsn_env: str | None = None
+    bindir: str | None = None
+    environment: str | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> PostgresSpec:
+        raw = raw or {}
+        return cls(raw.get("provider"), raw.get("dsn_env"), raw.get("bindir"), raw.get("environment"))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """``source.dataset``: the reference dataset's size and seed."""
+
+    rows: int
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    postgres: PostgresSpec = PostgresSpec()
+    environment: str | None = None
+    stack: str = ""
+    region: str = ""
+    dataset: DatasetSpec | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> SourceSpec:
+        raw = raw or {}
+        data = raw.get("dataset")
+        dataset = DatasetSpec(int(data["rows"]), int(data.get("seed", 42))) if data else None
+        return cls(
+            PostgresSpec.parse(raw.get("postgres")),
+            raw.get("environment"),
+            raw.get("stack", ""),
+            raw.get("region", ""),
+            dataset,
+        )
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    postgres: PostgresSpec = PostgresSpec()
+    environment: str | None = None
+    schema_sql: str = "reference"
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> TargetSpec:
+        raw = raw or {}
+        return cls(
+            PostgresSpec.parse(raw.get("postgres")),
+            raw.get("environment"),
+            raw.get("schema_sql", "reference"),
+        )
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """``objectives``: recovery-time and recovery-point objectives in seconds (None: none set)."""
+
+    rto_seconds: float | None = None
+    rpo_seconds: float | None = None
+
+    def get(self, key: str) -> float | None:
+        """The objective for ``rto`` or ``rpo``."""
+        value: float | None = getattr(self, f"{key}_seconds")
+        return value
+
+
+@dataclass(frozen=True)
+class DatabaseRole:
+    """A role's database after the command line is applied: which provider, which environment."""
+
+    role: str
+    provider: str
+    declared_environment: str | None  # None: undeclared (an external target then counts as production)
+    bindir: str | None
+    dsn_env: str | None
+
+    @property
+    def environment(self) -> str:
+        """The environment of a throwaway server the harness starts for this role."""
+        return self.declared_environment or THROWAWAY_ENVIRONMENT[self.role]
 
 
 @dataclass(frozen=True)
@@ -25,6 +136,46 @@ class Scenario:
         value = self.data.get(key) or {}
         assert isinstance(value, dict)
         return value
+
+    @cached_property
+    def source(self) -> SourceSpec:
+        return SourceSpec.parse(self.section("source"))
+
+    @cached_property
+    def target(self) -> TargetSpec:
+        return TargetSpec.parse(self.section("target"))
+
+    @cached_property
+    def objectives(self) -> Objectives:
+        raw = self.section("objectives")
+        return Objectives(raw.get("rto_seconds"), raw.get("rpo_seconds"))
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The lane-specific ``options`` mapping, as written (each lane parses it once)."""
+        return self.section("options")
+
+    @property
+    def source_environment(self) -> str:
+        """The environment the source is labelled with in manifests and object keys."""
+        return self.source.environment or self.source.postgres.environment or THROWAWAY_ENVIRONMENT["source"]
+
+    def database(self, role: str, options: RunOptions) -> DatabaseRole:
+        """The ``source`` or ``target`` database as the command line leaves it (``--pg-provider``)."""
+        spec = self.source if role == "source" else self.target
+        return DatabaseRole(
+            role=role,
+            provider=options.pg_provider or spec.postgres.provider or DEFAULT_PG_PROVIDER,
+            declared_environment=spec.environment or spec.postgres.environment,
+            bindir=spec.postgres.bindir,
+            dsn_env=spec.postgres.dsn_env,
+        )
+
+    def dataset(self, options: RunOptions, default_rows: int) -> DatasetSpec:
+        """The reference dataset to seed: ``--dataset-rows``, else ``source.dataset``, else the
+        lane's default size."""
+        dataset = self.source.dataset or DatasetSpec(default_rows)
+        return DatasetSpec(options.dataset_rows or dataset.rows, dataset.seed)
 
     def resolve(self, relative: str) -> Path:
         """A path from the scenario, relative to the scenario file."""
@@ -50,15 +201,5 @@ def looks_like_scenario(path: Path) -> bool:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path).resolve()
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read scenario {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(blob)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    error = best_error(package_validator("scenario.schema.json"), data)
-    if error is not None:
-        raise ConfigError(f"{path}: {error_path(error)}: {error.message}")
+    data, blob = load_yaml(path, "scenario.schema.json", "scenario")
     return Scenario(path, data["name"], data["lane"], data, hashlib.sha256(blob).hexdigest())

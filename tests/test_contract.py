@@ -70,7 +70,7 @@ def _entity(data: dict, name: str) -> dict:  # type: ignore[type-arg]
             lambda d: _entity(d, "users").update(
                 schema={"type": "object", "properties": {"Id": {}}}, primary_key="Id"
             ),
-            r"entities/0/primary_key",
+            r"entities\[0\]\.primary_key",
         ),
         (
             lambda d: _entity(d, "users").update(
@@ -80,7 +80,7 @@ def _entity(data: dict, name: str) -> dict:  # type: ignore[type-arg]
         ),
         (
             lambda d: _entity(d, "users").pop("primary_key"),
-            r"entities/0: 'primary_key' is a required property",
+            r"entities\[0\]: 'primary_key' is a required property",
         ),
         (
             lambda d: _entity(d, "users")["enums"].update(colour=["red"]),

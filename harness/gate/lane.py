@@ -8,14 +8,23 @@ posture) are data-proving; the SARIF report lands next to the evidence.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.config import check
 from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.gate.runner import GateReport, category, run_gate
 from harness.gate.sarif import to_markdown, to_sarif
 from harness.gate.spec import load_spec
 from harness.lanes.base import Lane, StepSpec
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    spec: Path | None = None  # None: only the generic rules run
+    templates: tuple[Path, ...] = ()
+    workflows: tuple[Path, ...] = ()
 
 
 class GateLane(Lane):
@@ -32,18 +41,20 @@ class GateLane(Lane):
     report: GateReport | None = None
     sarif_path: Path | None = None
 
-    def _paths(self, key: str) -> list[str]:
-        options = self.scenario.section("options")
-        raw = options.get(key) or []
-        if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
-            raise ConfigError(f"{self.scenario.path}: options.{key} must be a list of paths")
-        return [str(self.scenario.resolve(p)) for p in raw]
+    def parse_options(self) -> GateOptions:
+        options = self.scenario.options
+        check(options, "gate-options.schema.json", str(self.scenario.path), root="options")
+        spec = options.get("spec")
+        return GateOptions(
+            spec=self.scenario.resolve(spec) if spec else None,
+            templates=tuple(self.scenario.resolve(p) for p in options.get("templates") or ()),
+            workflows=tuple(self.scenario.resolve(p) for p in options.get("workflows") or ()),
+        )
 
     def step_gate(self) -> str:
-        options = self.scenario.section("options")
-        spec_rel = options.get("spec")
-        spec = load_spec(self.scenario.resolve(spec_rel) if spec_rel else None)
-        inputs = self._paths("templates") + self._paths("workflows")
+        opts: GateOptions = self.opts
+        spec = load_spec(opts.spec)
+        inputs = [str(p) for p in (*opts.templates, *opts.workflows)]
         if not inputs:
             raise ConfigError(
                 f"{self.scenario.path}: options.templates / options.workflows list nothing to check"

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from harness.config import check, read_yaml
 from harness.errors import ConfigError
-from harness.schema_check import best_error, error_path, package_validator
 
 DEFAULT_ADMIN_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
 DEFAULT_ZIZMOR_DISABLE = ("excessive-permissions",)  # WF001/WF002 own permission placement
@@ -84,10 +82,7 @@ def _probes(raw: list[dict[str, Any]] | None, spec: GateSpec) -> tuple[Probe, ..
 
 
 def parse_spec(data: Any, path: Path | None = None) -> GateSpec:
-    where = str(path) if path else "policy spec"
-    error = best_error(package_validator("gate-spec.schema.json"), data)
-    if error is not None:
-        raise ConfigError(f"{where}: {error_path(error)}: {error.message}")
+    check(data, "gate-spec.schema.json", str(path) if path else "policy spec")
     spec = GateSpec(path=path, parameters={str(k): v for k, v in (data.get("parameters") or {}).items()})
     spec.fail_on = data.get("fail_on", "error")
     spec.ignore = tuple(data.get("ignore", ()))
@@ -128,10 +123,5 @@ def load_spec(path: str | Path | None) -> GateSpec:
     if path is None:
         return GateSpec()
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read policy spec {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data, _ = read_yaml(path, "policy spec")
     return parse_spec(data, path)

@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,7 +15,7 @@ from harness.evidence import Evidence
 from harness.postgres.database import Database
 from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
 from harness.postgres.external import external_database
-from harness.scenario import Scenario
+from harness.scenario import DatabaseRole, RunOptions, Scenario
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,17 @@ class StepSpec:
     needs_when: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """Command-line settings that apply to every scenario in a run."""
-
-    evidence_dir: Path = Path("reports")
-    work_dir: Path = Path(".tmp/exports")
-    pg_provider: str | None = None
-    aws_provider: str | None = None
-    dataset_rows: int | None = None
-    keep_workdir: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class Lane:
-    """Base class: subclasses declare ``steps`` and implement ``step_<name>`` methods returning a message."""
+    """Base class: subclasses declare ``steps`` and implement ``step_<name>`` methods returning a message.
+
+    A lane's ``options`` are parsed once, when the lane is set up, by :meth:`parse_options` (a
+    frozen dataclass, or None for a lane without options). Invalid options do not stop the set-up
+    (the evidence must still list every step): :attr:`opts` raises the ConfigError instead, and
+    every lane reads it in its first step, so the drill errors there, before any work."""
 
     steps: ClassVar[tuple[StepSpec, ...]] = ()
+    #: Rows of the reference dataset when neither ``source.dataset`` nor ``--dataset-rows`` says.
+    default_dataset_rows: ClassVar[int] = 10_000
 
     def __init__(self, scenario: Scenario, options: RunOptions, evidence: Evidence) -> None:
         self.scenario = scenario
@@ -56,6 +50,26 @@ class Lane:
         self.work_dir = Path(options.work_dir) / f"{scenario.name}-{evidence.run_id}"
         self._cluster: EmbeddedCluster | None = None
         self._docker_admin: Database | None = None
+        self._options_error: ConfigError | None = None
+        try:
+            self._opts: Any = self.parse_options()
+        except ConfigError as exc:
+            self._options_error = exc
+
+    def parse_options(self) -> Any:
+        """The scenario's ``options`` checked and typed (override in lanes that take options)."""
+        return None
+
+    @property
+    def opts(self) -> Any:
+        """The parsed options; raises the ConfigError when they are invalid."""
+        if self._options_error is not None:
+            raise self._options_error
+        return self._opts
+
+    def role(self, role: str) -> DatabaseRole:
+        """The ``source`` or ``target`` database as the scenario and the command line leave it."""
+        return self.scenario.database(role, self.options)
 
     # -- steps --------------------------------------------------------------------------------------
     def runner(self, name: str) -> Callable[[], str]:
@@ -74,26 +88,21 @@ class Lane:
     def cluster(self) -> EmbeddedCluster:
         """The run's embedded PostgreSQL cluster, started on first use and stopped in ``close``."""
         if self._cluster is None:
-            bindir = self.scenario.section("source").get("postgres", {}).get("bindir")
-            self._cluster = self.stack.enter_context(embedded_postgres(bindir))
+            self._cluster = self.stack.enter_context(embedded_postgres(self.role("source").bindir))
         return self._cluster
 
     def postgres(self, role: str, dbname: str) -> tuple[Database, bool]:
         """The source or target database for ``role``; the flag says whether it is embedded."""
-        spec = self.scenario.section(role).get("postgres", {})
-        provider = self.options.pg_provider or spec.get("provider", "embedded")
-        environment = self.scenario.section(role).get("environment") or spec.get("environment")
-        if provider == "embedded":
-            db = self.cluster().database(dbname)
-            return db.with_environment(environment or ("drill" if role == "source" else "scratch")), True
-        if provider == "docker":
-            db = self.docker_admin(role).with_dbname(dbname)
-            return db.with_environment(environment or ("drill" if role == "source" else "scratch")), True
-        if provider != "external":
+        spec = self.role(role)
+        if spec.provider == "embedded":
+            return self.cluster().database(dbname).with_environment(spec.environment), True
+        if spec.provider == "docker":
+            return self.docker_admin(role).with_dbname(dbname).with_environment(spec.environment), True
+        if spec.provider != "external":
             raise ConfigError(
-                f"{self.scenario.path}: {role}.postgres.provider {provider!r} is not supported here"
+                f"{self.scenario.path}: {role}.postgres.provider {spec.provider!r} is not supported here"
             )
-        var = spec.get("dsn_env")
+        var = spec.dsn_env
         if not var:
             raise ConfigError(
                 f"{self.scenario.path}: {role}.postgres.dsn_env must name the variable holding the DSN"
@@ -101,7 +110,7 @@ class Lane:
         dsn = os.environ.get(var)
         if not dsn:
             raise ConfigError(f"{self.scenario.path}: environment variable {var} (the {role} DSN) is not set")
-        return external_database(dsn, environment=environment, source=f"${var}"), False
+        return external_database(dsn, environment=spec.declared_environment, source=f"${var}"), False
 
     def docker_admin(self, role: str = "source") -> Database:
         """The run's PostgreSQL container (pinned image), started on first use and stopped in ``close``.
@@ -125,13 +134,12 @@ class Lane:
         """Start (or skip for want of) every Docker-backed service the roles need, before any work,
         so a drill that cannot have its services is skipped as a whole and never half-verified."""
         for role in roles:
-            spec = self.scenario.section(role).get("postgres", {})
-            if (self.options.pg_provider or spec.get("provider", "embedded")) == "docker":
+            if self.role(role).provider == "docker":
                 self.docker_admin(role)
 
     def objective(self, key: str, measured: float | None, definition: str) -> dict[str, Any]:
         """A measured RTO or RPO (``key``) beside the scenario's ``objectives.<key>_seconds``."""
-        goal = self.scenario.section("objectives").get(f"{key}_seconds")
+        goal = self.scenario.objectives.get(key)
         return {
             "measured_seconds": measured,
             "objective_seconds": goal,

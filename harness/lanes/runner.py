@@ -16,8 +16,8 @@ from typing import Any
 
 from harness.errors import DrillError, StepSkipped, VerificationFailed
 from harness.evidence import ERROR, FAILED, PASSED, SKIPPED, Evidence
-from harness.lanes.base import Lane, RunOptions, StepSpec
-from harness.scenario import Scenario
+from harness.lanes.base import Lane, StepSpec
+from harness.scenario import RunOptions, Scenario
 
 _PAST = {FAILED: "failed", ERROR: "could not run", SKIPPED: "was skipped or not selected"}
 

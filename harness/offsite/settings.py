@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from harness.config import check, read_yaml
 from harness.errors import ConfigError
 from harness.offsite.keys import check_label, check_prefix
-from harness.schema_check import best_error, error_path, load_package_schema, package_validator
 
 SCHEMA = "offsite-options.schema.json"
 MIB = 1024 * 1024
@@ -94,16 +92,6 @@ class OffsiteSettings:
         return provider != "aws" if self.provision is None else self.provision
 
 
-def _validate(data: Any, where: str, ref: str | None = None) -> None:
-    validator: Any = package_validator(SCHEMA)
-    if ref is not None:  # one part of the schema (e.g. a posture policy file)
-        defs = load_package_schema(SCHEMA)["$defs"]
-        validator = validator.evolve(schema={"$ref": f"#/$defs/{ref}", "$defs": defs})
-    error = best_error(validator, data)
-    if error is not None:
-        raise ConfigError(f"{where}: {error_path(error)}: {error.message}")
-
-
 def posture_policy(raw: dict[str, Any] | None) -> PosturePolicy:
     """A policy from its scenario/YAML form (already schema-valid)."""
     raw = raw or {}
@@ -138,15 +126,10 @@ def posture_policy(raw: dict[str, Any] | None) -> PosturePolicy:
 
 def load_policy_file(path: Path) -> PosturePolicy:
     """A posture policy from a YAML file: either ``posture: {...}`` or the mapping itself."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read posture policy {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data, _ = read_yaml(Path(path), "posture policy")
     if isinstance(data, dict) and isinstance(data.get("posture"), dict):
         data = data["posture"]
-    _validate(data, str(path), "posture")
+    check(data, SCHEMA, str(path), ref="posture")
     return posture_policy(data)
 
 
@@ -188,11 +171,9 @@ def load_settings(
     key: str = "offsite",
     default_prefix: str = "drills",
 ) -> OffsiteSettings | None:
-    """Validate a scenario's lane ``options``; ``None`` when ``options.<key>`` declares no offsite
-    storage. Errors name ``options.<key>.<setting>``."""
+    """Offsite settings from a lane's ``options`` (already checked against the lane's schema);
+    ``None`` when ``options.<key>`` declares no offsite storage. Errors name ``options.<key>.<setting>``."""
     raw = options.get(key)
-    if key == "offsite":  # the portable-export lane's whole options block is this schema
-        _validate(options, f"{where}: options")
     if raw is None:
         return None
     at = f"{where}: options.{key}"

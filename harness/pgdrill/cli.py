@@ -78,7 +78,6 @@ def _options(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:
 
 def _scenario(args: argparse.Namespace) -> Any:
     from harness.errors import ConfigError
-    from harness.pgdrill.options import validate_options
     from harness.scenario import Scenario, load_scenario
 
     if args.scenario:
@@ -87,11 +86,9 @@ def _scenario(args: argparse.Namespace) -> Any:
             raise ConfigError(
                 f"{loaded.path}: --scenario must be a {LANE} scenario (its lane is {loaded.lane})"
             )
-        data = {**loaded.data, "options": _options(args, loaded.section("options"))}
-        validate_options(data["options"], "pg-restore-check-options.schema.json", str(loaded.path))
+        data = {**loaded.data, "options": _options(args, loaded.options)}  # checked by the lane
         return Scenario(loaded.path, loaded.name, LANE, data, loaded.sha256)
     options = _options(args, {})
-    validate_options(options, "pg-restore-check-options.schema.json", "command line")
     data = {"scenario_version": 1, "name": LANE, "lane": LANE, "options": options}
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     where = Path("command line") if args.dump.startswith("s3://") else Path(args.dump).resolve()
@@ -100,9 +97,9 @@ def _scenario(args: argparse.Namespace) -> Any:
 
 def cmd_pg_restore_check(args: argparse.Namespace) -> int:
     from harness.evidence import write_evidence
-    from harness.lanes.base import RunOptions
     from harness.lanes.runner import run_lane, start
     from harness.pgdrill.restore_check import RestoreCheckLane
+    from harness.scenario import RunOptions
 
     scenario = _scenario(args)
     options = RunOptions(

@@ -24,9 +24,9 @@ from harness.dataset.chain import REFERENCE_CHAIN
 from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.lanes.base import Lane, StepSpec
 from harness.offsite.settings import OffsiteSettings
-from harness.pgdrill.options import lane_options
+from harness.pgdrill.options import PitrOptions
 from harness.pgdrill.snapshot import Comparison, Snapshot, compare_tables, take_snapshot
-from harness.pgdrill.wal_offsite import Fetched, WalOffsite, load_wal_offsite
+from harness.pgdrill.wal_offsite import Fetched, WalOffsite
 from harness.postgres.database import Database, create_database
 from harness.postgres.embedded import EmbeddedCluster
 from harness.postgres.recovery import (
@@ -86,14 +86,17 @@ class PitrLane(Lane):
     recovery_inputs: tuple[Path, Path]  # (base backup, restore_command directory) recovery read
     replayed: list[str]  # WAL files restore_command delivered (server log)
 
+    default_dataset_rows: ClassVar[int] = 2_000
+
+    def parse_options(self) -> PitrOptions:
+        return PitrOptions.parse(
+            self.scenario.options, str(self.scenario.path), self.scenario.source_environment
+        )
+
     def _offsite_settings(self) -> OffsiteSettings | None:
         """The validated ``options.wal_offsite`` (None: recovery reads the local archive)."""
-        if not hasattr(self, "_offsite_loaded"):
-            environment = self.scenario.section("source").get("environment", "drill")
-            self._offsite_loaded = load_wal_offsite(
-                self.opts, where=str(self.scenario.path), environment=environment
-            )
-        return self._offsite_loaded
+        settings: OffsiteSettings | None = self.opts.wal_offsite
+        return settings
 
     def has(self, feature: str) -> bool:
         """``offsite``: base backup and WAL go to S3 and recovery reads only the copy fetched back."""
@@ -108,19 +111,14 @@ class PitrLane(Lane):
             self.offsite = WalOffsite(settings, self.stack, self.options.aws_provider)
         return self.offsite
 
-    @property
-    def opts(self) -> dict[str, Any]:
-        return lane_options(self.scenario, "pitr-options.schema.json")
-
     def _rows(self) -> tuple[int, int]:
-        opts = self.opts
-        return int(opts.get("rows_before_target", 20)), int(opts.get("rows_after_target", 20))
+        return self.opts.rows_before_target, self.opts.rows_after_target
 
     # -- steps ----------------------------------------------------------------------------------
     def step_seed(self) -> str:
         offsite = self._offsite_settings()  # every option is checked before any work
-        spec = self.scenario.section("source").get("postgres", {})
-        if (self.options.pg_provider or spec.get("provider", "embedded")) != "embedded":
+        source = self.role("source")
+        if source.provider != "embedded":
             raise ConfigError(
                 f"{self.scenario.path}: the pitr drill needs a cluster it can archive and restore, "
                 "so it runs only on the embedded provider"
@@ -129,11 +127,10 @@ class PitrLane(Lane):
             self._offsite().session.start()
         from harness.dataset.generator import seed_dataset
 
-        self.source = self.stack.enter_context(archiving_postgres(spec.get("bindir")))
+        self.source = self.stack.enter_context(archiving_postgres(source.bindir))
         self.db = create_database(self.source.database(), PITR_DB).with_environment("drill")
-        dataset = self.scenario.section("source").get("dataset") or {"rows": 2_000}
-        rows = self.options.dataset_rows or dataset["rows"]
-        counts = seed_dataset(self.db, rows, seed=dataset.get("seed", 42))
+        dataset = self.scenario.dataset(self.options, self.default_dataset_rows)
+        counts = seed_dataset(self.db, dataset.rows, seed=dataset.seed)
         with self.db.connect() as conn:
             conn.execute(
                 f"CREATE TABLE {MARKS} (id bigint PRIMARY KEY, phase text NOT NULL, "
@@ -148,7 +145,7 @@ class PitrLane(Lane):
         return f"pg_basebackup: {b.size_bytes} bytes in {b.seconds:.2f}s, starting at WAL {b.start_wal}"
 
     def step_verify_backup(self) -> str:
-        if not self.opts.get("verify_backup", True):
+        if not self.opts.verify_backup:
             raise StepSkipped("options.verify_backup is false")
         self.backup_check = verify_base_backup(self.source, self.backup)
         return f"pg_verifybackup: {self.backup_check}"
@@ -194,7 +191,7 @@ class PitrLane(Lane):
         fresh = self.source.base / f"offsite-fetch-{secrets.token_hex(4)}"  # created by the fetch
         self.fetched = f = offsite.fetch(fresh, self.target, self.source.account)
         verified = ""
-        if self.opts.get("verify_backup", True):
+        if self.opts.verify_backup:
             verify_base_backup(self.source, replace(self.backup, path=f.backup_dir))
             verified = "; pg_verifybackup passed on the fetched base backup"
         absent = f" (shipped but not in the bucket: {', '.join(f.not_in_bucket)})" if f.not_in_bucket else ""
@@ -217,7 +214,7 @@ class PitrLane(Lane):
             backup, archive, self.target, target_segment=self.target_segment, size=size, where=where
         )
         clock = self.restore_clock if self.fetched else time.perf_counter()
-        timeout = float(self.opts.get("recovery_timeout_seconds", 600))
+        timeout = self.opts.recovery_timeout_seconds
         recovery = restored_postgres(
             self.source, backup, self.target, archive=archive, timeout=timeout, move=bool(self.fetched)
         )
@@ -278,14 +275,14 @@ class PitrLane(Lane):
         return max(0.0, (self.target - self.backup.started_at).total_seconds())
 
     def step_objectives(self) -> str:
-        objectives = self.scenario.section("objectives")
-        if not objectives:
+        objectives = self.scenario.objectives
+        if objectives.rto_seconds is None and objectives.rpo_seconds is None:
             raise StepSkipped("the scenario sets no objectives")
         measured = {"rto": self.rto_seconds, "rpo": self._rpo()}
         missed: list[str] = []
         met: list[str] = []
         for key in ("rto", "rpo"):
-            objective, value = objectives.get(f"{key}_seconds"), measured[key]
+            objective, value = objectives.get(key), measured[key]
             if objective is None or value is None:
                 continue
             (met if value <= objective else missed).append(f"{key.upper()} {value:.1f}s vs {objective:g}s")

@@ -7,6 +7,7 @@ hash chain). Also behind ``drill pg-restore-check FILE|s3://BUCKET/KEY``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,7 +18,7 @@ from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.lanes.base import Lane, StepSpec
 from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
-from harness.pgdrill.options import lane_options
+from harness.pgdrill.options import CanarySpec, RestoreCheckOptions
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
 from harness.postgres.binaries import find_bindir
 from harness.postgres.database import Database, create_database
@@ -55,14 +56,13 @@ class RestoreCheckLane(Lane):
     chain_check: ChainCheck
     _canary: bool | None = None
 
-    @property
-    def opts(self) -> dict[str, Any]:
-        return lane_options(self.scenario, "pg-restore-check-options.schema.json")
+    def parse_options(self) -> RestoreCheckOptions:
+        return RestoreCheckOptions.parse(self.scenario.options, str(self.scenario.path))
 
     def _dump_path(self) -> Path:
         """The dump as a local file: as given, relative to the scenario, or fetched from S3."""
         given = self.options.extra.get("dump")
-        text = str(given or self.opts.get("dump") or "")
+        text = str(given or self.opts.dump or "")
         if not text:
             raise ConfigError(f"{self.scenario.path}: options.dump: name the pg_dump -Fc file to check")
         if text.startswith("s3://"):
@@ -74,7 +74,7 @@ class RestoreCheckLane(Lane):
         return Path(text).resolve() if given else self.scenario.resolve(text)
 
     def _bindir(self) -> Path:
-        return find_bindir(self.scenario.section("source").get("postgres", {}).get("bindir"))
+        return find_bindir(self.role("source").bindir)
 
     # -- steps ----------------------------------------------------------------------------------
     def step_inspect(self) -> str:
@@ -102,7 +102,7 @@ class RestoreCheckLane(Lane):
 
     def step_row_counts(self) -> str:
         tables = self.snapshot.tables
-        minimums: dict[str, int] = self.opts.get("min_rows") or {}
+        minimums: Mapping[str, int] = self.opts.min_rows
         self.counts = {}
         problems = []
         for name, minimum in sorted(minimums.items()):
@@ -141,27 +141,24 @@ class RestoreCheckLane(Lane):
         return f"{len(self.smoke_results)} smoke queries passed"
 
     def step_canary(self) -> str:
-        spec = self.opts.get("canary")
-        if not spec:
+        spec: CanarySpec | None = self.opts.canary
+        if spec is None:
             raise StepSkipped("no canary configured (options.canary)")
-        expected = os.environ.get(spec["expect_env"])
+        expected = os.environ.get(spec.expect_env)
         if expected is None:
             raise ConfigError(
                 f"{self.scenario.path}: options.canary.expect_env: environment variable "
-                f"{spec['expect_env']} (the expected token) is not set"
+                f"{spec.expect_env} (the expected token) is not set"
             )
-        self._canary, message = canary.compare(
-            expected.encode("utf-8"), canary.read_value(self.db, spec["sql"])
-        )
+        self._canary, message = canary.compare(expected.encode("utf-8"), canary.read_value(self.db, spec.sql))
         if not self._canary:
             raise VerificationFailed(message)
         return message
 
     def step_verify_chain(self) -> str:
-        raw = self.opts.get("chain")
-        if not raw:
+        spec: ChainSpec | None = self.opts.chain
+        if spec is None:
             raise StepSkipped("no hash chain configured (options.chain)")
-        spec = ChainSpec.from_options(raw)
         table = self.snapshot.tables.get(qualified_name(spec.table))
         if table is None:
             raise VerificationFailed(f"chain table {spec.table} is not in the restored dump")
@@ -193,12 +190,12 @@ class RestoreCheckLane(Lane):
         if hasattr(self, "counts"):
             section["min_rows"] = self.counts
         try:
-            configured = bool(self.opts.get("canary"))
+            configured = self.opts.canary is not None
         except ConfigError:
             configured = False
         section["canary"] = {"configured": configured, "returned_byte_exact": self._canary}
         if hasattr(self, "chain_check"):
-            c, spec = self.chain_check, ChainSpec.from_options(self.opts["chain"])
+            c, spec = self.chain_check, self.opts.chain
             section["chain"] = {
                 "table": spec.table,
                 "row_count": self.snapshot.tables[qualified_name(spec.table)].rows,

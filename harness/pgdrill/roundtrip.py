@@ -12,12 +12,12 @@ import psycopg
 from psycopg import sql
 
 from harness.dataset.chain import ChainSpec, explain_break
-from harness.errors import ConfigError, StepSkipped, VerificationFailed
+from harness.errors import ConfigError, StepSkipped, VerificationFailed, first_line
 from harness.files import sha256_file
 from harness.lanes.base import Lane, StepSpec
 from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, dump, restore_measurements, timed_restore
-from harness.pgdrill.options import chain_option, lane_options
+from harness.pgdrill.options import RoundTripOptions
 from harness.pgdrill.snapshot import (
     Comparison,
     Snapshot,
@@ -56,21 +56,19 @@ class RoundTripLane(Lane):
     _workload: dict[str, Any] | None = None
 
     # -- options --------------------------------------------------------------------------------
-    @property
-    def opts(self) -> dict[str, Any]:
-        return lane_options(self.scenario, "pg-roundtrip-options.schema.json")
+    def parse_options(self) -> RoundTripOptions:
+        return RoundTripOptions.parse(self.scenario.options, str(self.scenario.path))
 
     @property
     def schemas(self) -> list[str]:
-        return list(self.opts.get("schemas") or ["public"])
+        return list(self.opts.schemas)
 
     @property
     def loss(self) -> str:
-        return str(self.opts.get("loss", "drop-schema"))
+        return str(self.opts.loss)
 
     def _require_embedded(self) -> None:
-        spec = self.scenario.section("source").get("postgres", {})
-        if (self.options.pg_provider or spec.get("provider", "embedded")) != "embedded":
+        if self.role("source").provider != "embedded":
             raise ConfigError(
                 f"{self.scenario.path}: the pg-roundtrip drill drops and restores data on purpose, so it "
                 "runs only on the embedded cluster; drill a dump of another database with "
@@ -79,24 +77,22 @@ class RoundTripLane(Lane):
 
     # -- steps ----------------------------------------------------------------------------------
     def step_workload(self) -> str:
-        opts = self.opts
+        opts: RoundTripOptions = self.opts
         self._require_embedded()
-        self.chain = chain_option(opts.get("chain"))
+        self.chain = opts.chain
         if self.chain is not None and qualified_name(self.chain.table).split(".")[0] not in self.schemas:
             raise ConfigError(
                 f"{self.scenario.path}: options.chain.table: {self.chain.table} is not in options.schemas "
                 f"({', '.join(self.schemas)}), so the drill would not dump, lose and restore it"
             )
-        workload = opts.get("workload") or {}
-        sql_files = list(workload.get("sql") or [])
+        sql_files = list(opts.workload_sql)
         db = create_database(self.cluster().database(), ROUNDTRIP_DB).with_environment("drill")
         done: list[str] = []
-        if workload.get("dataset", not sql_files):
+        if opts.workload_dataset:
             from harness.dataset.generator import seed_dataset
 
-            dataset = self.scenario.section("source").get("dataset") or {"rows": 10_000}
-            rows = self.options.dataset_rows or dataset["rows"]
-            counts = seed_dataset(db, rows, seed=dataset.get("seed", 42))
+            dataset = self.scenario.dataset(self.options, self.default_dataset_rows)
+            counts = seed_dataset(db, dataset.rows, seed=dataset.seed)
             done.append(f"reference dataset ({sum(counts.values())} rows)")
         for rel in sql_files:
             path = self.scenario.resolve(rel)
@@ -107,7 +103,7 @@ class RoundTripLane(Lane):
                     conn.execute(path.read_bytes())
                     conn.commit()
             except psycopg.Error as exc:
-                raise ConfigError(f"{path}: {str(exc).strip().splitlines()[0]}") from None
+                raise ConfigError(f"{path}: {first_line(exc)}") from None
             done.append(path.name)
         with db.connect() as conn:
             present = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
@@ -116,7 +112,7 @@ class RoundTripLane(Lane):
             raise ConfigError(f"{self.scenario.path}: options.schemas: no schema {', '.join(missing)}")
         self._workload = {"dataset": bool(done and done[0].startswith("reference")), "sql": sql_files}
         self.db = db
-        if opts.get("canary", True):
+        if opts.canary:
             self._token = canary.new_token()
             canary.plant(db, self.schemas[0], self._token)
             done.append(f"canary planted in {self.schemas[0]}.{canary.CANARY_TABLE}")
@@ -173,7 +169,7 @@ class RoundTripLane(Lane):
                 f"{path}: the dump changed after it was written (sha256 {self.dump_info.sha256[:16]}… "
                 f"then, {actual[:16]}… now)"
             )
-        jobs = int(self.opts.get("restore_jobs", 1))
+        jobs = self.opts.restore_jobs
         create = self.loss == "drop-database"
         via = self.cluster().database() if create else self.db  # --create connects to another database
         self.restored = timed_restore(via, self.db, self.cluster().bindir, path, create=create, jobs=jobs)

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
+from harness.config import load_yaml
 from harness.errors import ConfigError
-from harness.schema_check import error_path, package_validator
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 
@@ -153,19 +152,7 @@ def _load_entity_schema(path: Path, ent_name: str, raw: Any) -> tuple[dict[str, 
 def load_contract(path: str | Path) -> Contract:
     """Load, validate and resolve a contract file."""
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read contract {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(blob)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    errors = sorted(
-        package_validator("contract.schema.json").iter_errors(data), key=lambda e: list(e.absolute_path)
-    )
-    if errors:
-        raise ConfigError(f"{path}: {error_path(errors[0])}: {errors[0].message}")
+    data, blob = load_yaml(path, "contract.schema.json", "contract")
 
     digest = hashlib.sha256(blob)
     names = [e["name"] for e in data["entities"]]

@@ -15,10 +15,11 @@ from harness.errors import ArchiveError, ConfigError, RefusedError, StepSkipped,
 from harness.files import sha256_file
 from harness.lanes.base import Lane, StepSpec
 from harness.offsite.session import OffsiteSession
-from harness.offsite.settings import OffsiteSettings, load_settings
+from harness.offsite.settings import OffsiteSettings
 from harness.portable.contract import Contract, load_contract
 from harness.portable.dryrun import DryRunResult, dry_run
 from harness.portable.export import ExportResult, SourceInfo, export
+from harness.portable.options import PortableOptions, parse_options
 from harness.portable.restore import PRODUCTION, RestoreResult, declared_environment, restore
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
@@ -90,24 +91,20 @@ class PortableExportLane(Lane):
     comparison: dict[str, Any]
     offsite: OffsiteSession | None = None
 
-    def _offsite_settings(self) -> OffsiteSettings | None:
-        """The validated ``options.offsite`` (None: the archive stays local)."""
-        if not hasattr(self, "_offsite_loaded"):
-            source_env = self.scenario.section("source").get("environment", "drill")
-            self._offsite_loaded = load_settings(
-                self.scenario.section("options"),
-                where=str(self.scenario.path),
-                scenario_name=self.scenario.name,
-                source_environment=source_env,
-            )
-        return self._offsite_loaded
+    def parse_options(self) -> PortableOptions:
+        return parse_options(
+            self.scenario.options,
+            where=str(self.scenario.path),
+            scenario_name=self.scenario.name,
+            source_environment=self.scenario.source_environment,
+        )
 
     def has(self, feature: str) -> bool:
         """``offsite``: the archive goes to S3 and the drill restores the copy fetched back."""
-        return feature == "offsite" and self._offsite_settings() is not None
+        return feature == "offsite" and self.opts.offsite is not None
 
     def _offsite(self) -> OffsiteSession:
-        settings = self._offsite_settings()
+        settings: OffsiteSettings | None = self.opts.offsite
         if settings is None:
             raise StepSkipped("the scenario has no options.offsite; the archive stays local")
         if self.offsite is None:
@@ -124,18 +121,16 @@ class PortableExportLane(Lane):
 
     def step_seed(self) -> str:
         self._contract()
-        self._offsite_settings()  # bad offsite options fail the first step, before any work
+        _ = self.opts  # bad options fail the first step, before any work
         self.require_providers("source", "target")  # no Docker for a docker service: skip the drill
-        source = self.scenario.section("source")
         db, embedded = self.postgres("source", SOURCE_DB)
         if embedded:
             from harness.dataset.generator import seed_dataset
 
-            dataset = source.get("dataset") or {"rows": 10_000}
-            rows = self.options.dataset_rows or dataset["rows"]
+            dataset = self.scenario.dataset(self.options, self.default_dataset_rows)
             db = create_database(self.admin_database(db), SOURCE_DB).with_environment(db.environment)
             started = time.perf_counter()
-            counts = seed_dataset(db, rows, seed=dataset.get("seed", 42))
+            counts = seed_dataset(db, dataset.rows, seed=dataset.seed)
             self.source_db = db
             took = time.perf_counter() - started
             return f"seeded {sum(counts.values())} rows into embedded {SOURCE_DB} in {took:.1f}s"
@@ -145,11 +140,9 @@ class PortableExportLane(Lane):
         return f"connected to {db.label} (environment {db.environment})"
 
     def step_export(self) -> str:
-        source = self.scenario.section("source")
+        source = self.scenario.source
         info = SourceInfo.from_env(
-            source.get("environment") or self.source_db.environment,
-            stack=source.get("stack", ""),
-            region=source.get("region", ""),
+            source.environment or self.source_db.environment, stack=source.stack, region=source.region
         )
         self.exported = export(self.source_db, self.contract, self.make_work_dir() / "export", info)
         rate = self.exported.rows / self.exported.seconds if self.exported.seconds else 0.0
@@ -201,7 +194,6 @@ class PortableExportLane(Lane):
 
     def _target(self) -> Database:
         if self.target_db is None:
-            target = self.scenario.section("target")
             db, embedded = self.postgres("target", TARGET_DB)
             if embedded:
                 if db.environment == PRODUCTION:
@@ -210,7 +202,7 @@ class PortableExportLane(Lane):
                         "creates; it cannot be declared production"
                     )
                 db = create_database(self.admin_database(db), TARGET_DB).with_environment(db.environment)
-                apply_schema(db, target.get("schema_sql", "reference"), self.scenario.path.parent)
+                apply_schema(db, self.scenario.target.schema_sql, self.scenario.path.parent)
             self.target_db = db
         return self.target_db
 
@@ -324,7 +316,7 @@ class PortableExportLane(Lane):
         out["target"] = (
             {"environment": target.environment, "database": target.describe()}
             if target
-            else {"environment": self.scenario.section("target").get("environment", "scratch")}
+            else {"environment": self.role("target").environment}
         )
         if hasattr(self, "report"):
             out["validation"] = self.report.summary()

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from harness.config import check, read_yaml
 from harness.errors import ConfigError
-from harness.schema_check import best_error, error_path, package_validator
 from harness.snapshot.keys import FileKeys, KeyProvider, KmsKeys
 from harness.snapshot.retention import RetentionPolicy
 from harness.snapshot.store_base import LockSpec, SnapshotStore
@@ -27,11 +25,10 @@ ALLOW_ENV = "DRILL_RESTORE_ALLOW"
 _SCHEMAS = ("snapshot-config.schema.json", "snapshot-options.schema.json")
 
 
-def validate(data: Any, schema_name: str, where: str) -> dict[str, Any]:
-    """Validate ``data`` against a packaged snapshot schema; errors name ``where`` and the setting."""
-    error = best_error(package_validator(schema_name, _SCHEMAS), data)
-    if error is not None:
-        raise ConfigError(f"{where}: {error_path(error, '.')}: {error.message}")
+def validate(data: Any, schema_name: str, where: str, root: str | None = None) -> dict[str, Any]:
+    """Validate ``data`` against a packaged snapshot schema; errors name ``where`` and the setting
+    (under ``root``, e.g. ``options`` for a scenario)."""
+    check(data, schema_name, where, root=root, shared=_SCHEMAS)
     assert isinstance(data, dict)
     return data
 
@@ -116,12 +113,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     where, base = "command line", Path.cwd()
     if chosen:
         file = Path(chosen).resolve()
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read snapshot config: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+        loaded, _ = read_yaml(file, "snapshot config")
         data = validate(loaded if loaded is not None else {}, "snapshot-config.schema.json", str(file))
         where, base = str(file), file.parent
     for key, value in (overrides or {}).items():

@@ -84,9 +84,11 @@ class SnapshotLane(Lane):
         self.report: dict[str, Any] = {}
         self.history: list[str] = []
 
-    def _options(self) -> SnapshotConfig:
+    def parse_options(self) -> SnapshotConfig:
+        data = validate(
+            self.scenario.options, "snapshot-options.schema.json", str(self.scenario.path), "options"
+        )
         where = f"{self.scenario.path}: options"
-        data = validate(self.scenario.section("options"), "snapshot-options.schema.json", where)
         override = getattr(self.options, "aws_provider", None)
         if override:
             data = {**data, "aws": {**data.get("aws", {}), "provider": override}}
@@ -100,7 +102,7 @@ class SnapshotLane(Lane):
 
     # -- steps ----------------------------------------------------------------------------------------
     def step_setup(self) -> str:
-        self.cfg = self._options()
+        self.cfg = self.opts
         self._source()
         try:
             endpoint = self.stack.enter_context(self.cfg.endpoint())

@@ -36,7 +36,7 @@ def test_invalid_spec_names_the_setting(capsys: pytest.CaptureFixture[str], tmp_
     )
     assert main(["gate", "--spec", str(spec), str(GOOD)]) == 2
     err = capsys.readouterr().err
-    assert "roles/DeployRole/must_allow/0/actions" in err
+    assert "roles.DeployRole.must_allow[0].actions" in err
 
 
 def test_undefined_spec_variable_is_a_config_error(

@@ -10,8 +10,7 @@ from harness.errors import VerificationFailed
 from harness.evidence import Evidence
 from harness.gate.lane import GateLane
 from harness.lanes import lane_class
-from harness.lanes.base import RunOptions
-from harness.scenario import load_scenario
+from harness.scenario import RunOptions, load_scenario
 from tests.gate.helpers import ROOT
 
 SCENARIO = ROOT / "scenarios" / "pr" / "least-privilege.yaml"

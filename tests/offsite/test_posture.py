@@ -187,10 +187,10 @@ def test_policy_file(tmp_path: Path) -> None:
 
 
 def test_scenario_options_are_validated_with_file_and_setting() -> None:
-    from harness.offsite.settings import load_settings
+    from harness.portable.options import parse_options
 
     def load(options: dict[str, Any], name: str = "weekly") -> Any:
-        return load_settings(options, where="s.yaml", scenario_name=name, source_environment="drill")
+        return parse_options(options, where="s.yaml", scenario_name=name, source_environment="drill").offsite
 
     assert load({}) is None  # no offsite section: the archive stays local
     settings = load({"offsite": {"bucket": "drill-archive", "upload": {"part_size_mb": 8}}})
@@ -199,9 +199,11 @@ def test_scenario_options_are_validated_with_file_and_setting() -> None:
     assert settings.transfer.part_size == 8 * 1024 * 1024
     assert settings.should_provision("embedded")
     assert not settings.should_provision("aws")
-    with pytest.raises(ConfigError, match=r"s\.yaml: options: offsite/bucket: 'Not_A_Bucket' does not match"):
+    with pytest.raises(
+        ConfigError, match=r"s\.yaml: options\.offsite\.bucket: 'Not_A_Bucket' does not match"
+    ):
         load({"offsite": {"bucket": "Not_A_Bucket"}})
-    with pytest.raises(ConfigError, match=r"s\.yaml: options: \(top level\): Additional properties"):
+    with pytest.raises(ConfigError, match=r"s\.yaml: options: Additional properties"):
         load({"ofsite": {"bucket": "drill-archive"}})
     with pytest.raises(ConfigError, match=r"options\.offsite\.name"):
         load({"offsite": {"bucket": "drill-archive"}}, name="weekly_2")

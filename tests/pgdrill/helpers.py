@@ -9,10 +9,10 @@ import yaml
 
 from harness.evidence import Evidence
 from harness.lanes import lane_class
-from harness.lanes.base import Lane, RunOptions
+from harness.lanes.base import Lane
 from harness.lanes.runner import run_lane, start
 from harness.pgdrill import canary
-from harness.scenario import load_scenario
+from harness.scenario import RunOptions, load_scenario
 
 #: The canary planted in the test dumps (tests/pgdrill/conftest.py); never in any output.
 TOKEN = canary.new_token()

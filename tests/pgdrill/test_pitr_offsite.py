@@ -20,14 +20,14 @@ import pytest
 
 from harness.errors import ArchiveError, ConfigError, StepSkipped, VerificationFailed
 from harness.evidence import Evidence, validate_evidence
-from harness.lanes.base import Lane, RunOptions
+from harness.lanes.base import Lane
 from harness.lanes.runner import run_lane
 from harness.pgdrill.pitr import PitrLane
 from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, write_backup_tar
 from harness.pgdrill.wal_offsite import WalOffsite, load_wal_offsite
 from harness.postgres import recovery as rec
 from harness.postgres.recovery import BaseBackup
-from harness.scenario import load_scenario
+from harness.scenario import RunOptions, load_scenario
 from tests.offsite.conftest import corrupt_stored_object
 from tests.offsite.test_cli import assert_no_secrets
 from tests.pgdrill.helpers import make_lane, statuses, write_scenario
