@@ -16,7 +16,7 @@ import pytest
 from harness.dataset.generator import seed_dataset
 from harness.portable.contract import Contract, load_contract
 from harness.portable.export import ExportResult, SourceInfo, export
-from harness.portable.lane import apply_schema
+from harness.portable.restore import apply_schema
 from harness.postgres.database import Database, create_database
 from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
 

@@ -82,10 +82,10 @@ def register(add: AddCommand) -> None:
 
 
 def cmd_posture(args: argparse.Namespace) -> int:
+    from harness.offsite.client import s3_client
     from harness.offsite.keys import parse_s3_uri
     from harness.offsite.posture import check_posture
     from harness.offsite.provision import provision_bucket
-    from harness.offsite.session import s3_client
     from harness.offsite.settings import StorageSpec
 
     uri = parse_s3_uri(args.uri)
@@ -108,9 +108,9 @@ def cmd_posture(args: argparse.Namespace) -> int:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
+    from harness.offsite.client import s3_client
     from harness.offsite.keys import check_prefix, parse_s3_uri
     from harness.offsite.posture import check_posture
-    from harness.offsite.session import s3_client
     from harness.offsite.settings import MIB, TransferSettings
     from harness.offsite.upload import upload_archive
 
@@ -144,9 +144,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    from harness.offsite.client import s3_client
     from harness.offsite.fetch import fetch_archive
     from harness.offsite.keys import parse_s3_uri
-    from harness.offsite.session import s3_client
 
     uri = parse_s3_uri(args.uri)
     with endpoint_for(args.aws_provider, args.region, args.endpoint_url) as ep:

@@ -216,8 +216,8 @@ def fetch_uri_result(
 ) -> FetchResult:
     """:func:`fetch_uri`, returning the whole result (version id, checksums checked)."""
     from harness.aws.oneoff import endpoint_for
+    from harness.offsite.client import s3_client
     from harness.offsite.keys import parse_s3_uri
-    from harness.offsite.session import s3_client
 
     parsed = parse_s3_uri(uri)
     dest = Path(work_dir) / f"fetched-{secrets.token_hex(4)}"

@@ -13,23 +13,13 @@ from typing import Any
 
 from harness.aws.providers import AwsEndpoint, aws_endpoint, resolve_provider
 from harness.errors import StepSkipped, VerificationFailed
+from harness.offsite.client import s3_client
 from harness.offsite.fetch import FetchResult, fetch_archive
 from harness.offsite.keys import S3Uri
 from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.provision import provision_bucket
-from harness.offsite.settings import OffsiteSettings, TransferSettings
+from harness.offsite.settings import OffsiteSettings
 from harness.offsite.upload import UploadResult, upload_archive
-
-
-def s3_client(endpoint: AwsEndpoint, transfer: TransferSettings | None = None) -> Any:
-    """An S3 client with the transfer's retry budget (standard mode: throttling, 5xx, resets)."""
-    transfer = transfer or TransferSettings()
-    return endpoint.client(
-        "s3",
-        retries={"total_max_attempts": transfer.max_attempts, "mode": "standard"},
-        max_pool_connections=max(10, transfer.max_concurrency + 2),
-        response_checksum_validation="when_required",  # fetch verifies checksums itself
-    )
 
 
 class OffsiteSession:

@@ -21,8 +21,7 @@ from harness.dataset.generator import seed_dataset
 from harness.portable.contract import load_contract
 from harness.portable.dryrun import dry_run
 from harness.portable.export import SourceInfo, export
-from harness.portable.lane import apply_schema
-from harness.portable.restore import restore
+from harness.portable.restore import apply_schema, restore
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import create_database
 from harness.postgres.embedded import embedded_postgres

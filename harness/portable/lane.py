@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +19,7 @@ from harness.portable.contract import Contract, load_contract
 from harness.portable.dryrun import DryRunResult, dry_run
 from harness.portable.export import ExportResult, SourceInfo, export
 from harness.portable.options import PortableOptions, parse_options
-from harness.portable.restore import PRODUCTION, RestoreResult, declared_environment, restore
+from harness.portable.restore import PRODUCTION, RestoreResult, apply_schema, declared_environment, restore
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
@@ -28,20 +27,6 @@ from harness.smoke import SmokeResult, run_smoke
 
 SOURCE_DB = "drill_source"
 TARGET_DB = "drill_scratch"
-
-
-def apply_schema(db: Database, schema_sql: str, scenario_dir: Path) -> None:
-    """Create the application schema in a scratch target ('reference' = the bundled schema)."""
-    if schema_sql == "reference":
-        text = resources.files("harness.dataset").joinpath("schema.sql").read_text(encoding="utf-8")
-    else:
-        path = (scenario_dir / schema_sql).resolve()
-        if not path.is_file():
-            raise ConfigError(f"target.schema_sql: {path} not found")
-        text = path.read_text(encoding="utf-8")
-    with db.connect() as conn:
-        conn.execute(text.encode())
-        conn.commit()
 
 
 def compare_manifests(source: dict[str, Any], restored: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,20 @@ class RestoreResult:
             },
             "seconds": round(self.seconds, 3),
         }
+
+
+def apply_schema(db: Database, schema_sql: str, scenario_dir: Path) -> None:
+    """Create the application schema in a scratch target ('reference' = the bundled schema)."""
+    if schema_sql == "reference":
+        text = resources.files("harness.dataset").joinpath("schema.sql").read_text(encoding="utf-8")
+    else:
+        path = (scenario_dir / schema_sql).resolve()
+        if not path.is_file():
+            raise ConfigError(f"target.schema_sql: {path} not found")
+        text = path.read_text(encoding="utf-8")
+    with db.connect() as conn:
+        conn.execute(text.encode())
+        conn.commit()
 
 
 def declared_environment(db: Database) -> str:

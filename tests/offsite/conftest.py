@@ -13,9 +13,9 @@ import pytest
 
 from harness.archive import ArchiveInfo, create_archive
 from harness.aws.providers import AwsEndpoint, embedded_moto
+from harness.offsite.client import s3_client
 from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.provision import provision_bucket
-from harness.offsite.session import s3_client
 from harness.offsite.settings import PosturePolicy, StorageSpec, TransferSettings
 from harness.offsite.upload import UploadResult, upload_archive
 from harness.portable.export import ExportResult

@@ -22,10 +22,10 @@ import pytest
 from harness.archive import ArchiveInfo
 from harness.aws.providers import AwsEndpoint
 from harness.errors import ProviderError, VerificationFailed
+from harness.offsite.client import s3_client
 from harness.offsite.fetch import fetch_archive
 from harness.offsite.keys import S3Uri
 from harness.offsite.posture import check_posture
-from harness.offsite.session import s3_client
 from harness.offsite.settings import PosturePolicy
 from tests.conftest import REPO
 from tests.offsite.conftest import SMALL_PARTS, assert_nothing_left, no_multipart_uploads, posture, upload

@@ -13,7 +13,7 @@ import pytest
 
 from harness.aws.providers import AwsEndpoint, embedded_moto
 from harness.cli import main
-from harness.offsite.session import s3_client
+from harness.offsite.client import s3_client
 from tests.offsite.conftest import corrupt_stored_object, new_bucket
 from tests.offsite.test_cli import assert_no_secrets, via_chain  # noqa: F401 - via_chain is a fixture
 from tests.pgdrill.helpers import TOKEN
