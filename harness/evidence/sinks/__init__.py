@@ -2,7 +2,8 @@
 
 Adding an output (metrics, chat) is one module with a ``Sink`` class plus one line in ``SINKS``;
 ``write_evidence`` runs every registered sink in order, the validated JSON first, so a later
-sink that fails never costs the JSON evidence.
+sink that fails never costs the JSON evidence. Other documents use the same protocol without the
+registry: the gate lane writes its report through ``gate.sarif.SarifSink`` and ``gate.summary``.
 """
 
 from __future__ import annotations
