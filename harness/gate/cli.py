@@ -30,12 +30,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def render(report: GateReport, fmt: str) -> str:
-    from harness.gate.sarif import to_markdown, to_sarif, to_text
+    from harness.gate.sarif import sarif_text
+    from harness.gate.summary import to_markdown, to_text
 
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if fmt == "sarif":
-        return json.dumps(to_sarif(report), indent=2) + "\n"
+        return sarif_text(report) + "\n"
     if fmt == "markdown":
         return to_markdown(report)
     return to_text(report) + "\n"
@@ -43,8 +44,8 @@ def render(report: GateReport, fmt: str) -> str:
 
 def run_gate_command(inputs: Sequence[str], *, spec: str | None, fmt: str, output: str | None) -> int:
     from harness.gate.runner import run_gate
-    from harness.gate.sarif import to_text
     from harness.gate.spec import load_spec
+    from harness.gate.summary import to_text
 
     report = run_gate(load_spec(spec), inputs)
     text = render(report, fmt)

@@ -7,16 +7,17 @@ posture) are data-proving; the SARIF report lands next to the evidence.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.config import check
 from harness.errors import ConfigError, StepSkipped, VerificationFailed
+from harness.evidence.sinks import Sink, SinkContext, run_sinks
 from harness.gate.runner import GateReport, category, run_gate
-from harness.gate.sarif import to_markdown, to_sarif
+from harness.gate.sarif import SarifSink
 from harness.gate.spec import load_spec
+from harness.gate.summary import GateMarkdownSink
 from harness.lanes.base import Lane, StepSpec
 
 
@@ -99,11 +100,10 @@ class GateLane(Lane):
 
     def step_sarif(self) -> str:
         assert self.report is not None
-        out = Path(self.options.evidence_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.sarif_path = out / f"gate-{self.scenario.name}-{self.evidence.run_id}.sarif"
-        self.sarif_path.write_text(json.dumps(to_sarif(self.report), indent=2), encoding="utf-8")
-        self.sarif_path.with_suffix(".md").write_text(to_markdown(self.report), encoding="utf-8")
+        stem = f"gate-{self.scenario.name}-{self.evidence.run_id}"
+        sinks: list[Sink[GateReport]] = [SarifSink(stem), GateMarkdownSink(stem)]
+        written = run_sinks(sinks, self.report, SinkContext(Path(self.options.evidence_dir)))
+        self.sarif_path = written["sarif"]
         return f"SARIF 2.1.0 with {len(self.report.findings)} result(s) at {self.sarif_path}"
 
     def sections(self) -> dict[str, Any]:

@@ -8,8 +8,10 @@ from typing import Any
 from cfnlint.api import Runner  # type: ignore[import-untyped]
 from cfnlint.config import ConfigMixIn  # type: ignore[import-untyped]
 
+from harness.gate.checks import check_family
 from harness.gate.findings import Finding
-from harness.gate.templates import Template
+from harness.gate.spec import GateSpec
+from harness.gate.templates import Resolver, Template
 
 _SEVERITY = {"E": "error", "W": "warning", "I": "note"}
 
@@ -39,3 +41,9 @@ def cfn_lint(template: Template, region: str) -> list[Finding]:
             )
         )
     return findings
+
+
+@check_family("cfn-lint", "template", emits=("cfn-lint/*",))
+def lint_template(template: Template, resolver: Resolver, spec: GateSpec) -> list[Finding]:
+    """cfn-lint in the spec's region (``AWS::Region`` among its parameters, else us-east-1)."""
+    return cfn_lint(template, str(spec.parameters.get("AWS::Region", "us-east-1")))

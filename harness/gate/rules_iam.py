@@ -1,10 +1,12 @@
-"""Deploy-role rules: required access, forbidden scope, wildcards, admin policies, PassRole."""
+"""Deploy-role rules: required access, forbidden scope, wildcards, admin policies, PassRole, spec roles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from harness.gate import actions, patterns
+from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.iam import PolicyError, Request, Statement, action_matches, evaluate
 from harness.gate.policies import RolePolicies
@@ -134,6 +136,11 @@ def check_managed(rp: RolePolicies, spec: GateSpec) -> Iterator[Finding]:
             yield _finding(rp, line, "IAM005", f"admin managed policy attached: {arn}")
 
 
+@check_family(
+    "role-policies",
+    "role",
+    emits=("GATE000", "IAM001", "IAM002", "IAM003", "IAM004", "IAM005", "IAM006", "IAM007"),
+)
 def check_role(rp: RolePolicies, spec: GateSpec) -> list[Finding]:
     findings = list(rp.errors)
     findings += check_statements(rp, rp.statements)
@@ -146,3 +153,25 @@ def check_role(rp: RolePolicies, spec: GateSpec) -> list[Finding]:
         except PolicyError as exc:
             findings.append(_finding(rp, rp.line, "GATE000", str(exc)))
     return findings
+
+
+def _spec_line(spec: GateSpec, key: str) -> int:
+    if spec.path is None:
+        return 1
+    for number, text in enumerate(spec.path.read_text(encoding="utf-8").splitlines(), 1):
+        if text.strip().startswith(f"{key}:"):
+            return number
+    return 1
+
+
+@check_family("spec-roles", "templates", emits=("IAM008",))
+def check_spec_roles(
+    templates: Sequence[Path], roles_seen: Sequence[str], spec: GateSpec
+) -> Iterator[Finding]:
+    """Every role the spec names must be declared in some template checked (when templates were given)."""
+    for logical_id in spec.roles:
+        if templates and logical_id not in roles_seen:
+            msg = f"role {logical_id} from the spec is not declared in any template checked"
+            yield Finding(
+                str(spec.path or "spec"), _spec_line(spec, logical_id), "IAM008", "error", logical_id, msg
+            )

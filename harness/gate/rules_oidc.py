@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.gate import patterns
+from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.iam import Request, Statement, evaluate
 from harness.gate.policies import RolePolicies
-from harness.gate.spec import OidcSpec
+from harness.gate.spec import GateSpec, OidcSpec
 from harness.gate.templates import key_line
 
 ISSUER = "token.actions.githubusercontent.com"
@@ -133,3 +134,11 @@ def check_trust(rp: RolePolicies, spec: OidcSpec | None) -> Iterator[Finding]:
                     problems.append(f"admits {label} ({sub})")
         if problems:
             yield Finding(path, sub_line, "OIDC004", "error", rp.logical_id, "; ".join(problems))
+
+
+@check_family("role-trust", "role", emits=("OIDC001", "OIDC002", "OIDC003", "OIDC004"))
+def check_oidc_role(rp: RolePolicies, spec: GateSpec) -> Iterator[Finding]:
+    """The trust checks, for a role that trusts a federated principal or whose spec expects OIDC."""
+    role_spec = spec.roles.get(rp.logical_id)
+    if is_oidc_role(rp) or (role_spec and role_spec.oidc):
+        yield from check_trust(rp, role_spec.oidc if role_spec else None)

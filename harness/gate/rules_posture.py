@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.aws.s3 import PUBLIC_ACCESS_BLOCK_FLAGS
+from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.iam import Request, evaluate
 from harness.gate.policies import function_statements
@@ -222,6 +223,14 @@ class Posture:
         return False
 
 
+@check_family(
+    "posture",
+    "template",
+    emits=(
+        *("S3001", "S3002", "S3003", "S3004", "S3005", "S3006", "SCHED001", "SCHED002"),
+        *("DB001", "DB002", "DB003", "DB004", "DB005", "DB006"),
+    ),
+)
 def check_posture(template: Template, resolver: Resolver, spec: GateSpec) -> list[Finding]:
     posture = Posture(template, resolver, spec)
     return [*posture.buckets(), *posture.schedules(), *posture.databases()]

@@ -18,6 +18,7 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
 
+from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.spec import GateSpec
 from harness.gate.templates import key_line, line
@@ -40,6 +41,7 @@ def _writes(perms: Any) -> dict[str, int]:
     return {str(k): line(k) for k, v in perms.items() if str(v) == "write"} if isinstance(perms, dict) else {}
 
 
+@check_family("workflow-permissions", "workflow", emits=("WF001", "WF002", "WF003"))
 def check_workflow(path: Path, data: dict[str, Any], spec: GateSpec) -> Iterator[Finding]:
     file = str(path)
     perms = data.get("permissions")
@@ -97,6 +99,7 @@ def _zizmor_config(disabled: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@check_family("zizmor", "workflows", emits=("zizmor/*", "TOOL001"))
 def run_zizmor(paths: Sequence[Path], spec: GateSpec) -> list[Finding]:
     """zizmor's findings on the workflows, or one TOOL001 warning when it is not installed."""
     if not paths or not spec.zizmor:

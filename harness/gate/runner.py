@@ -1,4 +1,4 @@
-"""Run the gate over templates and workflows: collect inputs, apply every rule, consolidate findings."""
+"""Run the gate over templates and workflows: collect inputs, apply every check family, consolidate."""
 
 from __future__ import annotations
 
@@ -11,13 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.gate.checks import families
 from harness.gate.findings import RULES, SEVERITIES, Finding
-from harness.gate.lint import cfn_lint
 from harness.gate.policies import collect_roles
-from harness.gate.rules_iam import check_role
-from harness.gate.rules_oidc import check_trust, is_oidc_role
-from harness.gate.rules_posture import check_posture
-from harness.gate.rules_workflow import check_workflow, load_workflow, looks_like_workflow, run_zizmor
+from harness.gate.rules_workflow import load_workflow, looks_like_workflow
 from harness.gate.spec import GateSpec
 from harness.gate.templates import Resolver, load_template
 
@@ -147,9 +144,11 @@ def consolidate(findings: Iterable[Finding], ignore: Sequence[str] = ()) -> list
 def check_templates(
     templates: Sequence[Path], spec: GateSpec, *, lint: bool = True
 ) -> tuple[list[Finding], list[str]]:
+    """The ``role`` and ``template`` families on every template (``lint=False`` leaves out cfn-lint)."""
+    role_checks = [f.check for f in families("role")]
+    template_checks = [f.check for f in families("template") if lint or f.name != "cfn-lint"]
     findings: list[Finding] = []
     roles_seen: list[str] = []
-    region = str(spec.parameters.get("AWS::Region", "us-east-1"))
     for path in templates:
         template = load_template(path)
         if template.parse_findings:
@@ -158,23 +157,11 @@ def check_templates(
         resolver = Resolver(template, spec.parameters)
         for logical_id, rp in collect_roles(template, resolver).items():
             roles_seen.append(logical_id)
-            findings += check_role(rp, spec)
-            role_spec = spec.roles.get(logical_id)
-            if is_oidc_role(rp) or (role_spec and role_spec.oidc):
-                findings += check_trust(rp, role_spec.oidc if role_spec else None)
-        findings += check_posture(template, resolver, spec)
-        if lint:
-            findings += cfn_lint(template, region)
+            for check in role_checks:
+                findings += check(rp, spec)
+        for check in template_checks:
+            findings += check(template, resolver, spec)
     return findings, roles_seen
-
-
-def _spec_line(spec: GateSpec, key: str) -> int:
-    if spec.path is None:
-        return 1
-    for number, text in enumerate(spec.path.read_text(encoding="utf-8").splitlines(), 1):
-        if text.strip().startswith(f"{key}:"):
-            return number
-    return 1
 
 
 def run_gate(spec: GateSpec, inputs: Sequence[str | Path], *, lint: bool = True) -> GateReport:
@@ -183,20 +170,17 @@ def run_gate(spec: GateSpec, inputs: Sequence[str | Path], *, lint: bool = True)
     if not templates and not workflows:
         raise ConfigError("no templates or workflows to check")
     findings, roles_seen = check_templates(templates, spec, lint=lint)
-    for logical_id in spec.roles:
-        if templates and logical_id not in roles_seen:
-            msg = f"role {logical_id} from the spec is not declared in any template checked"
-            findings.append(
-                Finding(
-                    str(spec.path or "spec"), _spec_line(spec, logical_id), "IAM008", "error", logical_id, msg
-                )
-            )
+    for family in families("templates"):
+        findings += family.check(templates, roles_seen, spec)
+    workflow_checks = [f.check for f in families("workflow")]
     for path in workflows:
         data = load_workflow(path)
         if not looks_like_workflow(data, path):
             raise ConfigError(f"{path}: not a GitHub Actions workflow (no 'on' and 'jobs')")
-        findings += check_workflow(path, data, spec)
-    findings += run_zizmor(workflows, spec)
+        for check in workflow_checks:
+            findings += check(path, data, spec)
+    for family in families("workflows"):
+        findings += family.check(workflows, spec)
     return GateReport(
         findings=consolidate(findings, spec.ignore),
         templates=[str(p) for p in templates],

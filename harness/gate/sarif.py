@@ -1,4 +1,4 @@
-"""Report formats: SARIF 2.1.0 for code scanning, Markdown for the job summary, plain text.
+"""The gate report as SARIF 2.1.0 for code scanning: ``to_sarif`` and the ``SarifSink`` file output.
 
 SARIF is written as plain JSON: the subset code scanning reads (tool.driver.rules,
 results with ruleId/level/message/physicalLocation) is small, and the object-model
@@ -7,10 +7,13 @@ package (sarif-om) would add a dependency without removing any of this code.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.evidence.sinks import SinkContext
 from harness.gate.findings import describe
 from harness.gate.runner import GateReport, category
 
@@ -79,30 +82,20 @@ def to_sarif(report: GateReport, base: Path | None = None) -> dict[str, Any]:
     }
 
 
-def to_text(report: GateReport) -> str:
-    lines = [str(f) for f in report.findings]
-    verdict = "PASSED" if report.passed else f"FAILED ({len(report.failing())} failing finding(s))"
-    lines.append(
-        f"drill gate: {len(report.templates)} template(s), {len(report.workflows)} workflow(s), "
-        f"{len(report.findings)} finding(s) in {report.seconds:.2f}s — {verdict}"
-    )
-    return "\n".join(lines)
+def sarif_text(report: GateReport) -> str:
+    """The SARIF document as indented JSON (``drill gate --format sarif`` adds a final newline)."""
+    return json.dumps(to_sarif(report), indent=2)
 
 
-def to_markdown(report: GateReport) -> str:
-    icon = "✅" if report.passed else "❌"
-    out = [
-        f"## {icon} Least-privilege gate: {'passed' if report.passed else 'failed'}",
-        "",
-        f"{len(report.templates)} template(s), {len(report.workflows)} workflow(s), "
-        f"roles evaluated: {', '.join(report.roles_evaluated) or 'none'}; {report.seconds:.2f}s.",
-        "",
-    ]
-    if report.findings:
-        out += ["| Severity | Rule | File:line | Resource | Message |", "|---|---|---|---|---|"]
-        for f in report.findings:
-            msg = f.message.replace("|", "\\|").replace("\n", " ")
-            out.append(f"| {f.severity} | `{f.rule}` | `{f.file}:{f.line}` | {f.resource} | {msg} |")
-    else:
-        out.append("No findings.")
-    return "\n".join(out) + "\n"
+@dataclass(frozen=True)
+class SarifSink:
+    """Writes ``<stem>.sarif`` into the context's directory (the gate lane's ``sarif`` step)."""
+
+    stem: str
+    name = "sarif"
+
+    def write(self, report: GateReport, context: SinkContext) -> Path:
+        context.directory.mkdir(parents=True, exist_ok=True)
+        path = context.directory / f"{self.stem}.sarif"
+        path.write_text(sarif_text(report), encoding="utf-8")
+        return path
