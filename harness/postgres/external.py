@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from harness.errors import ConfigError, first_line
 from harness.postgres.database import Database
+from harness.postgres.providers import PostgresProvider, RoleSpec
 
 
 def external_database(dsn: str, *, environment: str | None, source: str) -> Database:
@@ -33,3 +37,31 @@ def external_database(dsn: str, *, environment: str | None, source: str) -> Data
         environment=environment or "production",
         extra={k: str(v) for k, v in params.items()},
     )
+
+
+class ExternalProvider(PostgresProvider):
+    """The ``external`` provider: each role's database comes from the DSN in the environment variable
+    its ``postgres.dsn_env`` names. Not a throwaway: the harness creates no databases on it."""
+
+    throwaway = False
+
+    def __init__(self, stack: contextlib.ExitStack, server: Mapping[str, Any]) -> None:
+        pass
+
+    def require(self, role: str) -> None:
+        """Nothing to start."""
+
+    def admin(self, role: str = "source") -> Database:
+        raise ConfigError(f"{role}.postgres.provider is external: the harness creates no databases on it")
+
+    def database(self, spec: RoleSpec, dbname: str) -> Database:
+        """The role's database as the DSN names it (``dbname`` does not apply)."""
+        var = spec.postgres.get("dsn_env")
+        if not var:
+            raise ConfigError(
+                f"{spec.where}: {spec.role}.postgres.dsn_env must name the variable holding the DSN"
+            )
+        dsn = os.environ.get(var)
+        if not dsn:
+            raise ConfigError(f"{spec.where}: environment variable {var} (the {spec.role} DSN) is not set")
+        return external_database(dsn, environment=spec.environment, source=f"${var}")
