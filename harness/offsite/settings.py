@@ -14,7 +14,6 @@ from harness.schema_check import best_error, error_path, load_package_schema, pa
 
 SCHEMA = "offsite-options.schema.json"
 MIB = 1024 * 1024
-AWS_PROVIDERS = ("embedded", "localstack", "aws")
 
 
 @dataclass(frozen=True)
