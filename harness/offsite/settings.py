@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
+from harness.objectstore.base import Multipart
 from harness.offsite.keys import check_label, check_prefix
 from harness.schema_check import best_error, error_path, load_package_schema, package_validator
 
@@ -70,6 +71,10 @@ class TransferSettings:
     part_size: int = 16 * MIB
     max_concurrency: int = 4
     max_attempts: int = 5
+
+    @property
+    def multipart(self) -> Multipart:
+        return Multipart(self.multipart_threshold, self.part_size, self.max_concurrency)
 
 
 @dataclass(frozen=True)
