@@ -19,6 +19,7 @@ from harness.objectstore.base import (
     Multipart,
     ObjectHead,
     ObjectMissing,
+    ObjectStore,
     ObjectVersion,
     PutOptions,
     TransferCut,
@@ -65,7 +66,7 @@ def _object_head(key: str, head: dict[str, Any]) -> ObjectHead:
     )
 
 
-class S3ObjectStore:
+class S3ObjectStore(ObjectStore):
     """The objects of one bucket, through ``client`` (its retry config applies to every call)."""
 
     def __init__(self, client: Any, bucket: str) -> None:
