@@ -59,7 +59,7 @@ def _rss_mb() -> float:
 
 def child(mode: str, endpoint_url: str, path: str, part_mb: float, concurrency: int, uri: str | None) -> None:
     """One transfer in this (fresh) process; prints a JSON line."""
-    from harness.aws.providers import localstack_endpoint
+    from harness.aws.localstack import localstack_endpoint
     from harness.offsite.fetch import fetch_archive
     from harness.offsite.keys import parse_s3_uri
     from harness.offsite.posture import check_posture
@@ -130,7 +130,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        from harness.aws.providers import localstack_endpoint
+        from harness.aws.localstack import localstack_endpoint
         from harness.offsite.provision import provision_bucket
         from harness.offsite.session import s3_client
         from harness.offsite.settings import StorageSpec

@@ -10,12 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import __version__
+from harness.aws.providers import AWS_PROVIDERS
 from harness.commands import COMMAND_MODULES
 from harness.errors import (
     EXIT_COULD_NOT_RUN,
     DrillError,
     VerificationFailed,
 )
+from harness.postgres.providers import PG_PROVIDERS
 
 DEFAULT_SCENARIOS = "scenarios/weekly"
 
@@ -98,12 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", metavar="EXPR", help="only steps matching the pytest -k expression")
     run.add_argument("--evidence-dir", help="where evidence goes (default: reports)")
     run.add_argument("--work-dir", help="drill work files (default: .tmp/exports)")
-    run.add_argument(
-        "--pg-provider", choices=["embedded", "external", "docker"], help="override the PostgreSQL provider"
-    )
+    run.add_argument("--pg-provider", choices=list(PG_PROVIDERS), help="override the PostgreSQL provider")
     run.add_argument(
         "--aws-provider",
-        choices=["embedded", "localstack", "aws"],
+        choices=list(AWS_PROVIDERS),
         help="override every scenario's AWS endpoint provider (offsite archive)",
     )
     run.add_argument("--dataset-rows", type=int, help="override the seeded dataset size")

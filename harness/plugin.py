@@ -18,11 +18,13 @@ from typing import Any
 
 import pytest
 
+from harness.aws.providers import AWS_PROVIDERS
 from harness.errors import EXIT_COULD_NOT_RUN, DrillError, VerificationFailed
 from harness.evidence import SKIPPED, VERDICT_EXIT, Evidence, write_evidence
 from harness.lanes import lane_class
 from harness.lanes.base import Lane, StepSpec
 from harness.lanes.runner import finish, run_step, start
+from harness.postgres.providers import PG_PROVIDERS
 from harness.scenario import RunOptions, Scenario, load_scenario, looks_like_scenario
 
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
@@ -37,13 +39,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--work-dir", default=".tmp/exports", help="drill work files (default: .tmp/exports)")
     group.addoption(
         "--pg-provider",
-        choices=["embedded", "external", "docker"],
+        choices=list(PG_PROVIDERS),
         default=None,
         help="override every scenario's PostgreSQL provider",
     )
     group.addoption(
         "--aws-provider",
-        choices=["embedded", "localstack", "aws"],
+        choices=list(AWS_PROVIDERS),
         default=None,
         help="override every scenario's AWS endpoint provider",
     )

@@ -15,10 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import load_yaml
-
-#: Roles a scenario names databases for, and the environment a throwaway server of each gets.
-THROWAWAY_ENVIRONMENT = {"source": "drill", "target": "scratch"}
-DEFAULT_PG_PROVIDER = "embedded"
+from harness.postgres.providers import DEFAULT_PROVIDER, THROWAWAY_ENVIRONMENT, DatabaseRole
 
 
 @dataclass(frozen=True)
@@ -109,22 +106,6 @@ class Objectives:
 
 
 @dataclass(frozen=True)
-class DatabaseRole:
-    """A role's database after the command line is applied: which provider, which environment."""
-
-    role: str
-    provider: str
-    declared_environment: str | None  # None: undeclared (an external target then counts as production)
-    bindir: str | None
-    dsn_env: str | None
-
-    @property
-    def environment(self) -> str:
-        """The environment of a throwaway server the harness starts for this role."""
-        return self.declared_environment or THROWAWAY_ENVIRONMENT[self.role]
-
-
-@dataclass(frozen=True)
 class Scenario:
     path: Path
     name: str
@@ -165,10 +146,11 @@ class Scenario:
         spec = self.source if role == "source" else self.target
         return DatabaseRole(
             role=role,
-            provider=options.pg_provider or spec.postgres.provider or DEFAULT_PG_PROVIDER,
+            provider=options.pg_provider or spec.postgres.provider or DEFAULT_PROVIDER,
             declared_environment=spec.environment or spec.postgres.environment,
             bindir=spec.postgres.bindir,
             dsn_env=spec.postgres.dsn_env,
+            where=str(self.path),
         )
 
     def dataset(self, options: RunOptions, default_rows: int) -> DatasetSpec:

@@ -55,3 +55,14 @@ def translate(exc: BaseException, what: str) -> DrillError | VerificationFailed:
     if isinstance(exc, bex.BotoCoreError | ConnectionError | TimeoutError):
         return ProviderError(f"{what}: connection to the S3 endpoint failed: {type(exc).__name__}: {exc}")
     return ProviderError(f"{what}: unexpected {type(exc).__name__}: {exc}")
+
+
+#: Codes of a failed object call that mean the object (or the version asked for) does not exist.
+OBJECT_MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "NotFound", "404"}
+
+
+def missing_object(exc: BaseException) -> bool:
+    """Whether a failed object call (HEAD, GET) says the object or version does not exist; a missing
+    bucket is not a missing object."""
+    code, status, _ = error_code(exc)
+    return code in OBJECT_MISSING_CODES or (status == 404 and code != "NoSuchBucket")

@@ -11,7 +11,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from harness.aws.providers import AwsEndpoint, aws_endpoint, resolve_provider
+from harness.aws.endpoint import AwsEndpoint
+from harness.aws.providers import AWS_PROVIDERS, aws_endpoint, resolve_provider
 from harness.errors import ConfigError
 
 _ENDPOINT_VARS = ("LOCALSTACK_ENDPOINT", "AWS_ENDPOINT_URL", "LOCALSTACK_HOST")
@@ -48,7 +49,7 @@ def endpoint_for(
     provider: str | None, region: str | None = None, url: str | None = None, *, ephemeral_ok: bool = False
 ) -> Iterator[AwsEndpoint]:
     chosen = cli_provider(provider, url)
-    if chosen == "embedded" and not ephemeral_ok:
+    if AWS_PROVIDERS[chosen].ephemeral and not ephemeral_ok:
         raise ConfigError(
             "--aws-provider embedded starts an empty moto server that lives only as long as this command; "
             "use it in scenarios (or with `drill posture --provision`), or point at LocalStack or AWS"

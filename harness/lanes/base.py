@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError, StepSkipped
+from harness.errors import ConfigError
 from harness.evidence import Evidence
 from harness.postgres.database import Database
-from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
-from harness.postgres.external import external_database
-from harness.scenario import DatabaseRole, RunOptions, Scenario
+from harness.postgres.embedded import EmbeddedCluster, EmbeddedProvider
+from harness.postgres.providers import DatabaseRole, PostgresProvider, provider_factory
+from harness.scenario import RunOptions, Scenario
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,7 @@ class Lane:
         self.evidence = evidence
         self.stack = contextlib.ExitStack()
         self.work_dir = Path(options.work_dir) / f"{scenario.name}-{evidence.run_id}"
-        self._cluster: EmbeddedCluster | None = None
-        self._docker_admin: Database | None = None
+        self._pg_providers: dict[str, PostgresProvider] = {}
         self._options_error: ConfigError | None = None
         try:
             self._opts: Any = self.parse_options()
@@ -85,57 +83,44 @@ class Lane:
         return False
 
     # -- services -----------------------------------------------------------------------------------
+    def pg_provider(self, role: str) -> PostgresProvider:
+        """The PostgreSQL provider for ``role``: ``--pg-provider``, else the scenario's, else embedded."""
+        return self._pg_provider_named(self.role(role).provider, role)
+
+    def _pg_provider_named(self, name: str, role: str = "source") -> PostgresProvider:
+        """One provider per name per run, made on first use (its server starts when first asked)."""
+        if name not in self._pg_providers:
+            factory = provider_factory(name, f"{self.scenario.path}: {role}.postgres.provider")
+            self._pg_providers[name] = factory(self.stack, self.role("source"))
+        return self._pg_providers[name]
+
     def cluster(self) -> EmbeddedCluster:
         """The run's embedded PostgreSQL cluster, started on first use and stopped in ``close``."""
-        if self._cluster is None:
-            self._cluster = self.stack.enter_context(embedded_postgres(self.role("source").bindir))
-        return self._cluster
+        provider = self._pg_provider_named("embedded")
+        assert isinstance(provider, EmbeddedProvider)
+        return provider.cluster()
+
+    @property
+    def _cluster(self) -> EmbeddedCluster | None:
+        """The embedded cluster if it has been started (None before)."""
+        provider = self._pg_providers.get("embedded")
+        return provider.active if isinstance(provider, EmbeddedProvider) else None
 
     def postgres(self, role: str, dbname: str) -> tuple[Database, bool]:
-        """The source or target database for ``role``; the flag says whether it is embedded."""
-        spec = self.role(role)
-        if spec.provider == "embedded":
-            return self.cluster().database(dbname).with_environment(spec.environment), True
-        if spec.provider == "docker":
-            return self.docker_admin(role).with_dbname(dbname).with_environment(spec.environment), True
-        if spec.provider != "external":
-            raise ConfigError(
-                f"{self.scenario.path}: {role}.postgres.provider {spec.provider!r} is not supported here"
-            )
-        var = spec.dsn_env
-        if not var:
-            raise ConfigError(
-                f"{self.scenario.path}: {role}.postgres.dsn_env must name the variable holding the DSN"
-            )
-        dsn = os.environ.get(var)
-        if not dsn:
-            raise ConfigError(f"{self.scenario.path}: environment variable {var} (the {role} DSN) is not set")
-        return external_database(dsn, environment=spec.declared_environment, source=f"${var}"), False
-
-    def docker_admin(self, role: str = "source") -> Database:
-        """The run's PostgreSQL container (pinned image), started on first use and stopped in ``close``.
-
-        Without a reachable Docker daemon the step is skipped with the reason (never passed)."""
-        if self._docker_admin is None:
-            from harness.containers import DockerUnavailable
-            from harness.postgres.docker import docker_postgres
-
-            try:
-                self._docker_admin = self.stack.enter_context(docker_postgres())
-            except DockerUnavailable as exc:
-                raise StepSkipped(f"{role}.postgres.provider is docker: {exc}") from None
-        return self._docker_admin
+        """The source or target database for ``role``; the flag says whether it lives on a throwaway
+        server (embedded or docker) the drill may create databases on."""
+        provider = self.pg_provider(role)
+        return provider.database(self.role(role), dbname), provider.throwaway
 
     def admin_database(self, db: Database) -> Database:
         """The maintenance database of the throwaway server ``db`` lives on (embedded or docker)."""
-        return self.docker_admin() if db.provider == "docker" else self.cluster().database()
+        return self._pg_provider_named(db.provider).admin()
 
     def require_providers(self, *roles: str) -> None:
         """Start (or skip for want of) every Docker-backed service the roles need, before any work,
         so a drill that cannot have its services is skipped as a whole and never half-verified."""
         for role in roles:
-            if self.role(role).provider == "docker":
-                self.docker_admin(role)
+            self.pg_provider(role).require(role)
 
     def objective(self, key: str, measured: float | None, definition: str) -> dict[str, Any]:
         """A measured RTO or RPO (``key``) beside the scenario's ``objectives.<key>_seconds``."""

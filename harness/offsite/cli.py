@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.aws.oneoff import endpoint_for
+from harness.aws.providers import AWS_PROVIDERS
 from harness.errors import EXIT_NOT_VERIFIED, EXIT_VERIFIED, ConfigError
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _json(data: dict[str, Any]) -> None:
 
 
 def _aws_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--aws-provider", choices=["embedded", "localstack", "aws"], help="endpoint provider")
+    p.add_argument("--aws-provider", choices=list(AWS_PROVIDERS), help="endpoint provider")
     p.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)")
     p.add_argument("--endpoint-url", help="LocalStack-style endpoint URL (localstack provider)")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from harness.offsite.settings import TransferSettings
 
 

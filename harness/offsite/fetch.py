@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.aws.errors import error_code, translate
+from harness.aws.errors import translate
 from harness.aws.s3 import check_bucket
 from harness.errors import ArchiveError, ConfigError
-from harness.offsite.checksums import CHUNK, PartHasher, display, split_store_value
+from harness.objectstore.base import ObjectHead, ObjectStore, TransferCut
+from harness.objectstore.s3 import S3ObjectStore
+from harness.offsite.checksums import PartHasher, display, split_store_value
 from harness.offsite.keys import S3Uri
 
 
@@ -57,59 +59,48 @@ class FetchResult:
         }
 
 
-def _head(s3: Any, uri: S3Uri, **extra: Any) -> dict[str, Any]:
-    from botocore.exceptions import ClientError
-
-    kwargs: dict[str, Any] = {"Bucket": uri.bucket, "Key": uri.key, "ChecksumMode": "ENABLED", **extra}
-    if uri.version_id:
-        kwargs["VersionId"] = uri.version_id
-    try:
-        head: dict[str, Any] = s3.head_object(**kwargs)
-    except ClientError as exc:
-        code, status, _ = error_code(exc)
-        if status == 404 or code in {"NoSuchKey", "NoSuchVersion", "NotFound"}:
-            version = f" (version {uri.version_id})" if uri.version_id else ""
-            raise ConfigError(f"{uri}{version}: no such object in the bucket") from None
-        raise translate(exc, str(uri)) from None
-    except Exception as exc:
-        raise translate(exc, str(uri)) from None
+def _head(objects: ObjectStore, uri: S3Uri, part: int | None = None) -> ObjectHead:
+    head = objects.head(uri.key, uri.version_id, part=part, checksum=True, what=str(uri))
+    if head is None:
+        version = f" (version {uri.version_id})" if uri.version_id else ""
+        raise ConfigError(f"{uri}{version}: no such object in the bucket")
     return head
 
 
-def _part_size(s3: Any, uri: S3Uri, version_id: str | None, stored_parts: int | None) -> int | None:
+def _part_size(
+    objects: ObjectStore, uri: S3Uri, version_id: str | None, stored_parts: int | None
+) -> int | None:
     """The part size of a multipart object (from part 1), or None for a single-part object."""
-    first = _head(s3, S3Uri(uri.bucket, uri.key, version_id), PartNumber=1)
-    parts = first.get("PartsCount") or stored_parts
-    return int(first["ContentLength"]) if parts and parts > 1 else None
+    first = _head(objects, S3Uri(uri.bucket, uri.key, version_id), part=1)
+    parts = first.parts or stored_parts
+    return first.size if parts and parts > 1 else None
 
 
 def _stream(
-    s3: Any, uri: S3Uri, version_id: str | None, etag: str, handle: Any, hasher: PartHasher, attempts: int
+    objects: ObjectStore,
+    uri: S3Uri,
+    version_id: str | None,
+    etag: str,
+    handle: Any,
+    hasher: PartHasher,
+    attempts: int,
 ) -> int:
     """Copy the object into ``handle``; resume with a ranged GET after a dropped connection."""
-    from botocore.exceptions import BotoCoreError
-    from urllib3.exceptions import HTTPError
-
     resumed = 0
+    what = f"download of {uri}"
     while True:
-        kwargs: dict[str, Any] = {"Bucket": uri.bucket, "Key": uri.key, "IfMatch": etag}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        if hasher.size:
-            kwargs["Range"] = f"bytes={hasher.size}-"
         try:
-            body = s3.get_object(**kwargs)["Body"]
-            while block := body.read(CHUNK):
+            for block in objects.get(uri.key, version_id, start=hasher.size, if_match=etag, what=what):
                 handle.write(block)
                 hasher.update(block)
             return resumed
-        except (BotoCoreError, HTTPError, ConnectionError) as exc:
+        except TransferCut:
             resumed += 1
             if resumed >= attempts:
-                raise translate(exc, f"download of {uri}") from None
+                raise
             time.sleep(min(2.0, 0.2 * 2**resumed))
         except Exception as exc:
-            raise translate(exc, f"download of {uri}") from None
+            raise translate(exc, what) from None
 
 
 def fetch_archive(
@@ -130,17 +121,17 @@ def fetch_archive(
     if region:
         check_bucket(s3, uri.bucket, region, tolerate_forbidden=True)
     started = time.perf_counter()
-    head = _head(s3, uri)
-    version_id = head.get("VersionId") or uri.version_id
-    stored = head.get("ChecksumSHA256")
-    stored_b64, stored_parts = split_store_value(stored) if stored else (None, None)
-    part_size = _part_size(s3, uri, version_id, stored_parts) if stored else None
+    objects = S3ObjectStore(s3, uri.bucket)
+    head = _head(objects, uri)
+    version_id = head.version_id or uri.version_id
+    stored_b64, stored_parts = split_store_value(head.sha256) if head.sha256 else (None, None)
+    part_size = _part_size(objects, uri, version_id, stored_parts) if head.sha256 else None
     dest_dir.mkdir(parents=True, exist_ok=True)
     tmp = dest_dir / f".{uri.basename}.{secrets.token_hex(4)}.partial"
     hasher = PartHasher(part_size)
     try:
         with tmp.open("wb") as handle:
-            resumed = _stream(s3, uri, version_id, head["ETag"], handle, hasher, attempts)
+            resumed = _stream(objects, uri, version_id, head.etag, handle, hasher, attempts)
         checks = _verify(uri, head, hasher, stored_b64, part_size, expected_sha256)
         if final.exists():  # appeared while downloading
             raise ConfigError(f"{final} already exists; refusing to overwrite it")
@@ -163,7 +154,7 @@ def fetch_archive(
 
 def _verify(
     uri: S3Uri,
-    head: dict[str, Any],
+    head: ObjectHead,
     hasher: PartHasher,
     stored_b64: str | None,
     part_size: int | None,
@@ -171,10 +162,8 @@ def _verify(
 ) -> list[str]:
     """Compare the downloaded bytes with every reference available; at least one is required."""
     checks: list[str] = []
-    if hasher.size != head.get("ContentLength"):
-        raise ArchiveError(
-            f"{uri}: downloaded {hasher.size} bytes, the store reports {head.get('ContentLength')}"
-        )
+    if hasher.size != head.size:
+        raise ArchiveError(f"{uri}: downloaded {hasher.size} bytes, the store reports {head.size}")
     if stored_b64:
         actual = hasher.store_b64(composite=part_size is not None)
         parts = hasher.parts if part_size else None
@@ -184,7 +173,7 @@ def _verify(
                 f"but the store recorded {display(stored_b64, parts)}"
             )
         checks.append("store ChecksumSHA256" + (" (composite)" if part_size else ""))
-    recorded = (head.get("Metadata") or {}).get("sha256")
+    recorded = head.metadata.get("sha256")
     if recorded:
         if recorded != hasher.hexdigest():
             raise ArchiveError(

@@ -11,7 +11,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from harness.aws.providers import AwsEndpoint, aws_endpoint, resolve_provider
+from harness.aws.endpoint import AwsEndpoint
+from harness.aws.providers import aws_endpoint, resolve_provider
 from harness.errors import StepSkipped, VerificationFailed
 from harness.offsite.client import s3_client
 from harness.offsite.fetch import FetchResult, fetch_archive

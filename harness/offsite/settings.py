@@ -8,11 +8,11 @@ from typing import Any
 
 from harness.config import check, read_yaml
 from harness.errors import ConfigError
+from harness.objectstore.base import Multipart
 from harness.offsite.keys import check_label, check_prefix
 
 SCHEMA = "offsite-options.schema.json"
 MIB = 1024 * 1024
-AWS_PROVIDERS = ("embedded", "localstack", "aws")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class TransferSettings:
     part_size: int = 16 * MIB
     max_concurrency: int = 4
     max_attempts: int = 5
+
+    @property
+    def multipart(self) -> Multipart:
+        return Multipart(self.multipart_threshold, self.part_size, self.max_concurrency)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,9 @@
 """Upload an export archive to ``<prefix>/<environment>/<YYYY-MM-DD>/<name>-<generated-at>.tar.gz``.
 
 Only after a posture check of the same bucket that allows it. Server-side encryption and a
-SHA-256 the store verifies (``ChecksumAlgorithm``; the precomputed digest for single-part
-uploads, per-part digests for multipart); large archives go multipart with bounded memory
-(part size x concurrency) through s3transfer; throttling, 5xx and connection resets are
-retried by botocore's retry config. When an upload fails or is interrupted, its multipart
-upload is aborted (s3transfer's own clean-up, then a sweep of the key) so nothing is left
+SHA-256 the store verifies (the precomputed digest for single-part uploads, per-part digests for
+multipart), through the object store (``harness.objectstore``): large archives go multipart with
+bounded memory (part size x concurrency), and a failed or interrupted upload leaves nothing
 behind. The stored object is then read back (HEAD) and its size, checksum and encryption
 compared with the local archive.
 """
@@ -19,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.aws.errors import translate
 from harness.errors import ArchiveError, ConfigError, VerificationFailed
 from harness.files import MANIFEST
+from harness.objectstore.base import ObjectHead, ObjectStore, PutOptions
+from harness.objectstore.s3 import S3ObjectStore
 from harness.offsite.checksums import PartHasher, display, hash_file, split_store_value
 from harness.offsite.keys import S3Uri, archive_key
 from harness.offsite.posture import PostureReport
@@ -119,76 +118,21 @@ def read_manifest(archive: Path) -> dict[str, Any]:
     raise ArchiveError(f"{archive}: no {MANIFEST} in the archive; not an export archive")
 
 
-def part_size_for(size: int, transfer: TransferSettings) -> int | None:
-    """The part size s3transfer will use for ``size`` bytes, or None for a single PUT."""
-    if size < transfer.multipart_threshold:
-        return None
-    from s3transfer.utils import ChunksizeAdjuster
-
-    adjusted: int = ChunksizeAdjuster().adjust_chunksize(transfer.part_size, size)
-    return adjusted
-
-
-def transfer_config(transfer: TransferSettings) -> Any:
-    from boto3.s3.transfer import TransferConfig
-
-    return TransferConfig(
-        multipart_threshold=transfer.multipart_threshold,
-        multipart_chunksize=transfer.part_size,
-        max_concurrency=transfer.max_concurrency,
-        use_threads=transfer.max_concurrency > 1,
-    )
-
-
-def abort_leftovers(s3: Any, bucket: str, key: str) -> int:
-    """Abort every incomplete multipart upload of exactly ``key``; returns how many."""
-    aborted = 0
-    response = s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
-    for upload in response.get("Uploads", []):
-        if upload.get("Key") == key:
-            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
-            aborted += 1
-    return aborted
-
-
-def _send(s3: Any, archive: Path, uri: S3Uri, extra: dict[str, Any], transfer: TransferSettings) -> None:
-    """Run the transfer; on any failure abort what it left behind and raise a drill error."""
-    from boto3.s3.transfer import create_transfer_manager
-
-    try:
-        with create_transfer_manager(s3, transfer_config(transfer)) as manager:
-            manager.upload(str(archive), uri.bucket, uri.key, extra_args=extra).result()
-    except BaseException as exc:
-        try:
-            aborted = abort_leftovers(s3, uri.bucket, uri.key)
-            cleanup = f"; {aborted} incomplete multipart upload(s) aborted" if aborted else ""
-        except Exception as sweep:
-            cleanup = f"; could not confirm clean-up ({type(sweep).__name__})"
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        error = translate(exc, f"upload to {uri}")
-        raise type(error)(f"{error}{cleanup}") from None
-
-
-def _verify_stored(s3: Any, uri: S3Uri, local: PartHasher, composite: bool) -> dict[str, Any]:
-    try:
-        head: dict[str, Any] = s3.head_object(Bucket=uri.bucket, Key=uri.key, ChecksumMode="ENABLED")
-    except Exception as exc:
-        raise translate(exc, f"{uri} after upload") from None
-    stored = head.get("ChecksumSHA256")
-    if not stored:
+def _verify_stored(objects: ObjectStore, uri: S3Uri, local: PartHasher, composite: bool) -> ObjectHead:
+    head = objects.head(uri.key, checksum=True, what=f"{uri} after upload")
+    if head is None:
+        raise ConfigError(f"{uri} after upload: not found")
+    if not head.sha256:
         raise VerificationFailed(f"{uri}: the store kept no SHA-256 checksum for the object")
-    value, _ = split_store_value(stored)
+    value, _ = split_store_value(head.sha256)
     if value != local.store_b64(composite):
         raise VerificationFailed(
             f"{uri}: the store's checksum {display(value, local.parts if composite else None)} differs "
             f"from the local archive's"
         )
-    if head.get("ContentLength") != local.size:
-        raise VerificationFailed(
-            f"{uri}: stored {head.get('ContentLength')} bytes, the archive has {local.size}"
-        )
-    if not head.get("ServerSideEncryption"):
+    if head.size != local.size:
+        raise VerificationFailed(f"{uri}: stored {head.size} bytes, the archive has {local.size}")
+    if not head.encryption:
         raise VerificationFailed(f"{uri}: the object was stored without server-side encryption")
     return head
 
@@ -253,33 +197,32 @@ def put_verified(
     (HEAD) and compare. The caller checks the key and the posture; the SHA-256 also goes into the
     object's metadata for :func:`harness.offsite.fetch.fetch_archive`."""
     started = time.perf_counter()
+    objects = S3ObjectStore(s3, uri.bucket)
     size = path.stat().st_size
-    part_size = part_size_for(size, transfer)
+    part_size = objects.part_size(size, transfer.multipart)
     local = hash_file(path, part_size)
     if expected_sha256 and local.hexdigest() != expected_sha256:
         raise ArchiveError(f"{path}: sha256 changed since it was archived")
-    extra: dict[str, Any] = {
-        "ChecksumAlgorithm": "SHA256",
-        "ServerSideEncryption": sse,
-        "ContentType": content_type,
-        "Metadata": {"sha256": local.hexdigest(), **(metadata or {})},
-    }
-    if sse.startswith("aws:kms") and kms_key:
-        extra["SSEKMSKeyId"] = kms_key
-    if part_size is None:
-        extra["ChecksumSHA256"] = local.store_b64(composite=False)  # the store verifies our digest
-    _send(s3, path, uri, extra, transfer)
-    head = _verify_stored(s3, uri, local, composite=part_size is not None)
+    options = PutOptions(
+        # single-part: the store verifies our digest; multipart: the per-part digests sent
+        sha256_b64=local.store_b64(composite=False) if part_size is None else None,
+        encryption=sse,
+        kms_key=kms_key if sse.startswith("aws:kms") else None,
+        content_type=content_type,
+        metadata={"sha256": local.hexdigest(), **(metadata or {})},
+    )
+    objects.put_file(uri.key, path, options, transfer.multipart, what=f"upload to {uri}")
+    head = _verify_stored(objects, uri, local, composite=part_size is not None)
     return StoredObject(
         uri=uri,
-        version_id=head.get("VersionId"),
+        version_id=head.version_id,
         size_bytes=size,
         sha256=local.hexdigest(),
         store_checksum=display(local.store_b64(part_size is not None), local.parts if part_size else None),
         checksum_type="COMPOSITE" if part_size else "FULL_OBJECT",
         parts=local.parts if part_size else 1,
-        sse=head.get("ServerSideEncryption"),
-        kms_key=head.get("SSEKMSKeyId"),
+        sse=head.encryption,
+        kms_key=head.kms_key,
         seconds=time.perf_counter() - started,
         part_size=part_size,
     )

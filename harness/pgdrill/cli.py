@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.aws.providers import DURABLE_AWS_PROVIDERS
+
 if TYPE_CHECKING:
     from harness.commands import AddCommand
 
@@ -51,7 +53,7 @@ def register(add: AddCommand) -> None:
     )
     p.add_argument(
         "--aws-provider",
-        choices=["localstack", "aws"],
+        choices=DURABLE_AWS_PROVIDERS,
         help="endpoint for an s3:// dump (default: DRILL_AWS_PROVIDER, else localstack when an endpoint "
         "URL is set in the environment, else aws)",
     )

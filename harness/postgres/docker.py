@@ -9,9 +9,10 @@ import os
 import secrets
 from collections.abc import Iterator
 
-from harness.containers import require_docker, started
-from harness.errors import ProviderError
+from harness.containers import DockerUnavailable, require_docker, started
+from harness.errors import ProviderError, StepSkipped
 from harness.postgres.database import Database
+from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
 #: Pinned image (override with DRILL_POSTGRES_IMAGE, e.g. to pin a digest: postgres:16-alpine@sha256:…).
 POSTGRES_IMAGE = "postgres:16-alpine"
@@ -41,3 +42,23 @@ def docker_postgres(image: str | None = None) -> Iterator[Database]:
             provider=PROVIDER,
             environment="drill",
         )
+
+
+class DockerProvider(ThrowawayServer):
+    """The ``docker`` provider: one container per lane, started on first use and stopped with the
+    lane's exit stack. Without a reachable Docker daemon the step is skipped with the reason."""
+
+    def __init__(self, stack: contextlib.ExitStack, source: DatabaseRole) -> None:
+        self._stack = stack
+        self._admin: Database | None = None
+
+    def require(self, role: str) -> None:
+        self.admin(role)
+
+    def admin(self, role: str = "source") -> Database:
+        if self._admin is None:
+            try:
+                self._admin = self._stack.enter_context(docker_postgres())
+            except DockerUnavailable as exc:
+                raise StepSkipped(f"{role}.postgres.provider is docker: {exc}") from None
+        return self._admin

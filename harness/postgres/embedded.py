@@ -27,6 +27,7 @@ from harness.net import free_port
 from harness.postgres.binaries import find_bindir, pg_free_env
 from harness.postgres.database import Database
 from harness.postgres.process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
+from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
 SERVICE_USER = "postgres"
 SUPERUSER = "postgres"
@@ -252,3 +253,20 @@ def embedded_postgres(
         cluster.initdb()
         cluster.start()
         yield cluster
+
+
+class EmbeddedProvider(ThrowawayServer):
+    """The ``embedded`` provider: one throwaway cluster per lane (the source's ``bindir`` picks the
+    binaries), started on first use and stopped with the lane's exit stack."""
+
+    def __init__(self, stack: contextlib.ExitStack, source: DatabaseRole) -> None:
+        self._stack, self._bindir = stack, source.bindir
+        self.active: EmbeddedCluster | None = None
+
+    def cluster(self) -> EmbeddedCluster:
+        if self.active is None:
+            self.active = self._stack.enter_context(embedded_postgres(self._bindir))
+        return self.active
+
+    def admin(self, role: str = "source") -> Database:
+        return self.cluster().database()

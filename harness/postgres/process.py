@@ -13,19 +13,27 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.errors import ProviderError
 
-if TYPE_CHECKING:
-    from harness.postgres.embedded import EmbeddedCluster
+
+class ServerFiles(Protocol):
+    """What the process helpers need of a cluster (``EmbeddedCluster`` has it)."""
+
+    bindir: Path  # server and client binaries
+    base: Path  # the cluster's own directory (data, socket, log)
+    data: Path  # the data directory
+    account: tuple[int, int] | None  # (uid, gid) the server runs as, when the harness is root
+    running: bool
+
 
 OWNER_FILE = "drill-owner.json"
 DIR_PREFIX = "drill-pg-"
 
 
 def run_tool(
-    cluster: EmbeddedCluster, tool: str, args: list[str], *, env: Mapping[str, str], timeout: float = 1800
+    cluster: ServerFiles, tool: str, args: list[str], *, env: Mapping[str, str], timeout: float = 1800
 ) -> subprocess.CompletedProcess[str]:
     """Run one of the cluster's client tools, as the server's account when we are root."""
     kwargs: dict[str, Any] = {}
@@ -69,7 +77,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def kill_server(cluster: EmbeddedCluster, timeout: float = 10) -> int:
+def kill_server(cluster: ServerFiles, timeout: float = 10) -> int:
     """SIGKILL the postmaster and its children (a crash, not a shutdown); return the postmaster pid."""
     pid = postmaster_pid(cluster.data)
     if pid is None:

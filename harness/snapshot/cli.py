@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.aws.providers import DURABLE_AWS_PROVIDERS
 from harness.clock import utc_compact, utc_iso
 from harness.errors import EXIT_VERIFIED, ConfigError
 from harness.files import write_once
@@ -74,7 +75,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="override the store: DIR, dir:DIR, targz:DIR or s3://BUCKET/PREFIX")
     p.add_argument("--key-file", help="override the key: a key file (see `keys init`)")
     p.add_argument("--kms-key-id", help="override the key: a KMS key id, ARN or alias/…")
-    p.add_argument("--aws-provider", choices=["localstack", "aws"], help="AWS endpoint for S3/KMS")
+    p.add_argument("--aws-provider", choices=DURABLE_AWS_PROVIDERS, help="AWS endpoint for S3/KMS")
     p.add_argument("--endpoint-url", help="endpoint URL for --aws-provider localstack")
     p.add_argument("--region", help="AWS region")
     p.add_argument("--json", action="store_true", help="print JSON")

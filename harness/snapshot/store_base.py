@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from harness.clock import utc_iso
 from harness.errors import ConfigError, VerificationFailed
+from harness.objectstore.base import LockState
 
 ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
 OBJECT_RE = re.compile(r"^(manifest\.json|pack-[0-9]{6})$")
@@ -52,34 +51,6 @@ class LockSpec:
             raise ConfigError(f"object_lock.mode must be GOVERNANCE or COMPLIANCE, not {self.mode!r}")
         if not 1 <= self.days <= 36500:
             raise ConfigError(f"object_lock.days must be between 1 and 36500, not {self.days!r}")
-
-
-@dataclass(frozen=True)
-class LockState:
-    mode: str | None = None
-    until: datetime | None = None
-    legal_hold: bool = False
-
-    def locked(self, now: datetime | None = None) -> bool:
-        active = self.until is not None and self.until > (now or datetime.now(UTC))
-        return self.legal_hold or (self.mode is not None and active)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "locked": self.locked(),
-            "state": self.describe(),
-            "mode": self.mode,
-            "until": utc_iso(self.until) if self.until else None,
-            "legal_hold": self.legal_hold,
-        }
-
-    def describe(self) -> str:
-        if not self.locked():
-            return "unlocked"
-        if self.legal_hold:
-            return "legal hold"
-        assert self.until is not None
-        return f"{self.mode} until {self.until.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 class SnapshotWriter(ABC):

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from harness.archive import ArchiveInfo, create_archive
-from harness.aws.providers import AwsEndpoint, embedded_moto
+from harness.aws.embedded import embedded_moto
+from harness.aws.endpoint import AwsEndpoint
 from harness.offsite.client import s3_client
 from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.provision import provision_bucket

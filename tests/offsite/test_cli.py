@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.archive import ArchiveInfo
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from harness.cli import main
 from harness.postgres.database import Database
 from harness.secrets import scan_text

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.archive import ArchiveInfo
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from harness.errors import ProviderError, VerificationFailed
 from harness.offsite.client import s3_client
 from harness.offsite.fetch import fetch_archive

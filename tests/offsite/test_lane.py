@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from harness.evidence import validate_evidence
 from tests.conftest import REFERENCE_CONTRACT, REPO
 from tests.offsite.conftest import new_bucket, no_multipart_uploads

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.aws.providers import aws_endpoint, localstack_endpoint, resolve_provider
+from harness.aws.localstack import localstack_endpoint
+from harness.aws.providers import aws_endpoint, resolve_provider
 from harness.containers import DockerUnavailable, docker_status
 from harness.errors import ConfigError, ProviderError
 from harness.postgres.docker import docker_postgres

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness.aws.providers import AwsEndpoint, embedded_moto
+from harness.aws.embedded import embedded_moto
+from harness.aws.endpoint import AwsEndpoint
 from harness.cli import main
 from harness.offsite.client import s3_client
 from tests.offsite.conftest import corrupt_stored_object, new_bucket

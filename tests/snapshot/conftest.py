@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.aws.providers import AwsEndpoint, embedded_moto
+from harness.aws.embedded import embedded_moto
+from harness.aws.endpoint import AwsEndpoint
 from harness.cli import main
 from harness.snapshot.keys import FileKeys, init_keyfile
 from harness.snapshot.store_local import DirStore

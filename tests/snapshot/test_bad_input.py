@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from harness.errors import VerificationFailed
 from harness.snapshot.catalog import open_snapshot, read_chunk
 from harness.snapshot.crypto import canonical_json, seal_manifest

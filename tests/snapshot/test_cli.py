@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from tests.snapshot.conftest import listing, run_cli
 
 Capsys = pytest.CaptureFixture[str]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.aws.providers import AwsEndpoint
+from harness.aws.endpoint import AwsEndpoint
 from harness.errors import ConfigError, RefusedError, VerificationFailed
 from harness.files import MANIFEST
 from harness.snapshot.catalog import list_snapshots, open_snapshot
