@@ -71,23 +71,25 @@ def bind_timestamps(ctx: EntityContext) -> RecordRule | None:
 
 @produces("redaction.field_present")
 def bind_redacted_fields(ctx: EntityContext) -> RecordRule | None:
-    redact = set(ctx.entity.redact)
+    redact = tuple(dict.fromkeys(ctx.entity.redact))  # contract order: the same in every process
     if not redact:
         return None
+    redact_set = frozenset(redact)
     finding, file = ctx.finding, ctx.entity.file
 
     def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
-        if redact.isdisjoint(record):
+        if redact_set.isdisjoint(record):
             return False
-        for fld in redact.intersection(record):
-            finding(
-                "redaction.field_present",
-                file,
-                "field must be redacted by the contract",
-                line=line,
-                record_id=rid,
-                field=fld,
-            )
+        for fld in redact:
+            if fld in record:
+                finding(
+                    "redaction.field_present",
+                    file,
+                    "field must be redacted by the contract",
+                    line=line,
+                    record_id=rid,
+                    field=fld,
+                )
         return True
 
     return check
