@@ -114,6 +114,6 @@ def test_registered_rules_are_marked() -> None:
 
 def test_an_unknown_rule_id_is_a_programming_error(contract: Contract, tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="not in the catalogue"):
-        Validator(contract, tmp_path).finding("record.nonsense", "x.jsonl", "never")
+        Validator(contract, tmp_path).context.finding("record.nonsense", "x.jsonl", "never")
     with pytest.raises(KeyError, match="not in the catalogue"):
         produces("record.nonsense")

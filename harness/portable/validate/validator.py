@@ -29,7 +29,6 @@ from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_
 from harness.portable.validate.rules import files as file_rules
 from harness.portable.validate.rules import manifest as manifest_rules
 from harness.portable.validate.rules import records as record_rules
-from harness.portable.validate.rules.catalogue import new_finding
 from harness.portable.validate.rules.context import EntityContext, ExportContext
 from harness.portable.validate.rules.records import record_key
 
@@ -46,22 +45,9 @@ class Validator:
         self.scratch_dir = scratch_dir
         self.report = ValidationReport(export_dir=self.export_dir)
 
-    def finding(
-        self,
-        rule: str,
-        file: str,
-        message: str,
-        *,
-        line: int | None = None,
-        record_id: str | None = None,
-        field: str | None = None,
-    ) -> None:
-        """Record a finding of a catalogued rule (an unknown rule id raises KeyError)."""
-        self.report.add(new_finding(rule, file, message, line=line, record_id=record_id, field=field))
-
     @cached_property
     def context(self) -> ExportContext:
-        return ExportContext(self.contract, self.export_dir, self.finding, self.report)
+        return ExportContext(report=self.report, contract=self.contract, export_dir=self.export_dir)
 
     def check_manifest(self) -> dict[str, Any] | None:
         manifest = manifest_rules.read_manifest(self.context)
@@ -80,7 +66,7 @@ class Validator:
         path = self.export_dir / ent.file
         if not path.is_file():
             return
-        ctx = EntityContext(ent, index, self.finding)
+        ctx = EntityContext(report=self.report, entity=ent, index=index)
         checks = [check for check in (bind(ctx) for bind in RECORD_RULES) if check is not None]
         digest = hashlib.sha256()
         update = digest.update

@@ -1,8 +1,8 @@
 """The catalogue of validation rules: every rule id once, with its family, severity and summary.
 
-A finding is made only through :func:`new_finding`, so an id missing from the catalogue is a
-programming error that any test reaching it catches. Each family is the module of
-``harness.portable.validate.rules`` whose functions produce the family's findings.
+Findings are made only through ``RuleContext.finding``, which looks the id up here, so an id
+missing from the catalogue is a programming error that any test reaching it catches. A family
+is the module of ``harness.portable.validate.rules`` whose functions report its rules.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-
-from harness.portable.validate.findings import Finding
 
 FAMILIES = ("manifest", "files", "records", "fields", "secrets", "relationships")
 
@@ -60,18 +58,6 @@ def rule(rule_id: str) -> Rule:
         return RULES[rule_id]
     except KeyError:
         raise KeyError(f"validation rule {rule_id!r} is not in the catalogue") from None
-
-
-def new_finding(
-    rule_id: str,
-    file: str,
-    message: str,
-    *,
-    line: int | None = None,
-    record_id: str | None = None,
-    field: str | None = None,
-) -> Finding:
-    return Finding(rule_id, file, line, record_id, message, field, rule(rule_id).severity)
 
 
 def produces(*rule_ids: str) -> Callable[[F], F]:
