@@ -2,40 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, RecordRule
 
+# One field's test: (field, accepts a non-null value, describes the fault without the value).
+FieldTest = tuple[str, Callable[[Any], bool], Callable[[], str]]
 
-@produces("enum.unknown")
-def bind_enums(ctx: EntityContext) -> RecordRule | None:
-    enums = tuple((k, set(v)) for k, v in ctx.entity.enums.items())
-    if not enums:
+
+def _bind_field_tests(ctx: EntityContext, rule_id: str, tests: tuple[FieldTest, ...]) -> RecordRule | None:
+    """A record rule that reports ``rule_id`` for each field whose non-null value a test rejects."""
+    if not tests:
         return None
     finding, file = ctx.finding, ctx.entity.file
 
     def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
         bad = False
-        for fld, allowed in enums:
+        for fld, accept, describe in tests:
             value = record.get(fld)
-            if value is not None and value not in allowed:
-                finding(
-                    "enum.unknown",
-                    file,
-                    f"value is not one of {sorted(allowed)}",
-                    line=line,
-                    record_id=rid,
-                    field=fld,
-                )
+            if value is not None and not accept(value):
+                finding(rule_id, file, describe(), line=line, record_id=rid, field=fld)
                 bad = True
         return bad
 
     return check
 
 
-def _parse_timestamp(value: str) -> bool:
+@produces("enum.unknown")
+def bind_enums(ctx: EntityContext) -> RecordRule | None:
+    tests: list[FieldTest] = []
+    for fld, values in ctx.entity.enums.items():
+        allowed = set(values)
+        tests.append((fld, allowed.__contains__, partial(_not_one_of, allowed)))
+    return _bind_field_tests(ctx, "enum.unknown", tuple(tests))
+
+
+def _not_one_of(allowed: set[Any]) -> str:
+    return f"value is not one of {sorted(allowed)}"
+
+
+@produces("timestamp.unparseable")
+def bind_timestamps(ctx: EntityContext) -> RecordRule | None:
+    tests = tuple((fld, _is_timestamp, _not_a_timestamp) for fld in ctx.entity.timestamps)
+    return _bind_field_tests(ctx, "timestamp.unparseable", tests)
+
+
+def _is_timestamp(value: Any) -> bool:
+    """RFC 3339 with a zone: a string ``datetime.fromisoformat`` reads, with a ``T`` and an offset."""
+    if not isinstance(value, str):
+        return False
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -43,30 +62,8 @@ def _parse_timestamp(value: str) -> bool:
     return parsed.tzinfo is not None and "T" in value
 
 
-@produces("timestamp.unparseable")
-def bind_timestamps(ctx: EntityContext) -> RecordRule | None:
-    fields = ctx.entity.timestamps
-    if not fields:
-        return None
-    finding, file = ctx.finding, ctx.entity.file
-
-    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
-        bad = False
-        for fld in fields:
-            value = record.get(fld)
-            if value is not None and not (isinstance(value, str) and _parse_timestamp(value)):
-                finding(
-                    "timestamp.unparseable",
-                    file,
-                    "not an RFC 3339 timestamp with a zone",
-                    line=line,
-                    record_id=rid,
-                    field=fld,
-                )
-                bad = True
-        return bad
-
-    return check
+def _not_a_timestamp() -> str:
+    return "not an RFC 3339 timestamp with a zone"
 
 
 @produces("redaction.field_present")
