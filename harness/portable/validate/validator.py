@@ -6,12 +6,8 @@ fields and the secret scanner). Primary keys and references go to an on-disk
 SQLite index so duplicate ids and dangling references are found with joins,
 keeping memory flat however large the export is.
 
-Rules: manifest.missing, manifest.json, manifest.schema, manifest.schema_version,
-manifest.entities, manifest.omitted, file.missing, file.unexpected,
-file.checksum, count.mismatch, record.utf8, record.json, record.schema,
-record.primary_key, record.duplicate_id, relationship.dangling,
-relationship.at_least_one_of, enum.unknown, timestamp.unparseable,
-redaction.field_present, redaction.secret.
+The rules themselves, and the catalogue of their ids, live in
+``harness.portable.validate.rules``; this module runs them in order.
 """
 
 from __future__ import annotations
@@ -20,52 +16,26 @@ import hashlib
 import os
 import tempfile
 import time
-from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import orjson
 
-from harness.files import MANIFEST
 from harness.portable.contract import Contract, Entity
-from harness.portable.validate.findings import Finding, ValidationReport
+from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.index import RecordIndex
-from harness.schema_check import error_path, package_validator
-from harness.secrets import might_hold_secret, scan_record
+from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_RULES
+from harness.portable.validate.rules import files as file_rules
+from harness.portable.validate.rules import manifest as manifest_rules
+from harness.portable.validate.rules import records as record_rules
+from harness.portable.validate.rules.context import EntityContext, ExportContext
+from harness.portable.validate.rules.records import record_key
+
+__all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
 
 # Exports at least this large are validated with one process per core.
 PARALLEL_THRESHOLD_BYTES = 64 << 20
-
-
-def record_key(value: Any) -> str | None:
-    """Stable string form of an id or reference value (ints and strings; anything else is not an id)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | str):
-        return str(value)
-    return None
-
-
-def _short(error: jsonschema.ValidationError) -> tuple[str | None, str]:
-    path = ".".join(str(p) for p in error.absolute_path) or None
-    message = error.message
-    if len(message) > 200:
-        message = message[:200] + "…"
-    if error.validator in ("pattern", "enum", "const", "format", "minLength", "maxLength", "type"):
-        # These messages quote the value; a value may be sensitive, so describe without it.
-        message = f"fails '{error.validator}' (expected {error.validator_value!r})"
-        if error.validator == "type":
-            message = f"has type {type(error.instance).__name__}, expected {error.validator_value!r}"
-    return path, message
-
-
-def _parse_timestamp(value: str) -> bool:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None and "T" in value
 
 
 class Validator:
@@ -75,234 +45,75 @@ class Validator:
         self.scratch_dir = scratch_dir
         self.report = ValidationReport(export_dir=self.export_dir)
 
-    def finding(
-        self,
-        rule: str,
-        file: str,
-        message: str,
-        *,
-        line: int | None = None,
-        record_id: str | None = None,
-        field: str | None = None,
-    ) -> None:
-        self.report.add(Finding(rule, file, line, record_id, message, field))
+    @cached_property
+    def context(self) -> ExportContext:
+        return ExportContext(report=self.report, contract=self.contract, export_dir=self.export_dir)
 
-    # -- manifest ---------------------------------------------------------------------------------
     def check_manifest(self) -> dict[str, Any] | None:
-        path = self.export_dir / MANIFEST
-        if not path.is_file():
-            self.finding("manifest.missing", MANIFEST, f"no {MANIFEST} in {self.export_dir}")
-            return None
-        try:
-            manifest = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            self.finding("manifest.json", MANIFEST, f"not valid JSON: {exc}")
-            return None
-        errors = list(package_validator("manifest.schema.json").iter_errors(manifest))
-        for err in errors[:20]:
-            self.finding("manifest.schema", MANIFEST, f"{error_path(err)}: {err.message}")
-        if errors or not isinstance(manifest, dict):
+        manifest = manifest_rules.read_manifest(self.context)
+        if manifest is None:
             return None
         self.report.manifest = manifest
-        if manifest["schema_version"] != self.contract.schema_version:
-            self.finding(
-                "manifest.schema_version",
-                MANIFEST,
-                f"schema_version {manifest['schema_version']!r} does not match the contract's "
-                f"{self.contract.schema_version!r} ({self.contract.path})",
-            )
-        expected = {e.name: e.file for e in self.contract.entities}
-        for name in sorted(set(expected) - set(manifest["entity_files"])):
-            self.finding(
-                "manifest.entities", MANIFEST, f"entity {name!r} of the contract is not in the manifest"
-            )
-        for name in sorted(set(manifest["entity_files"]) - set(expected)):
-            self.finding(
-                "manifest.entities", MANIFEST, f"manifest lists entity {name!r} the contract does not know"
-            )
-        for name, file in sorted(manifest["entity_files"].items()):
-            if name in expected and file != expected[name]:
-                self.finding(
-                    "manifest.entities",
-                    MANIFEST,
-                    f"entity {name!r} is in {file!r}, contract says {expected[name]!r}",
-                )
-        listed = {o["entity"] for o in manifest["omitted_entities"]}
-        for om in self.contract.omitted:
-            if om.entity not in listed:
-                self.finding(
-                    "manifest.omitted",
-                    MANIFEST,
-                    f"omitted entity {om.entity!r} is not declared in the manifest's omitted_entities",
-                )
+        for check in MANIFEST_RULES:
+            check(self.context, manifest)
         return manifest
 
-    def check_files(self, manifest: dict[str, Any] | None) -> None:
-        expected = {e.file for e in self.contract.entities} | {MANIFEST}
-        for path in sorted(self.export_dir.iterdir()):
-            if path.name not in expected:
-                self.finding("file.unexpected", path.name, "file is not part of the contract's export")
-        for ent in self.contract.entities:
-            if not (self.export_dir / ent.file).is_file():
-                self.finding("file.missing", ent.file, f"entity {ent.name!r} file is missing")
-
-    # -- records ----------------------------------------------------------------------------------
-    @staticmethod
-    def salvage_id(ent: Entity, raw: bytes, index: RecordIndex, line: int) -> str | None:
-        """The id of an unreadable line, if it can still be read, so the finding names the record
-        and the records that point at it are not reported as dangling as well."""
-        try:
-            record = orjson.loads(raw.decode("utf-8", errors="replace"))
-        except orjson.JSONDecodeError:
-            return None
-        rid = record_key(record.get(ent.primary_key)) if isinstance(record, dict) else None
-        if rid is not None:
-            index.ids.append((ent.name, rid, line))
-        return rid
+    def check_files(self) -> None:
+        file_rules.check_files(self.context)
 
     def check_entity(self, ent: Entity, manifest: dict[str, Any] | None, index: RecordIndex) -> None:
+        """One pass over an entity file: parse each line, then run the entity's record rules."""
         path = self.export_dir / ent.file
         if not path.is_file():
             return
+        ctx = EntityContext(report=self.report, entity=ent, index=index)
+        checks = [check for check in (bind(ctx) for bind in RECORD_RULES) if check is not None]
         digest = hashlib.sha256()
-        enums = {k: set(v) for k, v in ent.enums.items()}
-        redact = set(ent.redact)
-        allow = ent.secret_allow_fields
-        rels = ent.relationships
-        groups = ent.at_least_one_of
-        schema = ent.validator
-        fast = ent.fast_check
-        file = ent.file
+        update = digest.update
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        add_id, maybe_flush = index.ids.append, index.maybe_flush
+        mark_invalid = self.report.mark_invalid
+        name, primary_key = ent.name, ent.primary_key
         lines = 0
         with path.open("rb") as fh:
             for lines, raw in enumerate(fh, start=1):  # the count survives the loop
-                digest.update(raw)
-                self.report.records_checked += 1
+                update(raw)
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    rid = self.salvage_id(ent, raw, index, lines)
-                    self.finding(
-                        "record.utf8", file, f"invalid UTF-8 at byte {exc.start}", line=lines, record_id=rid
-                    )
+                    record_rules.report_invalid_utf8(ctx, raw, lines, exc)
                     continue
                 try:
-                    record = orjson.loads(text)
-                except orjson.JSONDecodeError as exc:
-                    rid = self.salvage_id(ent, raw, index, lines)
-                    self.finding("record.json", file, f"malformed JSON: {exc.msg}", line=lines, record_id=rid)
+                    record = loads(text)
+                except decode_error as exc:
+                    record_rules.report_malformed_json(ctx, raw, lines, exc)
                     continue
                 if not isinstance(record, dict):
-                    self.finding("record.json", file, "line is not a JSON object", line=lines)
+                    record_rules.report_not_an_object(ctx, lines)
                     continue
-                rid = record_key(record.get(ent.primary_key))
-                bad = False
+                rid = record_key(record.get(primary_key))
                 if rid is None:
-                    self.finding(
-                        "record.primary_key",
-                        file,
-                        f"primary key {ent.primary_key!r} missing or not an integer/string",
-                        line=lines,
-                    )
+                    record_rules.report_missing_primary_key(ctx, lines)
                     bad = True
                 else:
-                    index.ids.append((ent.name, rid, lines))
-                if fast is None or not fast(record):
-                    for err in schema.iter_errors(record):
-                        fld, msg = _short(err)
-                        self.finding("record.schema", file, msg, line=lines, record_id=rid, field=fld)
-                        bad = True
-                for fld, allowed in enums.items():
-                    value = record.get(fld)
-                    if value is not None and value not in allowed:
-                        self.finding(
-                            "enum.unknown",
-                            file,
-                            f"value is not one of {sorted(allowed)}",
-                            line=lines,
-                            record_id=rid,
-                            field=fld,
-                        )
-                        bad = True
-                for fld in ent.timestamps:
-                    value = record.get(fld)
-                    if value is not None and not (isinstance(value, str) and _parse_timestamp(value)):
-                        self.finding(
-                            "timestamp.unparseable",
-                            file,
-                            "not an RFC 3339 timestamp with a zone",
-                            line=lines,
-                            record_id=rid,
-                            field=fld,
-                        )
-                        bad = True
-                for fld in redact.intersection(record):
-                    self.finding(
-                        "redaction.field_present",
-                        file,
-                        "field must be redacted by the contract",
-                        line=lines,
-                        record_id=rid,
-                        field=fld,
-                    )
-                    bad = True
-                if ent.secret_scan and might_hold_secret(text):
-                    for hit in scan_record(record, allow_fields=allow):
-                        self.finding(
-                            "redaction.secret",
-                            file,
-                            hit.describe(),
-                            line=lines,
-                            record_id=rid,
-                            field=hit.path,
-                        )
-                        bad = True
-                for rel in rels:
-                    value = record.get(rel.field)
-                    values = value if rel.array and isinstance(value, list) else [value]
-                    for item in values:
-                        key = record_key(item)
-                        if key is not None:
-                            index.refs.append((ent.name, file, lines, rid, rel.field, rel.entity, key))
-                        elif item is not None or not (rel.nullable or rel.array):
-                            self.finding(
-                                "relationship.dangling",
-                                file,
-                                f"reference to {rel.entity} is empty or not an id",
-                                line=lines,
-                                record_id=rid,
-                                field=rel.field,
-                            )
-                            bad = True
-                for group in groups:
-                    if all(record.get(f) is None for f in group):
-                        self.finding(
-                            "relationship.at_least_one_of",
-                            file,
-                            f"at least one of {list(group)} must be set",
-                            line=lines,
-                            record_id=rid,
-                        )
+                    add_id((name, rid, lines))
+                    bad = False
+                for check in checks:
+                    if check(record, text, lines, rid):
                         bad = True
                 if bad:
-                    self.report.mark_invalid(ent.name, rid)
-                index.maybe_flush()
-        self.report.entity_counts[ent.name] = lines
+                    mark_invalid(name, rid)
+                maybe_flush()
+        self.report.records_checked += lines
+        self.report.entity_counts[name] = lines
         if manifest is not None:
-            want = manifest["checksums"].get(file)
-            got = f"sha256:{digest.hexdigest()}"
-            if want is None:
-                self.finding("file.checksum", file, "manifest has no checksum for this file")
-            elif want != got:
-                self.finding("file.checksum", file, f"sha256 mismatch: manifest {want}, file {got}")
-            count = manifest["entity_counts"].get(ent.name)
-            if count is not None and count != lines:
-                self.finding("count.mismatch", file, f"manifest says {count} records, file has {lines}")
+            file_rules.check_checksum(ctx, manifest, digest.hexdigest())
+            file_rules.check_count(ctx, manifest, lines)
 
     def run(self, workers: int = 1) -> ValidationReport:
         started = time.perf_counter()
         manifest = self.check_manifest()
-        self.check_files(manifest)
+        self.check_files()
         with tempfile.TemporaryDirectory(prefix="drill-validate-", dir=self.scratch_dir) as scratch:
             index = RecordIndex(Path(scratch))
             try:
@@ -329,26 +140,8 @@ class Validator:
 
     def check_index(self, index: RecordIndex) -> None:
         """Duplicate ids and dangling references, across all entities."""
-        files = {e.name: e.file for e in self.contract.entities}
-        for entity, rid, line in index.duplicates():
-            self.finding(
-                "record.duplicate_id",
-                files[entity],
-                "primary key repeats an earlier record",
-                line=line,
-                record_id=rid,
-            )
-            self.report.mark_invalid(entity, rid)
-        for entity, file, line, ref_id, fld, target, target_id in index.dangling():
-            self.finding(
-                "relationship.dangling",
-                file,
-                f"references {target} id {target_id}, which is not in the export",
-                line=line,
-                record_id=ref_id,
-                field=fld,
-            )
-            self.report.mark_invalid(entity, ref_id)
+        for check in INDEX_RULES:
+            check(self.context, index)
 
 
 def default_workers(export_dir: Path) -> int:

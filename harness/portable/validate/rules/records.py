@@ -1,0 +1,115 @@
+"""Record rules: each line is UTF-8, a JSON object with a usable primary key that no earlier
+record repeats, and meets the entity's JSON Schema.
+
+The validator's loop decodes and parses each line itself (the hot path) and calls the
+``report_*`` function of a line that fails; duplicate ids are found in the index afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import orjson
+
+from harness.portable.validate.index import RecordIndex
+from harness.portable.validate.rules.catalogue import produces
+from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule
+
+
+def record_key(value: Any) -> str | None:
+    """Stable string form of an id or reference value (ints and strings; anything else is not an id)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str):
+        return str(value)
+    return None
+
+
+def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
+    """The id of an unreadable line, if it can still be read, so the finding names the record
+    and the records that point at it are not reported as dangling as well."""
+    try:
+        record = orjson.loads(raw.decode("utf-8", errors="replace"))
+    except orjson.JSONDecodeError:
+        return None
+    rid = record_key(record.get(ctx.entity.primary_key)) if isinstance(record, dict) else None
+    if rid is not None:
+        ctx.index.ids.append((ctx.entity.name, rid, line))
+    return rid
+
+
+@produces("record.utf8")
+def report_invalid_utf8(ctx: EntityContext, raw: bytes, line: int, exc: UnicodeDecodeError) -> None:
+    rid = salvage_id(ctx, raw, line)
+    ctx.finding(
+        "record.utf8", ctx.entity.file, f"invalid UTF-8 at byte {exc.start}", line=line, record_id=rid
+    )
+
+
+@produces("record.json")
+def report_malformed_json(ctx: EntityContext, raw: bytes, line: int, exc: orjson.JSONDecodeError) -> None:
+    rid = salvage_id(ctx, raw, line)
+    ctx.finding("record.json", ctx.entity.file, f"malformed JSON: {exc.msg}", line=line, record_id=rid)
+
+
+@produces("record.json")
+def report_not_an_object(ctx: EntityContext, line: int) -> None:
+    ctx.finding("record.json", ctx.entity.file, "line is not a JSON object", line=line)
+
+
+@produces("record.primary_key")
+def report_missing_primary_key(ctx: EntityContext, line: int) -> None:
+    ctx.finding(
+        "record.primary_key",
+        ctx.entity.file,
+        f"primary key {ctx.entity.primary_key!r} missing or not an integer/string",
+        line=line,
+    )
+
+
+def _short(error: jsonschema.ValidationError) -> tuple[str | None, str]:
+    path = ".".join(str(p) for p in error.absolute_path) or None
+    message = error.message
+    if len(message) > 200:
+        message = message[:200] + "…"
+    if error.validator in ("pattern", "enum", "const", "format", "minLength", "maxLength", "type"):
+        # These messages quote the value; a value may be sensitive, so describe without it.
+        message = f"fails '{error.validator}' (expected {error.validator_value!r})"
+        if error.validator == "type":
+            message = f"has type {type(error.instance).__name__}, expected {error.validator_value!r}"
+    return path, message
+
+
+@produces("record.schema")
+def bind_schema(ctx: EntityContext) -> RecordRule:
+    """The fast pre-check passes most records; the full JSON Schema validator names the faults."""
+    schema = ctx.entity.validator
+    fast = ctx.entity.fast_check
+    finding, file = ctx.finding, ctx.entity.file
+
+    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
+        if fast is not None and fast(record):
+            return False
+        bad = False
+        for err in schema.iter_errors(record):
+            fld, msg = _short(err)
+            finding("record.schema", file, msg, line=line, record_id=rid, field=fld)
+            bad = True
+        return bad
+
+    return check
+
+
+@produces("record.duplicate_id")
+def report_duplicate_ids(ctx: ExportContext, index: RecordIndex) -> None:
+    files = {e.name: e.file for e in ctx.contract.entities}
+    for entity, rid, line in index.duplicates():
+        ctx.finding(
+            "record.duplicate_id",
+            files[entity],
+            "primary key repeats an earlier record",
+            line=line,
+            record_id=rid,
+        )
+        ctx.report.mark_invalid(entity, rid)
