@@ -27,7 +27,7 @@ from harness.postgres.database import create_database
 from harness.postgres.embedded import embedded_postgres
 
 T = TypeVar("T")
-REFERENCE_CONTRACT = Path(__file__).resolve().parent.parent / "fixtures/contracts/reference/contract.yaml"
+REFERENCE_CONTRACT = Path(__file__).resolve().parents[2] / "fixtures/contracts/reference/contract.yaml"
 
 
 def _peak_rss_mb() -> float:

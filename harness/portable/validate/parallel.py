@@ -5,34 +5,27 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from harness.portable.contract import Contract, load_contract
+from harness.portable.contract import Contract
 from harness.portable.validate.findings import ValidationReport
-from harness.portable.validate.index import RecordIndex
 
-
-def _check_one(
-    contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
-) -> tuple[ValidationReport, Path]:
-    from harness.portable.validate.validator import Validator
-
-    contract = load_contract(contract_path)
-    validator = Validator(contract, export_dir)
-    index = RecordIndex(scratch, name=f"{entity}.sqlite3")
-    try:
-        validator.check_entity(contract.entity(entity), manifest, index)
-        index.flush()
-    finally:
-        index.close()
-    return validator.report, index.path
+#: ``worker(contract_path, export_dir, entity, manifest, scratch)`` checks one entity file in a child
+#: process and returns its report and index file; a module-level function, so it pickles by name.
+EntityWorker = Callable[[Path, Path, str, "dict[str, Any] | None", Path], "tuple[ValidationReport, Path]"]
 
 
 def check_entities_in_parallel(
-    contract: Contract, export_dir: Path, manifest: dict[str, Any] | None, scratch: Path, workers: int
+    worker: EntityWorker,
+    contract: Contract,
+    export_dir: Path,
+    manifest: dict[str, Any] | None,
+    scratch: Path,
+    workers: int,
 ) -> list[tuple[ValidationReport, Path]] | None:
     """(report, index file) per entity, in contract order; None if the worker pool broke
     (the caller then checks in-process).
@@ -46,7 +39,7 @@ def check_entities_in_parallel(
     order = sorted(contract.entities, key=lambda e: -_size(export_dir / e.file))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {
-            ent.name: pool.submit(_check_one, contract.path, export_dir, ent.name, manifest, scratch)
+            ent.name: pool.submit(worker, contract.path, export_dir, ent.name, manifest, scratch)
             for ent in order
         }
         try:

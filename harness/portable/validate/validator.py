@@ -22,9 +22,10 @@ from typing import Any
 
 import orjson
 
-from harness.portable.contract import Contract, Entity
+from harness.portable.contract import Contract, Entity, load_contract
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.index import RecordIndex
+from harness.portable.validate.parallel import check_entities_in_parallel
 from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_RULES
 from harness.portable.validate.rules import files as file_rules
 from harness.portable.validate.rules import manifest as manifest_rules
@@ -119,10 +120,8 @@ class Validator:
             try:
                 parts = None
                 if workers > 1 and len(self.contract.entities) > 1:
-                    from harness.portable.validate.parallel import check_entities_in_parallel
-
                     parts = check_entities_in_parallel(
-                        self.contract, self.export_dir, manifest, Path(scratch), workers
+                        check_one_entity, self.contract, self.export_dir, manifest, Path(scratch), workers
                     )
                 if parts is not None:
                     self.report.workers = workers
@@ -142,6 +141,21 @@ class Validator:
         """Duplicate ids and dangling references, across all entities."""
         for check in INDEX_RULES:
             check(self.context, index)
+
+
+def check_one_entity(
+    contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
+) -> tuple[ValidationReport, Path]:
+    """One entity file checked in a worker process: its report and its own index file."""
+    contract = load_contract(contract_path)
+    validator = Validator(contract, export_dir)
+    index = RecordIndex(scratch, name=f"{entity}.sqlite3")
+    try:
+        validator.check_entity(contract.entity(entity), manifest, index)
+        index.flush()
+    finally:
+        index.close()
+    return validator.report, index.path
 
 
 def default_workers(export_dir: Path) -> int:
