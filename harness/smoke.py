@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from harness.errors import first_line
 from harness.postgres.database import Database
 
 
@@ -60,9 +61,7 @@ def run_smoke(
                 else None
             )
         except psycopg.Error as exc:
-            results.append(
-                SmokeResult(check["name"], False, f"query failed: {str(exc).strip().splitlines()[0]}")
-            )
+            results.append(SmokeResult(check["name"], False, f"query failed: {first_line(exc)}"))
             continue
         passed, detail = _check(value, check["expect"], source_value)
         results.append(SmokeResult(check["name"], passed, detail))

@@ -22,6 +22,7 @@ import jsonschema
 
 from harness.config import load_yaml
 from harness.errors import ConfigError
+from harness.files import MANIFEST
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 
@@ -176,7 +177,7 @@ def load_contract(path: str | Path) -> Contract:
         if bad_names:
             raise _fail(path, where, f"field names must be snake_case: {', '.join(bad_names)}")
         file_name = raw.get("file", f"{name}.jsonl")
-        if file_name in files or file_name == "manifest.json":
+        if file_name in files or file_name == MANIFEST:
             raise _fail(path, where, f"file {file_name!r} is already used")
         files.add(file_name)
         pk = raw["primary_key"]

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness.errors import ConfigError, RefusedError, VerificationFailed
+from harness.errors import ConfigError, RefusedError, VerificationFailed, first_line
 from harness.portable.contract import Contract, Entity
 from harness.portable.validate.findings import ValidationReport
 from harness.postgres.database import Database
@@ -152,7 +152,7 @@ def restore(
                 inserted, updated = _upsert(cur, ent)
             except psycopg.Error as exc:
                 conn.rollback()
-                detail = str(exc).strip().splitlines()[0]
+                detail = first_line(exc)
                 raise VerificationFailed(
                     f"restore of entity {ent.name!r} into {db.label} failed: {detail}; "
                     "the transaction was rolled back, nothing was written"
