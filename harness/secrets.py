@@ -1,50 +1,79 @@
 """Secret scanner: finds credentials that slipped past redaction, never echoes them.
 
-Two layers, both cheap on ordinary prose:
+Everything that runs on untrusted text is linear-time: the shapes are one RE2 alternation
+(``google-re2``, no backtracking), field names are tokenised by a single pass.
 
-* a single pass of a combined regular expression for secrets with a recognisable shape
-  (AWS access key ids, JWTs, password hashes, signed URLs, PEM private keys, vendor tokens);
-* a high-entropy pass over long token-like runs, with exemptions for the long strings an
-  export legitimately carries (UUIDs, hex digests, ``sha256:`` checksums, timestamps, paths).
+* **Shapes**: AWS access key ids, AWS secret keys next to a ``secret`` label, JWTs, password
+  hashes (bcrypt, argon2, pbkdf2, scrypt, crypt ``$5$``/``$6$``), signed URLs (S3, GCS, legacy
+  S3, Azure SAS), PEM private keys, GitHub/Slack/Stripe/Google tokens.
+* **Entropy**: long token-like runs that mix upper case, lower case and digits, with exemptions for
+  what an export legitimately carries (hex digests, UUIDs, slugs, paths split at ``/``).
+* **Field names**: a non-empty string or number under a credential-like name (``password``,
+  ``hashedPassword``, ``pwd``, ``pass_hash``, ``api-key``, ``AccessToken``, ``client_secret``…) is
+  reported whatever it looks like. Names are compared as tokens (camelCase, any separator, any
+  case); a name ending in a metadata word (``password_changed_at``, ``secret_name``) is not one.
+* **Keys**: object keys are scanned like values (a secret used as a key); a path never shows a key
+  that looks like a secret (``<key>`` stands in for it).
 
-Field names matter too: a non-empty string under a key such as ``password_hash`` or
-``api_key`` is reported whatever it looks like. Hits carry the field path, the kind and the
-length of the matched value — never the value itself.
+Records are scanned as decoded JSON, so ``\\u`` escapes cannot hide a secret. The line pre-filter
+:func:`might_hold_secret` looks at the raw JSONL line and returns False only when
+:func:`scan_record` of the decoded record would find nothing (tests/test_secrets.py proves it with
+property tests over encodings and escapes), so clean records skip the per-field scan.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PASSWORD_KEYS", "SecretHit", "scan_record", "scan_text"]
+import re2
 
-#: Field names whose non-empty string values are secrets by definition.
-PASSWORD_KEYS = frozenset(
-    {
-        "password",
-        "password_hash",
-        "passwd",
-        "secret",
-        "api_key",
-        "apikey",
-        "access_token",
-        "refresh_token",
-        "session_token",
-        "private_key",
-        "client_secret",
-        "secret_access_key",
-        "aws_secret_access_key",
-    }
+__all__ = [
+    "CREDENTIAL_WORDS",
+    "SecretHit",
+    "credential_name",
+    "might_hold_secret",
+    "name_tokens",
+    "scan_record",
+    "scan_text",
+    "shannon_entropy",
+    "shown_key",
+]
+
+#: A field-name token that makes the field a credential on its own.
+CREDENTIAL_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "passcode", "secret", "credential", "credentials", "cookie"}
+)
+#: Adjacent token pairs that make a credential (``access_token``, ``apiKey``, ``private-key``…).
+CREDENTIAL_PAIRS = frozenset(
+    {(q, "token") for q in ("access", "refresh", "session", "auth", "bearer", "id", "oauth", "oauth2", "api")}
+    | {(q, "token") for q in ("csrf", "xsrf", "github", "slack", "personal", "reset", "login")}
+    | {("api", "key"), ("private", "key"), ("signing", "key"), ("encryption", "key"), ("master", "key")}
+    | {("pass", "hash"), ("pass", "word"), ("pass", "phrase"), ("pass", "code"), ("auth", "key")}
+)
+#: A token that is one of the pairs written as one word (``apikey``, ``accesstoken``, ``passhash``).
+CREDENTIAL_COMPOUNDS = frozenset(a + b for a, b in CREDENTIAL_PAIRS)
+#: Credential words found inside longer tokens too (``userpassword``, ``dbpasswd``).
+CREDENTIAL_STEMS = ("password", "passwd", "passphrase", "passcode")
+#: A last token that marks metadata about a credential, not the credential itself.
+METADATA_WORDS = frozenset(
+    {"at", "on", "date", "time", "timestamp", "ts", "count", "length", "len", "size", "type", "kind"}
+    | {"id", "ids", "version", "expires", "expiry", "expiration", "ttl", "days", "hours", "minutes"}
+    | {"seconds", "policy", "required", "enabled", "disabled", "algorithm", "algo", "format"}
+    | {"strength", "rotated", "changed", "updated", "created", "set", "reset", "name", "arn", "ref"}
+    | {"provider", "source", "status", "state", "mode", "scheme", "rules", "min", "max"}
 )
 
 _SHAPES: dict[str, str] = {
     "aws_access_key_id": r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
-    "aws_secret_access_key": (r"(?i:secret)[\w\"' ]{0,24}[:=]\s*[\"']?[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])"),
+    "aws_secret_access_key": (
+        r"(?i:secret)[\w\"' ]{0,24}[:=]\s*[\"']?[A-Za-z0-9+/]{40}(?:[^A-Za-z0-9+/=]|$)"
+    ),
     "jwt": r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
     "bcrypt_hash": r"\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}",
     "argon2_hash": r"\$argon2(?:id|i|d)\$[^\s]{20,}",
@@ -65,25 +94,36 @@ _SHAPES: dict[str, str] = {
     "stripe_key": r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",
     "google_api_key": r"\bAIza[0-9A-Za-z_-]{35}",
 }
-_SHAPE_RE = re.compile("|".join(f"(?P<{kind}>{rx})" for kind, rx in _SHAPES.items()))
+_KINDS = tuple(_SHAPES)
+_SHAPE_RE = re2.compile("|".join(f"({rx})" for rx in _SHAPES.values()))
 
 # Long runs of token characters; "/" is included so base64 stays whole, paths are split below.
-_TOKEN_RE = re.compile(r"[A-Za-z0-9+/_=-]{32,}")
-_HEX_RE = re.compile(r"[0-9a-fA-F]+")
-_UUID_RE = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-_WORDISH_RE = re.compile(r"(?:[A-Za-z]+|\d+)(?:[-_][A-Za-z0-9]+)*")
-_BASE64_40_RE = re.compile(r"[A-Za-z0-9+/]{40}")
-_UPPER_RE, _LOWER_RE, _DIGIT_RE = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]")
+_TOKEN_RE = re2.compile(r"[A-Za-z0-9+/_=-]{32,}")
+_MIN_TOKEN = 32
+_HEX = frozenset("0123456789abcdefABCDEF")
 _MIN_SHAPE_LEN = 20
-
-# What every shape above needs, checked cheaply over a whole JSONL line (JSON never escapes these
-# characters): "$" (bcrypt/argon2/pbkdf2/scrypt/crypt hashes), "=" (signed URL parameters),
-# a few literal prefixes and two regexes with a literal first character. Key names are
-# checked lower-cased.
-_SHAPE_LITERALS = ("$", "=", "eyJ", "PRIVATE KEY", "xox", "_live_", "_test_")
-_SHAPE_PREFIX_RES = (re.compile("A(?:KIA|SIA|BIA|CCA|Iza)"), re.compile("gh[pousr]_|github_pat_"))
-_KEY_TRIGGERS = ("secret", "passw", "api_key", "apikey", "_token", "private_key")
 _MIN_ENTROPY = 4.3
+_BASE64_40_RE = re2.compile(r"[A-Za-z0-9+/]{40}")
+_UUID_RE = re2.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+# What every shape, and every credential name, needs, checked in one pass over a raw JSONL line.
+# JSON escapes nothing these literals are made of, except through "\u" (any character) and "\/"
+# (which would join two token runs), so a line holding either always gets the full scan.
+_PREFILTER_RE = re2.compile(
+    "|".join(
+        (
+            r"\\u",
+            r"\\/",
+            r"\$",  # bcrypt/argon2/pbkdf2/scrypt/crypt hashes
+            r"X-Amz-|X-Goog-|Signature=|Expires=|sig=|se=",  # signed URLs
+            r"eyJ|PRIVATE KEY|xox|_live_|_test_|AKIA|ASIA|ABIA|ACCA|AIza",
+            r"gh[pousr]_|github_pat_|pbkdf2|scrypt",
+            # Credential names (and the "secret" label of an AWS secret key), any case and separator.
+            r"(?i:pass|pwd|secret|credential|cookie)|(?i:token)(?:[^s]|$)",
+            r"(?i:(?:api|private|signing|encryption|master|auth)[^A-Za-z0-9]*key)",
+        )
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,27 +146,43 @@ def shannon_entropy(token: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(token).values())
 
 
-def _exempt(token: str) -> bool:
-    """Long strings an export carries legitimately: digests, ids, slugs, timestamps."""
-    stripped = token.strip("=-_")
-    if _HEX_RE.fullmatch(stripped) or _UUID_RE.search(token):
-        return True
-    # Slugs and identifiers made of words and numbers joined by - or _.
-    if _WORDISH_RE.fullmatch(token) and not any(len(part) >= 20 for part in re.split(r"[-_]", token)):
-        return True
-    return _exempt_by_alphabet(token)
-
-
-def _exempt_by_alphabet(token: str) -> bool:
+def _mixed_alphabet(token: str) -> bool:
     """Random tokens mix upper case, lower case and digits; runs that lack one are not secrets."""
-    return not (_UPPER_RE.search(token) and _LOWER_RE.search(token) and _DIGIT_RE.search(token))
+    upper = lower = digit = False
+    for ch in token:
+        if "A" <= ch <= "Z":
+            upper = True
+        elif "a" <= ch <= "z":
+            lower = True
+        elif "0" <= ch <= "9":
+            digit = True
+    return upper and lower and digit
+
+
+def _wordish(token: str) -> bool:
+    """A slug or identifier: a word or a number, then ``-``/``_``-joined alphanumeric parts, no part
+    of 20 or more characters."""
+    parts = token.replace("_", "-").split("-")
+    first = parts[0]
+    if not first.isascii() or not (first.isalpha() or first.isdigit()):
+        return False
+    return all(part.isascii() and part.isalnum() and len(part) < 20 for part in parts) and len(first) < 20
+
+
+def _exempt(token: str) -> bool:
+    """Long strings an export carries legitimately: digests, ids, slugs."""
+    stripped = token.strip("=-_")
+    if stripped and all(ch in _HEX for ch in stripped):
+        return True
+    if _UUID_RE.search(token):
+        return True
+    return _wordish(token) or not _mixed_alphabet(token)
 
 
 def _high_entropy(text: str) -> Iterator[str]:
     path_like = "://" in text or text.startswith(("/", "./", "../"))
-    for match in _TOKEN_RE.finditer(text):
-        token = match.group()
-        pieces = [p for p in token.split("/") if len(p) >= 32] if path_like else [token]
+    for token in _TOKEN_RE.findall(text):
+        pieces = [p for p in token.split("/") if len(p) >= _MIN_TOKEN] if path_like else [token]
         for piece in pieces:
             if not _exempt(piece) and shannon_entropy(piece) >= _MIN_ENTROPY:
                 yield piece
@@ -136,31 +192,13 @@ def _find(text: str) -> tuple[str, int] | None:
     if len(text) < _MIN_SHAPE_LEN:
         return None
     match = _SHAPE_RE.search(text)
-    if match is not None and match.lastgroup is not None:
-        return match.lastgroup, len(match.group())
+    if match is not None:
+        groups = match.groups()
+        index = next(i for i, g in enumerate(groups) if g is not None)
+        return _KINDS[index], len(match.group())
     for token in _high_entropy(text):
         return "high_entropy_token", len(token)
     return None
-
-
-def might_hold_secret(line: str) -> bool:
-    """Cheap pre-check over a whole JSONL line: False only if :func:`scan_record` would find
-    nothing in the record it encodes, so clean records skip the per-field scan."""
-    for literal in _SHAPE_LITERALS:
-        if literal in line:
-            return True
-    for prefix_re in _SHAPE_PREFIX_RES:
-        if prefix_re.search(line):
-            return True
-    lowered = line.lower()
-    for trigger in _KEY_TRIGGERS:
-        if trigger in lowered:
-            return True
-    for match in _TOKEN_RE.finditer(line):
-        run = match.group()
-        if not _HEX_RE.fullmatch(run) and not _exempt_by_alphabet(run):
-            return True
-    return False
 
 
 def scan_text(value: str) -> str | None:
@@ -169,32 +207,126 @@ def scan_text(value: str) -> str | None:
     return found[0] if found else None
 
 
-def _walk(value: Any, path: str, bare: str) -> Iterator[tuple[str, str, str, str]]:
-    """Yield (path, path-without-indices, leaf key, string value) for every string leaf."""
-    if isinstance(value, str):
-        yield path, bare, bare.rsplit(".", 1)[-1], value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _walk(
-                item, f"{path}.{key}" if path else str(key), f"{bare}.{key}" if bare else str(key)
+def name_tokens(name: str) -> tuple[str, ...]:
+    """A field name as lower-case word tokens: split at every non-alphanumeric character and at
+    camelCase boundaries; digits stay with the word before them (``hashedPassword`` -> hashed,
+    password; ``APIKey`` -> api, key; ``oauth2Token`` -> oauth2, token; ``pass_hash`` -> pass, hash)."""
+    tokens: list[str] = []
+    word = ""
+    for i, ch in enumerate(name):
+        if not ch.isascii() or not ch.isalnum():
+            if word:
+                tokens.append(word)
+            word = ""
+            continue
+        if word:
+            prev = name[i - 1]
+            nxt = name[i + 1] if i + 1 < len(name) else ""
+            boundary = ch.isupper() and (
+                prev.islower() or prev.isdigit() or (prev.isupper() and nxt.islower())
             )
+            if boundary:
+                tokens.append(word)
+                word = ""
+        word += ch
+    if word:
+        tokens.append(word)
+    return tuple(t.lower() for t in tokens)
+
+
+@functools.lru_cache(maxsize=4096)
+def credential_name(name: str) -> bool:
+    """Whether a field called ``name`` holds a credential by definition (see the module docstring)."""
+    tokens = name_tokens(name)
+    if not tokens or tokens[-1] in METADATA_WORDS:
+        return False
+    if CREDENTIAL_WORDS.intersection(tokens):
+        return True
+    if any(pair in CREDENTIAL_PAIRS for pair in itertools.pairwise(tokens)):
+        return True
+    if CREDENTIAL_COMPOUNDS.intersection(tokens):
+        return True
+    return any(stem in token for token in tokens for stem in CREDENTIAL_STEMS)
+
+
+def _secret_label(name: str) -> bool:
+    """The field's name says "secret" (the label an AWS secret access key usually carries)."""
+    return "secret" in name.lower()
+
+
+def might_hold_secret(line: str) -> bool:
+    """Cheap pre-check over a whole JSONL line: False only if :func:`scan_record` would find
+    nothing in the record it encodes, so clean records skip the per-field scan."""
+    if _PREFILTER_RE.search(line):
+        return True
+    return any(_mixed_alphabet(run) and not all(ch in _HEX for ch in run) for run in _TOKEN_RE.findall(line))
+
+
+#: Keys longer than this are shown by their length only.
+MAX_SHOWN_KEY = 64
+
+
+def shown_key(key: str, found: tuple[str, int] | None) -> str:
+    """How a path shows ``key``: as written, or ``<key>`` when it looks like a secret, or by its
+    length when it is too long to be a field name."""
+    if found is not None:
+        return "<key>"
+    return key if len(key) <= MAX_SHOWN_KEY else f"<key, {len(key)} chars>"
+
+
+def _walk(
+    value: Any, path: str, bare: str, under_credential: bool, hits: list[SecretHit], allowed: tuple[str, ...]
+) -> Iterator[tuple[str, str, str, Any, bool]]:
+    """Yield (path, path-without-indices, leaf key, scalar value, under a credential name) for every
+    string or number leaf; report object keys that look like secrets into ``hits``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            key = str(key)
+            found = _find(key)
+            shown = shown_key(key, found)
+            shown_path = f"{path}.{shown}" if path else shown
+            shown_bare = f"{bare}.{shown}" if bare else shown
+            if allowed and _allowed(shown_bare, allowed):
+                continue
+            if found is not None:
+                hits.append(SecretHit(shown_path, f"{found[0]}_in_key", found[1]))
+            credential = under_credential or credential_name(key)
+            if isinstance(item, dict | list):
+                yield from _walk(item, shown_path, shown_bare, credential, hits, allowed)
+            else:
+                yield shown_path, shown_bare, key, item, credential
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _walk(item, f"{path}[{i}]", bare)
+            if isinstance(item, dict | list):
+                yield from _walk(item, f"{path}[{i}]", bare, under_credential, hits, allowed)
+            else:
+                yield f"{path}[{i}]", bare, bare.rsplit(".", 1)[-1], item, under_credential
+
+
+def _allowed(bare: str, allowed: tuple[str, ...]) -> bool:
+    return any(bare == a or bare.startswith(a + ".") for a in allowed)
 
 
 def scan_record(record: dict[str, Any], *, allow_fields: Iterable[str] = ()) -> list[SecretHit]:
     """Every suspected secret in ``record``; ``allow_fields`` (dotted, no indices) are skipped."""
     allowed = tuple(allow_fields)
     hits: list[SecretHit] = []
-    for path, bare, key, value in _walk(record, "", ""):
-        if allowed and any(bare == a or bare.startswith(a + ".") for a in allowed):
+    for path, _bare, key, value, credential in _walk(record, "", "", False, hits, allowed):
+        if isinstance(value, bool) or value is None:
             continue
-        lowered = key.lower()
-        if lowered in PASSWORD_KEYS and value:
+        if isinstance(value, int | float):
+            if credential:
+                hits.append(SecretHit(path, "credential_field", len(str(value))))
+            continue
+        if not isinstance(value, str):
+            continue
+        if credential and _secret_label(key) and _BASE64_40_RE.fullmatch(value):
+            hits.append(SecretHit(path, "aws_secret_access_key", len(value)))
+            continue
+        if credential and value:
             hits.append(SecretHit(path, "credential_field", len(value)))
             continue
-        if "secret" in lowered and _BASE64_40_RE.fullmatch(value):
+        if _secret_label(key) and _BASE64_40_RE.fullmatch(value):
             hits.append(SecretHit(path, "aws_secret_access_key", len(value)))
             continue
         found = _find(value)
