@@ -1,11 +1,11 @@
 """The one loader for YAML settings (scenarios, contracts, gate specs, snapshot configs, posture
 policies, lane options): read the YAML, check it against a packaged JSON Schema, and name where it
 is wrong in one style, ``<file>: <setting>: <what is wrong>`` with the setting written as a dotted
-path (``options.offsite.bucket``, ``smoke[2].expect``)."""
+path (``options.offsite.bucket``, ``smoke[2].expect``) and a value shown only when it is plainly
+not a secret (``harness.shapes``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +13,7 @@ import yaml
 
 from harness.errors import ConfigError
 from harness.schema_check import best_error, load_package_schema, package_validator
-
-
-def setting_path(parts: Iterable[Any], root: str | None = None) -> str:
-    """``root`` followed by ``parts`` as a dotted path with ``[i]`` for list items (``(top level)``
-    when both are empty)."""
-    text = root or ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
+from harness.shapes import describe_schema_error, path_text, safe_literal
 
 
 def check(
@@ -43,7 +35,45 @@ def check(
         validator = validator.evolve(schema={"$ref": f"#/$defs/{ref}", "$defs": defs})
     error = best_error(validator, data)
     if error is not None:
-        raise ConfigError(f"{where}: {setting_path(error.absolute_path, root)}: {error.message}")
+        location = path_text(error.absolute_path, root)
+        raise ConfigError(f"{where}: {location}: {describe_schema_error(error, show_values=True)}")
+
+
+class StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key that repeats in one mapping (YAML says keys are unique;
+    PyYAML would silently keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: the base class says why
+                break
+            if repeated:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {safe_literal(key)} repeats in one mapping", mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, without the snippet of the document PyYAML quotes (it may hold a secret)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+def parse_yaml(text: bytes | str, where: str) -> Any:
+    """A YAML document parsed strictly (no repeated keys); ConfigError naming ``where`` and the line."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
 
 
 def read_yaml(path: Path, what: str) -> tuple[Any, bytes]:
@@ -52,10 +82,7 @@ def read_yaml(path: Path, what: str) -> tuple[Any, bytes]:
         blob = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    try:
-        return yaml.safe_load(blob), blob
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_yaml(blob, str(path)), blob
 
 
 def load_yaml(path: Path, schema: str, what: str) -> tuple[Any, bytes]:

@@ -39,6 +39,7 @@ __all__ = [
     "credential_name",
     "might_hold_secret",
     "name_tokens",
+    "safe_key",
     "scan_record",
     "scan_text",
     "shannon_entropy",
@@ -301,6 +302,11 @@ def _walk(
                 yield from _walk(item, f"{path}[{i}]", bare, under_credential, hits, allowed)
             else:
                 yield f"{path}[{i}]", bare, bare.rsplit(".", 1)[-1], item, under_credential
+
+
+def safe_key(key: str) -> str:
+    """``key`` as a path may show it (see :func:`shown_key`)."""
+    return shown_key(key, _find(key))
 
 
 def _allowed(bare: str, allowed: tuple[str, ...]) -> bool:

@@ -32,6 +32,20 @@ def rewrite_lines(
         manifest_path.write_text(json.dumps(manifest, indent=2))
 
 
+def rewrite_bytes(export_dir: Path, file: str, change: Callable[[bytes], bytes]) -> None:
+    """Change a JSONL file's bytes as they are (line endings, padding, final newline); fix the
+    manifest's checksum and count so only the intended rule fires."""
+    path = export_dir / file
+    data = change(path.read_bytes())
+    path.write_bytes(data)
+    manifest_path = export_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["checksums"][file] = "sha256:" + hashlib.sha256(data).hexdigest()
+    entity = next(name for name, f in manifest["entity_files"].items() if f == file)
+    manifest["entity_counts"][entity] = len(data.splitlines(keepends=True))
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+
+
 def edit_record(
     export_dir: Path, file: str, index: int, change: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from harness.portable.contract import Contract
 from harness.portable.validate import rules as registry
 from harness.portable.validate.rules.catalogue import FAMILIES, RULES, produces
 from harness.portable.validate.validator import Validator, validate_export
-from tests.helpers import edit_record, rewrite_lines, rules
+from tests.helpers import edit_record, rewrite_bytes, rewrite_lines, rules
 
 SECRET = "$2b$12$" + "R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
 def _manifest(export: Path, change: Callable[[dict[str, Any]], object]) -> None:
@@ -33,6 +34,34 @@ def _edit(file: str, index: int, **values: object) -> Callable[[Path], object]:
     return lambda export: edit_record(export, file, index, lambda r: r.update(values))
 
 
+def _bytes(file: str, change: Callable[[bytes], bytes]) -> Callable[[Path], object]:
+    return lambda export: rewrite_bytes(export, file, change)
+
+
+def _first_line(file: str, change: Callable[[bytes], bytes]) -> Callable[[Path], object]:
+    def apply(data: bytes) -> bytes:
+        first, rest = data.split(b"\n", 1)
+        return change(first) + b"\n" + rest
+
+    return _bytes(file, apply)
+
+
+def _nested(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+def _raw_manifest(export: Path, change: Callable[[str], str]) -> None:
+    path = export / "manifest.json"
+    path.write_text(change(path.read_text()))
+
+
+def _symlink(export: Path) -> None:
+    (export / "linked.jsonl").symlink_to("/etc/hostname")
+
+
 def _append(file: str, line: Callable[[list[bytes]], bytes]) -> Callable[[Path], object]:
     return lambda export: rewrite_lines(export, file, lambda lines: [*lines, line(lines)])
 
@@ -41,13 +70,39 @@ def _append(file: str, line: Callable[[list[bytes]], bytes]) -> Callable[[Path],
 CASES: dict[str, tuple[Callable[[Path], object], set[str]]] = {
     "manifest.missing": (lambda d: (d / "manifest.json").unlink(), set()),
     "manifest.json": (lambda d: (d / "manifest.json").write_text("{"), set()),
-    "manifest.schema": (lambda d: _manifest(d, lambda m: m.pop("checksums")), set()),
+    # The manifest still serves the checks its well-formed parts allow: no checksums, no file verified.
+    "manifest.schema": (lambda d: _manifest(d, lambda m: m.pop("checksums")), {"file.checksum"}),
     "manifest.schema_version": (lambda d: _manifest(d, lambda m: m.update(schema_version="1999-01")), set()),
     "manifest.entities": (
         lambda d: _manifest(d, lambda m: m["entity_files"].update(ghosts="ghosts.jsonl")),
-        set(),
+        {"manifest.counts"},
     ),
     "manifest.omitted": (lambda d: _manifest(d, lambda m: m.update(omitted_entities=[])), set()),
+    "manifest.duplicate_key": (
+        lambda d: _raw_manifest(d, lambda t: '{"source_stack": "decoy",' + t.lstrip()[1:]),
+        set(),
+    ),
+    "manifest.generated_at": (
+        lambda d: _manifest(d, lambda m: m.update(generated_at="2025-13-01T00:00:00Z")),
+        set(),
+    ),
+    "manifest.counts": (lambda d: _manifest(d, lambda m: m["entity_counts"].pop("tasks")), set()),
+    "manifest.checksums": (
+        lambda d: _manifest(d, lambda m: m["checksums"].update({"ghosts.jsonl": "sha256:" + "0" * 64})),
+        set(),
+    ),
+    "manifest.contract": (lambda d: _manifest(d, lambda m: m["contract"].update(name="another-app")), set()),
+    "manifest.secret": (lambda d: _manifest(d, lambda m: m.update(source_stack=GITHUB)), set()),
+    "file.not_regular": (_symlink, set()),
+    "record.line_ending": (_first_line("tasks.jsonl", lambda line: line + b"\r"), set()),
+    "record.whitespace": (_first_line("tasks.jsonl", lambda line: b" " + line), set()),
+    "file.final_newline": (_bytes("tasks.jsonl", lambda data: data.rstrip(b"\n")), set()),
+    "record.size": (_bytes("cards.jsonl", lambda data: data + b"x" * ((8 << 20) + 1) + b"\n"), set()),
+    "record.duplicate_key": (_first_line("tasks.jsonl", lambda line: b'{"title":"decoy",' + line[1:]), set()),
+    "record.nul": (_edit("cards.jsonl", 0, body="before\x00after"), set()),
+    "record.depth": (_edit("notifications.jsonl", 0, payload=_nested(40)), set()),
+    "type.integer": (_edit("tasks.jsonl", 1, priority=2.0), set()),
+    "type.column": (_edit("files.jsonl", 0, id="not-a-uuid"), {"record.schema", "relationship.dangling"}),
     "file.missing": (lambda d: (d / "notifications.jsonl").unlink(), set()),
     "file.unexpected": (lambda d: (d / "extra.jsonl").write_text("{}\n"), set()),
     "file.checksum": (

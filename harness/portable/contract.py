@@ -38,6 +38,32 @@ class Relationship:
     array: bool
 
 
+#: PostgreSQL column types a contract may declare for a field (``column_types``), and the range an
+#: integer column holds. A field declared ``integer`` in its JSON Schema is a ``bigint`` unless said.
+COLUMN_TYPES = (
+    "smallint", "integer", "bigint", "numeric", "real", "double precision", "boolean", "text", "uuid",
+    "timestamptz", "timestamp", "date", "jsonb", "json",
+)  # fmt: skip
+INTEGER_RANGES = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+
+
+@dataclass(frozen=True)
+class Strictness:
+    """How strictly the export's files are read (``strictness:`` in the contract)."""
+
+    max_record_bytes: int = 8 << 20  # a longer line is record.size
+    max_depth: int = 32  # objects and arrays nested deeper are record.depth
+    clock_skew_seconds: float = 300.0  # generated_at may be this far in the future
+    severities: tuple[tuple[str, str], ...] = ()  # (rule id, error|warning) overrides
+
+    def severity(self, rule_id: str, default: str) -> str:
+        return dict(self.severities).get(rule_id, default)
+
+
 @dataclass(frozen=True)
 class Entity:
     name: str
@@ -53,6 +79,19 @@ class Entity:
     at_least_one_of: tuple[tuple[str, ...], ...]
     secret_scan: bool
     secret_allow_fields: tuple[str, ...]
+    column_types: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def integer_fields(self) -> dict[str, tuple[int, int]]:
+        """Fields a JSON integer goes into, with the range of their column (bigint unless declared)."""
+        out: dict[str, tuple[int, int]] = {}
+        for name, spec in self.schema.get("properties", {}).items():
+            declared = self.column_types.get(name)
+            types = spec.get("type") if isinstance(spec, dict) else None
+            is_integer = types == "integer" or (isinstance(types, list) and "integer" in types)
+            if declared in INTEGER_RANGES or (declared is None and is_integer):
+                out[name] = INTEGER_RANGES[declared or "bigint"]
+        return out
 
     @cached_property
     def validator(self) -> jsonschema.protocols.Validator:
@@ -86,6 +125,7 @@ class Contract:
     sha256: str
     entities: tuple[Entity, ...]
     omitted: tuple[Omitted, ...] = field(default_factory=tuple)
+    strictness: Strictness = Strictness()
 
     def entity(self, name: str) -> Entity:
         for ent in self.entities:
@@ -213,6 +253,12 @@ def load_contract(path: str | Path) -> Contract:
             raise _fail(
                 path, where, f"redacted fields must not be declared in the schema: {', '.join(leaked)}"
             )
+        column_types = dict(raw.get("column_types", {}))
+        unknown = sorted(set(column_types) - props)
+        if unknown:
+            raise _fail(
+                path, where, f"column_types names fields the schema does not declare: {', '.join(unknown)}"
+            )
         scan = raw.get("secret_scan", {})
         entities.append(
             Entity(
@@ -229,6 +275,7 @@ def load_contract(path: str | Path) -> Contract:
                 at_least_one_of=tuple(groups),
                 secret_scan=scan.get("enabled", True),
                 secret_allow_fields=tuple(scan.get("allow_fields", [])),
+                column_types=column_types,
             )
         )
 
@@ -259,8 +306,21 @@ def load_contract(path: str | Path) -> Contract:
         )
         for ent in entities
     ]
+    strict = data.get("strictness") or {}
+    strictness = Strictness(
+        max_record_bytes=int(strict.get("max_record_bytes", Strictness.max_record_bytes)),
+        max_depth=int(strict.get("max_depth", Strictness.max_depth)),
+        clock_skew_seconds=float(strict.get("clock_skew_seconds", Strictness.clock_skew_seconds)),
+        severities=tuple(sorted((strict.get("severities") or {}).items())),
+    )
     contract = Contract(
-        path, data["name"], str(data["schema_version"]), digest.hexdigest(), tuple(resolved), omitted
+        path,
+        data["name"],
+        str(data["schema_version"]),
+        digest.hexdigest(),
+        tuple(resolved),
+        omitted,
+        strictness,
     )
     contract.load_order()  # rejects cycles early
     return contract

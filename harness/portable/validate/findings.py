@@ -47,6 +47,7 @@ class ValidationReport:
     manifest: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     rule_counts: Counter[str] = field(default_factory=Counter)
+    severity_counts: Counter[str] = field(default_factory=Counter)
     records_checked: int = 0
     entity_counts: dict[str, int] = field(default_factory=dict)
     invalid_ids: dict[str, set[str]] = field(default_factory=dict)
@@ -55,6 +56,7 @@ class ValidationReport:
 
     def add(self, finding: Finding) -> None:
         self.rule_counts[finding.rule] += 1
+        self.severity_counts[finding.severity] += 1
         if len(self.findings) < MAX_KEPT_FINDINGS:
             self.findings.append(finding)
 
@@ -63,6 +65,7 @@ class ValidationReport:
         room = MAX_KEPT_FINDINGS - len(self.findings)
         self.findings.extend(part.findings[: max(room, 0)])
         self.rule_counts.update(part.rule_counts)
+        self.severity_counts.update(part.severity_counts)
         self.records_checked += part.records_checked
         self.entity_counts.update(part.entity_counts)
         for entity, ids in part.invalid_ids.items():
@@ -73,8 +76,13 @@ class ValidationReport:
             self.invalid_ids.setdefault(entity, set()).add(record_id)
 
     @property
-    def error_count(self) -> int:
+    def finding_count(self) -> int:
         return sum(self.rule_counts.values())
+
+    @property
+    def error_count(self) -> int:
+        """Findings that fail validation (warnings do not)."""
+        return self.severity_counts["error"]
 
     @property
     def ok(self) -> bool:
@@ -90,11 +98,13 @@ class ValidationReport:
             "passed": self.ok,
             "records_checked": self.records_checked,
             "entity_counts": dict(self.entity_counts),
-            "finding_count": self.error_count,
+            "finding_count": self.finding_count,
+            "error_count": self.error_count,
+            "warning_count": self.severity_counts["warning"],
             "findings_by_rule": dict(sorted(self.rule_counts.items())),
             "invalid_records": self.invalid_count,
             "findings": [f.to_dict() for f in self.findings[:max_findings]],
-            "findings_truncated": self.error_count > max_findings,
+            "findings_truncated": self.finding_count > max_findings,
             "seconds": round(self.seconds, 3),
             "workers": self.workers,
         }

@@ -12,6 +12,7 @@ The rules themselves, and the catalogue of their ids, live in
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import tempfile
@@ -22,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from harness.errors import ConfigError
+from harness.files import open_regular
 from harness.portable.contract import Contract, Entity, load_contract
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.index import RecordIndex
@@ -29,8 +32,11 @@ from harness.portable.validate.parallel import check_entities_in_parallel
 from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_RULES
 from harness.portable.validate.rules import files as file_rules
 from harness.portable.validate.rules import manifest as manifest_rules
+from harness.portable.validate.rules import reader as reader_rules
 from harness.portable.validate.rules import records as record_rules
+from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
 from harness.portable.validate.rules.context import EntityContext, ExportContext
+from harness.portable.validate.rules.reader import too_deep
 from harness.portable.validate.rules.records import record_key
 
 __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
@@ -39,16 +45,43 @@ __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_k
 PARALLEL_THRESHOLD_BYTES = 64 << 20
 
 
+def check_severities(contract: Contract) -> None:
+    """The contract's ``strictness.severities`` name catalogued rules and lower only form rules."""
+    for rule_id, severity in contract.strictness.severities:
+        entry = RULES.get(rule_id)
+        if entry is None:
+            close = difflib.get_close_matches(rule_id, RULES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{contract.path}: strictness.severities: no rule {rule_id!r}{hint}")
+        if severity == "warning" and entry.severity == "error" and rule_id not in LOWERABLE:
+            raise ConfigError(
+                f"{contract.path}: strictness.severities.{rule_id}: cannot be lowered to a warning; only "
+                f"{', '.join(sorted(LOWERABLE))} can (the others decide whether the data restores whole)"
+            )
+
+
+def _drain_line(readline: Any, update: Any) -> int:
+    """Read (and hash) the rest of an overlong line in bounded pieces; the bytes it had left."""
+    rest = 0
+    while piece := readline(1 << 20):
+        update(piece)
+        rest += len(piece)
+        if piece[-1:] == b"\n":
+            break
+    return rest
+
+
 class Validator:
     def __init__(self, contract: Contract, export_dir: Path, *, scratch_dir: Path | None = None) -> None:
         self.contract = contract
         self.export_dir = Path(export_dir)
         self.scratch_dir = scratch_dir
         self.report = ValidationReport(export_dir=self.export_dir)
+        check_severities(contract)
 
     @cached_property
     def context(self) -> ExportContext:
-        return ExportContext(report=self.report, contract=self.contract, export_dir=self.export_dir)
+        return ExportContext(self.report, self.contract.strictness, self.contract, self.export_dir)
 
     def check_manifest(self) -> dict[str, Any] | None:
         manifest = manifest_rules.read_manifest(self.context)
@@ -65,9 +98,11 @@ class Validator:
     def check_entity(self, ent: Entity, manifest: dict[str, Any] | None, index: RecordIndex) -> None:
         """One pass over an entity file: parse each line, then run the entity's record rules."""
         path = self.export_dir / ent.file
-        if not path.is_file():
-            return
-        ctx = EntityContext(report=self.report, entity=ent, index=index)
+        try:
+            handle = open_regular(path)
+        except ConfigError:
+            return  # missing, a link or a special file: file.missing / file.not_regular say so
+        ctx = EntityContext(self.report, self.contract.strictness, ent, index)
         checks = [check for check in (bind(ctx) for bind in RECORD_RULES) if check is not None]
         digest = hashlib.sha256()
         update = digest.update
@@ -75,10 +110,18 @@ class Validator:
         add_id, maybe_flush = index.ids.append, index.maybe_flush
         mark_invalid = self.report.mark_invalid
         name, primary_key = ent.name, ent.primary_key
+        limit = self.contract.strictness.max_record_bytes
+        max_depth = self.contract.strictness.max_depth
         lines = 0
-        with path.open("rb") as fh:
-            for lines, raw in enumerate(fh, start=1):  # the count survives the loop
+        with handle:
+            readline = handle.readline
+            while raw := readline(limit + 2):  # a line longer than the limit is never held whole
+                lines += 1
                 update(raw)
+                if len(raw) > limit and len(raw) - (raw[-1:] == b"\n") > limit:
+                    size = len(raw) + (0 if raw[-1:] == b"\n" else _drain_line(readline, update))
+                    reader_rules.report_oversized_line(ctx, lines, size)
+                    continue
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -93,6 +136,10 @@ class Validator:
                     record_rules.report_not_an_object(ctx, lines)
                     continue
                 rid = record_key(record.get(primary_key))
+                if too_deep(text, record, max_depth):
+                    reader_rules.report_too_deep(ctx, lines, rid)
+                    mark_invalid(name, rid)
+                    continue
                 if rid is None:
                     record_rules.report_missing_primary_key(ctx, lines)
                     bad = True
@@ -113,6 +160,10 @@ class Validator:
 
     def run(self, workers: int = 1) -> ValidationReport:
         started = time.perf_counter()
+        if not self.export_dir.is_dir():
+            raise ConfigError(f"{self.export_dir}: no such export directory")
+        if self.scratch_dir is not None:
+            Path(self.scratch_dir).mkdir(parents=True, exist_ok=True)
         manifest = self.check_manifest()
         self.check_files()
         with tempfile.TemporaryDirectory(prefix="drill-validate-", dir=self.scratch_dir) as scratch:

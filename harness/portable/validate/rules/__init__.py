@@ -17,17 +17,25 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.portable.validate.index import RecordIndex
-from harness.portable.validate.rules import fields, manifest, records, relationships, secrets
+from harness.portable.validate.rules import fields, manifest, reader, records, relationships, secrets, types
 from harness.portable.validate.rules.context import ExportContext, RecordRuleBinder
 
 MANIFEST_RULES: tuple[Callable[[ExportContext, dict[str, Any]], None], ...] = (
     manifest.check_schema_version,
     manifest.check_entity_files,
     manifest.check_omitted,
+    manifest.check_generated_at,
+    manifest.check_counts,
+    manifest.check_checksum_entries,
+    manifest.check_contract_identity,
+    manifest.check_manifest_secrets,
 )
 
 RECORD_RULES: tuple[RecordRuleBinder, ...] = (
+    reader.bind_reader,
     records.bind_schema,
+    types.bind_integer_columns,
+    types.bind_declared_columns,
     fields.bind_enums,
     fields.bind_timestamps,
     fields.bind_redacted_fields,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-FAMILIES = ("manifest", "files", "records", "fields", "secrets", "relationships")
+FAMILIES = ("manifest", "files", "reader", "records", "types", "fields", "secrets", "relationships")
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,35 @@ RULES: dict[str, Rule] = {
         Rule("manifest.schema_version", "manifest", "The manifest's schema_version is not the contract's."),
         Rule("manifest.entities", "manifest", "The manifest's entity files differ from the contract's."),
         Rule("manifest.omitted", "manifest", "An entity the contract omits is not declared omitted."),
+        Rule("manifest.duplicate_key", "manifest", "A JSON object in manifest.json repeats a key."),
+        Rule("manifest.generated_at", "manifest", "generated_at is not a real UTC time, or is ahead."),
+        Rule("manifest.counts", "manifest", "An entity file has no count, or a count names no entity file."),
+        Rule("manifest.checksums", "manifest", "A checksum names a file that is not an entity file."),
+        Rule("manifest.contract", "manifest", "The manifest names another contract (name or sha256)."),
+        Rule("manifest.secret", "manifest", "The secret scanner found a credential in manifest.json."),
         Rule("file.missing", "files", "An entity file of the contract is not in the export."),
         Rule("file.unexpected", "files", "The export holds a file the contract does not know."),
+        Rule("file.not_regular", "files", "An export entry is a symbolic link, directory or special file."),
         Rule("file.checksum", "files", "An entity file's sha256 is missing from the manifest or differs."),
         Rule("count.mismatch", "files", "An entity file's line count differs from the manifest's count."),
+        Rule("record.line_ending", "reader", "A line ends in CR LF (JSON Lines lines end in LF)."),
+        Rule("record.whitespace", "reader", "A line has whitespace before or after its JSON object."),
+        Rule("file.final_newline", "reader", "An entity file's last line has no final newline."),
+        Rule("record.size", "reader", "A line is longer than the contract's max_record_bytes."),
+        Rule("record.duplicate_key", "reader", "A JSON object in a record repeats a key."),
+        Rule("record.nul", "reader", "A string holds a NUL character (PostgreSQL cannot store it)."),
+        Rule("record.depth", "reader", "A record nests deeper than the contract's max_depth."),
         Rule("record.utf8", "records", "A line is not valid UTF-8."),
         Rule("record.json", "records", "A line is not a JSON object."),
         Rule("record.schema", "records", "A record does not meet its entity's JSON Schema."),
         Rule("record.primary_key", "records", "A record's primary key is missing or not an integer/string."),
         Rule("record.duplicate_id", "records", "A primary key repeats an earlier record of the entity."),
+        Rule(
+            "type.integer",
+            "types",
+            "An integer field holds a non-integer literal or a number outside its column's range.",
+        ),
+        Rule("type.column", "types", "A value cannot be stored in the field's declared column type."),
         Rule("relationship.dangling", "relationships", "A reference is empty or names no exported record."),
         Rule("relationship.at_least_one_of", "relationships", "None of a group of references is set."),
         Rule("enum.unknown", "fields", "A field holds a value outside its enum."),
@@ -48,6 +68,10 @@ RULES: dict[str, Rule] = {
         Rule("redaction.secret", "secrets", "The secret scanner found a credential in a record."),
     )
 }
+
+#: Rules a contract's ``strictness.severities`` may lower to a warning: they judge the form of the
+#: files, not whether the data can be restored whole. Any rule may be raised to an error.
+LOWERABLE = frozenset({"record.line_ending", "record.whitespace", "file.final_newline"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,15 +7,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.portable.contract import Contract, Entity
+from harness.portable.contract import Contract, Entity, Strictness
 from harness.portable.validate.findings import Finding, ValidationReport
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.rules.catalogue import rule
+from harness.secrets import scan_text
+
+#: Record ids longer than this are shown by their length only.
+MAX_SHOWN_ID = 64
+
+
+def shown_id(record_id: str | None) -> str | None:
+    """A record id as findings may show it: as written, unless it is long or looks like a secret
+    (a token used as an id), then only its shape."""
+    if record_id is None or (len(record_id) <= MAX_SHOWN_ID and scan_text(record_id) is None):
+        return record_id
+    return f"<id withheld: {len(record_id)} chars>"
 
 
 @dataclass(frozen=True)
 class RuleContext:
     report: ValidationReport
+    strictness: Strictness
 
     def finding(
         self,
@@ -28,8 +41,10 @@ class RuleContext:
         field: str | None = None,
     ) -> None:
         """Report a finding of a catalogued rule (the one way findings are made; an unknown id
-        raises KeyError)."""
-        self.report.add(Finding(rule_id, file, line, record_id, message, field, rule(rule_id).severity))
+        raises KeyError). The severity is the catalogue's unless the contract's strictness sets it;
+        a record id that could be a secret is never shown."""
+        severity = self.strictness.severity(rule_id, rule(rule_id).severity)
+        self.report.add(Finding(rule_id, file, line, shown_id(record_id), message, field, severity))
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from typing import Any
 
+from harness.clock import parse_rfc3339
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, RecordRule
 
@@ -36,13 +36,18 @@ def _bind_field_tests(ctx: EntityContext, rule_id: str, tests: tuple[FieldTest, 
 def bind_enums(ctx: EntityContext) -> RecordRule | None:
     tests: list[FieldTest] = []
     for fld, values in ctx.entity.enums.items():
-        allowed = set(values)
-        tests.append((fld, allowed.__contains__, partial(_not_one_of, allowed)))
+        allowed = frozenset((type(v), v) for v in values)  # typed: true is not 1, 1.0 is not 1
+        tests.append((fld, partial(_one_of, allowed), partial(_not_one_of, values)))
     return _bind_field_tests(ctx, "enum.unknown", tuple(tests))
 
 
-def _not_one_of(allowed: set[Any]) -> str:
-    return f"value is not one of {sorted(allowed)}"
+def _one_of(allowed: frozenset[tuple[type, Any]], value: Any) -> bool:
+    """``value`` is one of the enum's strings or integers (a list or object never is)."""
+    return type(value) in (str, int) and (type(value), value) in allowed
+
+
+def _not_one_of(allowed: tuple[Any, ...]) -> str:
+    return f"value is not one of {sorted(allowed, key=repr)}"
 
 
 @produces("timestamp.unparseable")
@@ -52,14 +57,9 @@ def bind_timestamps(ctx: EntityContext) -> RecordRule | None:
 
 
 def _is_timestamp(value: Any) -> bool:
-    """RFC 3339 with a zone: a string ``datetime.fromisoformat`` reads, with a ``T`` and an offset."""
-    if not isinstance(value, str):
-        return False
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None and "T" in value
+    """Strict RFC 3339 with a zone (``harness.clock.parse_rfc3339``): no ISO week dates, basic
+    format or hour-only times, which lenient parsers accept and restores read differently."""
+    return parse_rfc3339(value) is not None
 
 
 def _not_a_timestamp() -> str:

@@ -3,37 +3,71 @@ checksum and record count."""
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 from harness.files import MANIFEST
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext
+from harness.portable.validate.rules.manifest import checksums, entity_counts
+from harness.secrets import safe_key
+
+_KIND = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
-@produces("file.unexpected", "file.missing")
+def regular_files(ctx: ExportContext) -> set[str]:
+    """The export's regular files (links are never followed, not even dangling ones)."""
+    return {
+        entry.name
+        for entry in os.scandir(ctx.export_dir)
+        if stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode)
+    }
+
+
+@produces("file.unexpected", "file.missing", "file.not_regular")
 def check_files(ctx: ExportContext) -> None:
+    """Exactly the contract's files, each a regular file: a directory input gets the refusals an
+    archive member gets (no link, no directory, no device), so nothing outside the export is read."""
     expected = {e.file for e in ctx.contract.entities} | {MANIFEST}
-    for path in sorted(ctx.export_dir.iterdir()):
-        if path.name not in expected:
-            ctx.finding("file.unexpected", path.name, "file is not part of the contract's export")
+    present = set()
+    for entry in sorted(os.scandir(ctx.export_dir), key=lambda e: e.name):
+        name = safe_key(entry.name)
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _KIND.get(stat.S_IFMT(mode), "not a regular file")
+            ctx.finding(
+                "file.not_regular", name, f"{kind}; an export holds regular files only, never followed"
+            )
+            continue
+        present.add(entry.name)
+        if entry.name not in expected:
+            ctx.finding("file.unexpected", name, "file is not part of the contract's export")
     for ent in ctx.contract.entities:
-        if not (ctx.export_dir / ent.file).is_file():
+        if ent.file not in present and not (ctx.export_dir / ent.file).is_symlink():
             ctx.finding("file.missing", ent.file, f"entity {ent.name!r} file is missing")
 
 
 @produces("file.checksum")
 def check_checksum(ctx: EntityContext, manifest: dict[str, Any], sha256_hex: str) -> None:
     file = ctx.entity.file
-    want = manifest["checksums"].get(file)
+    want = checksums(manifest).get(file)
     got = f"sha256:{sha256_hex}"
     if want is None:
         ctx.finding("file.checksum", file, "manifest has no checksum for this file")
     elif want != got:
-        ctx.finding("file.checksum", file, f"sha256 mismatch: manifest {want}, file {got}")
+        ctx.finding("file.checksum", file, f"sha256 mismatch: the file's is {got}, the manifest's differs")
 
 
 @produces("count.mismatch")
 def check_count(ctx: EntityContext, manifest: dict[str, Any], lines: int) -> None:
-    count = manifest["entity_counts"].get(ctx.entity.name)
+    count = entity_counts(manifest).get(ctx.entity.name)
     if count is not None and count != lines:
         ctx.finding("count.mismatch", ctx.entity.file, f"manifest says {count} records, file has {lines}")

@@ -1,0 +1,178 @@
+"""Reader rules: each line is exactly one JSON object the way the restore reads it.
+
+JSON Lines lines end in LF, with nothing around the object; a record is no longer than the
+contract's ``max_record_bytes`` (longer lines are not even parsed) and nests no deeper than
+``max_depth``; no JSON object repeats a key (a parser keeps one of the values silently, which can
+hide a secret behind a harmless value); no string holds NUL (PostgreSQL ``text`` and ``jsonb``
+cannot store it).
+
+The checks are cheap on clean records: byte tests at the ends of the line, and an exact
+duplicate-key test that compares the line's colons with the keys and colons of the decoded record
+(every colon outside a string is a key's); only lines with ``\\u`` escapes take the slow path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.portable.validate.rules.catalogue import produces
+from harness.portable.validate.rules.context import EntityContext, RecordRule
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _Repeated
+    return dict(pairs)
+
+
+def repeats_a_key_exactly(text: str | bytes) -> bool:
+    """Whether any JSON object in ``text`` repeats a key (decoded keys: ``"\\u0069d"`` is ``id``)."""
+    try:
+        json.loads(text, object_pairs_hook=_no_repeats)
+    except _Repeated:
+        return True
+    return False
+
+
+def _keys_and_colons(value: Any) -> int:
+    """Keys of every object in ``value`` plus the colons inside its strings and keys."""
+    if isinstance(value, str):
+        return value.count(":")
+    if isinstance(value, dict):
+        total = 0
+        for key, item in value.items():
+            total += 1 + key.count(":")
+            kind = type(item)
+            if kind is str:
+                total += item.count(":")
+            elif kind is dict or kind is list:
+                total += _keys_and_colons(item)
+        return total
+    if isinstance(value, list):
+        return sum(_keys_and_colons(item) for item in value if type(item) in (str, dict, list))
+    return 0
+
+
+def repeats_a_key(text: str, record: dict[str, Any]) -> bool:
+    """Whether the line ``text`` that decoded to ``record`` repeats a key in any of its objects.
+
+    Without ``\\u`` escapes every colon of the line is either a key's (one per key written) or a
+    colon inside a string, so the line has more colons than the decoded record explains exactly
+    when an object lost a repeated key."""
+    if "\\u" in text:
+        return repeats_a_key_exactly(text)
+    return text.count(":") != _keys_and_colons(record)
+
+
+def depth(value: Any, limit: int) -> int:
+    """How deeply objects and arrays nest in ``value`` (iterative; stops counting past ``limit``)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether any string or key in ``value`` holds U+0000."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+@produces(
+    "record.line_ending", "record.whitespace", "file.final_newline", "record.duplicate_key", "record.nul"
+)
+def bind_reader(ctx: EntityContext) -> RecordRule:
+    finding, file = ctx.finding, ctx.entity.file
+
+    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
+        bad = False
+        if text[-1:] != "\n":
+            finding(
+                "file.final_newline", file, "the last line has no final newline", line=line, record_id=rid
+            )
+            bad, body_end = True, len(text)
+        elif text[-2:] == "\r\n":
+            finding("record.line_ending", file, "line ends in CR LF, not LF", line=line, record_id=rid)
+            bad, body_end = True, len(text) - 2
+        else:
+            body_end = len(text) - 1
+        if text[:1] in (" ", "\t", "\r") or text[body_end - 1 : body_end] in (" ", "\t", "\r"):
+            finding(
+                "record.whitespace",
+                file,
+                "whitespace before or after the JSON object",
+                line=line,
+                record_id=rid,
+            )
+            bad = True
+        if repeats_a_key(text, record):
+            finding(
+                "record.duplicate_key",
+                file,
+                "an object repeats a key; readers keep one of the values silently",
+                line=line,
+                record_id=rid,
+            )
+            bad = True
+        if "\\u0000" in text and holds_nul(record):
+            finding(
+                "record.nul",
+                file,
+                "a string holds NUL (U+0000), which PostgreSQL cannot store",
+                line=line,
+                record_id=rid,
+            )
+            bad = True
+        return bad
+
+    return check
+
+
+def too_deep(text: str, record: Any, limit: int) -> bool:
+    """Whether ``record`` (decoded from ``text``) nests deeper than ``limit``; counting brackets
+    in the text first keeps this free for ordinary records."""
+    return text.count("{") + text.count("[") > limit and depth(record, limit) > limit
+
+
+@produces("record.depth")
+def report_too_deep(ctx: EntityContext, line: int, rid: str | None) -> None:
+    """A record nested too deeply: reported, and no other rule reads it."""
+    limit = ctx.strictness.max_depth
+    ctx.finding(
+        "record.depth",
+        ctx.entity.file,
+        f"objects and arrays nest deeper than max_depth {limit}",
+        line=line,
+        record_id=rid,
+    )
+
+
+@produces("record.size")
+def report_oversized_line(ctx: EntityContext, line: int, size: int) -> None:
+    """A line longer than ``max_record_bytes``: reported, and never parsed."""
+    limit = ctx.strictness.max_record_bytes
+    ctx.finding(
+        "record.size", ctx.entity.file, f"line is {size} bytes, more than max_record_bytes {limit}", line=line
+    )

@@ -1,0 +1,112 @@
+"""Type rules: a value must fit the PostgreSQL column it is restored into, not only the JSON Schema.
+
+JSON Schema calls ``2.0`` an integer and has no integer range; ``jsonb_populate_record`` refuses
+``2.0`` for a ``bigint`` and anything outside the column's range. So a field whose schema says
+``integer`` (a ``bigint`` unless the contract's ``column_types`` says ``smallint``/``integer``) holds
+an integer literal in range; a declared ``uuid``, ``boolean``, ``numeric``/``real``/``double
+precision`` or ``date`` column holds what PostgreSQL reads as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from harness.portable.validate.rules.catalogue import produces
+from harness.portable.validate.rules.context import EntityContext, RecordRule
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _uuid(value: Any) -> bool:
+    """PostgreSQL's uuid input: 32 hex digits, optionally in braces, hyphens between 4-digit groups."""
+    if not isinstance(value, str):
+        return False
+    text = value[1:-1] if value[:1] == "{" and value[-1:] == "}" else value
+    if text[:1] == "-" or text[-1:] == "-" or "--" in text:
+        return False
+    digits = text.replace("-", "")
+    groups = text.split("-")
+    return len(digits) == 32 and set(digits) <= _HEX and all(len(g) % 4 == 0 for g in groups)
+
+
+def _date(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return value[4] == "-" and value[7] == "-"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+#: Column type -> what a non-null JSON value must be to load into it.
+COLUMN_TESTS: dict[str, Callable[[Any], bool]] = {
+    "uuid": _uuid,
+    "boolean": lambda v: isinstance(v, bool),
+    "numeric": _number,
+    "real": _number,
+    "double precision": _number,
+    "date": _date,
+}
+
+
+@produces("type.integer")
+def bind_integer_columns(ctx: EntityContext) -> RecordRule | None:
+    """Numbers in integer columns: integer literals (``type(value) is int``) within the column range."""
+    ranges = tuple(ctx.entity.integer_fields.items())
+    if not ranges:
+        return None
+    finding, file = ctx.finding, ctx.entity.file
+    columns = ctx.entity.column_types
+
+    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
+        bad = False
+        for fld, (low, high) in ranges:
+            value = record.get(fld)
+            kind = type(value)
+            if kind is float or (kind is int and not low <= value <= high):  # type: ignore[operator]
+                column = columns.get(fld, "bigint")
+                what = "a fraction or exponent" if kind is float else "out of range"
+                finding(
+                    "type.integer",
+                    file,
+                    f"number is {what} for a {column} column ({low}..{high}, integer literals only)",
+                    line=line,
+                    record_id=rid,
+                    field=fld,
+                )
+                bad = True
+        return bad
+
+    return check
+
+
+@produces("type.column")
+def bind_declared_columns(ctx: EntityContext) -> RecordRule | None:
+    tests = tuple(
+        (fld, column, COLUMN_TESTS[column])
+        for fld, column in ctx.entity.column_types.items()
+        if column in COLUMN_TESTS
+    )
+    if not tests:
+        return None
+    finding, file = ctx.finding, ctx.entity.file
+
+    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
+        bad = False
+        for fld, column, accept in tests:
+            value = record.get(fld)
+            if value is not None and not accept(value):
+                finding(
+                    "type.column", file, f"value is not a valid {column}", line=line, record_id=rid, field=fld
+                )
+                bad = True
+        return bad
+
+    return check
