@@ -16,6 +16,7 @@ from harness.errors import (
     EXIT_COULD_NOT_RUN,
     DrillError,
     VerificationFailed,
+    describe_unexpected,
 )
 from harness.postgres.providers import PG_PROVIDERS
 
@@ -132,7 +133,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_COULD_NOT_RUN
+    except Exception as exc:  # a crash is never an answer: exit 2, one line, no value
+        _error(f"{args.command}{_subject(args)}: {describe_unexpected(exc)}")
+        return EXIT_COULD_NOT_RUN
     return code
+
+
+def _subject(args: argparse.Namespace) -> str:
+    """The file or URI the command was working on, for the one-line crash report."""
+    for name in ("export", "dump", "archive", "export_dir", "uri", "source", "inputs", "paths"):
+        value = getattr(args, name, None)
+        if value:
+            return f" {value if isinstance(value, str) else ' '.join(map(str, value))}"
+    return ""
 
 
 if __name__ == "__main__":

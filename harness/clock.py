@@ -27,16 +27,16 @@ def _digits(text: str, start: int, count: int) -> int | None:
 def parse_rfc3339(text: str, *, max_fraction: int = 6) -> datetime | None:
     """``text`` as a strict RFC 3339 date-time with a zone, or None.
 
-    Exactly ``YYYY-MM-DDTHH:MM:SS[.f{1,max_fraction}](Z|±HH:MM)``, upper-case ``T`` and ``Z``, a real
-    calendar date (year 0001 on), hour < 24, minute and second < 60, offset below 24 hours. Python's
-    ``fromisoformat`` also reads ISO week dates, the basic format and hour-only times; PostgreSQL
-    reads still more; this accepts only what both read the same way and nothing that loses precision
-    (PostgreSQL keeps microseconds)."""
+    Exactly ``YYYY-MM-DDTHH:MM:SS[.f{1,max_fraction}](Z|±HH:MM)`` (``t``/``z`` too, as RFC 3339
+    allows), a real calendar date (year 0001 on), hour < 24, minute and second < 60, an offset
+    within ±15:59 (PostgreSQL's range). Python's ``fromisoformat`` also reads ISO week dates, the
+    basic format and hour-only times; PostgreSQL reads still more; this accepts only what both read
+    the same way and nothing that loses precision (PostgreSQL keeps microseconds)."""
     if not isinstance(text, str) or not 20 <= len(text) <= 26 + max(max_fraction, 0):
         return None
     year, month, day = _digits(text, 0, 4), _digits(text, 5, 2), _digits(text, 8, 2)
     hour, minute, second = _digits(text, 11, 2), _digits(text, 14, 2), _digits(text, 17, 2)
-    if text[4] != "-" or text[7] != "-" or text[10] != "T" or text[13] != ":" or text[16] != ":":
+    if text[4] != "-" or text[7] != "-" or text[10] not in "Tt" or text[13] != ":" or text[16] != ":":
         return None
     if None in (year, month, day, hour, minute, second):
         return None
@@ -47,11 +47,11 @@ def parse_rfc3339(text: str, *, max_fraction: int = 6) -> datetime | None:
             return None
         micro = int(rest[1 : 1 + digits].ljust(6, "0")[:6])
         rest = rest[1 + digits :]
-    if rest == "Z":
+    if rest in ("Z", "z"):
         zone = UTC
     elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
         off_h, off_m = _digits(rest, 1, 2), _digits(rest, 4, 2)
-        if off_h is None or off_m is None or off_h > 23 or off_m > 59:
+        if off_h is None or off_m is None or off_h > 15 or off_m > 59:  # PostgreSQL's range
             return None
         sign = 1 if rest[0] == "+" else -1
         zone = timezone(sign * timedelta(hours=off_h, minutes=off_m))

@@ -6,6 +6,7 @@ not a secret (``harness.shapes``)."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,22 @@ def check(
     error = best_error(validator, data)
     if error is not None:
         location = path_text(error.absolute_path, root)
-        raise ConfigError(f"{where}: {location}: {describe_schema_error(error, show_values=True)}")
+        hint = _did_you_mean(error)
+        raise ConfigError(f"{where}: {location}: {describe_schema_error(error, show_values=True)}{hint}")
+
+
+def _did_you_mean(error: Any) -> str:
+    """For a misspelt setting name, the closest name the schema knows."""
+    instance, schema = error.instance, error.schema
+    if error.validator not in ("additionalProperties", "required") or not isinstance(instance, dict):
+        return ""
+    known = list(schema.get("properties", {})) if isinstance(schema, dict) else []
+    for key in instance:
+        if isinstance(key, str) and key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            if close:
+                return f" (did you mean {close[0]!r} for {path_text([key])!r}?)"
+    return ""
 
 
 class StrictLoader(yaml.SafeLoader):

@@ -52,3 +52,18 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an error's message (at most ``limit`` characters), or its type when it has none."""
     lines = str(exc).strip().splitlines()
     return lines[0][:limit] if lines else type(exc).__name__
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """One line for an exception the harness did not expect: its type and where it was raised in the
+    harness (file:line), never its message, which may quote a value."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/harness/" in f.filename.replace("\\", "/")]
+    where = ""
+    if ours or frames:
+        frame = (ours or frames)[-1]
+        path = frame.filename.replace("\\", "/")
+        where = f" at {path[path.rfind('/harness/') + 1 :] if '/harness/' in path else path}:{frame.lineno}"
+    return f"unexpected {type(exc).__name__}{where} (a bug in drill-harness; please report it)"

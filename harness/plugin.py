@@ -11,7 +11,6 @@ status is the worst drill verdict: 0 verified, 1 not verified, 2 could not run.
 from __future__ import annotations
 
 import signal
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,13 @@ from typing import Any
 import pytest
 
 from harness.aws.providers import AWS_PROVIDERS
-from harness.errors import EXIT_COULD_NOT_RUN, DrillError, VerificationFailed
+from harness.errors import EXIT_COULD_NOT_RUN, DrillError, VerificationFailed, describe_unexpected
 from harness.evidence import SKIPPED, VERDICT_EXIT, Evidence, write_evidence
 from harness.lanes import lane_class
 from harness.lanes.base import Lane, StepSpec
-from harness.lanes.runner import finish, run_step, start
+from harness.lanes.runner import finish, interrupts_deferred, run_step, start
 from harness.postgres.providers import PG_PROVIDERS
-from harness.scenario import RunOptions, Scenario, load_scenario, looks_like_scenario
+from harness.scenario import RunOptions, Scenario, load_scenario
 
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
 _OTHER_FAILURES_KEY = pytest.StashKey[int]()
@@ -65,11 +64,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if (
-        file_path.suffix in (".yaml", ".yml")
-        and "scenarios" in file_path.parts
-        and looks_like_scenario(file_path)
-    ):
+    # Every YAML file under a `scenarios` directory is a scenario: one that is not (a misspelt
+    # `scenario_version`, say) fails its load item instead of silently dropping out of the run.
+    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
@@ -91,28 +88,32 @@ class ScenarioFile(pytest.File):
     evidence: Evidence | None = None
     load_error: DrillError | None = None
 
+    lane_cls: type[Lane] | None = None
+
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            self.scenario = load_scenario(self.path)
-            cls = lane_class(self.scenario.lane, str(self.path))
+            scenario = load_scenario(self.path)
+            self.lane_cls = lane_class(scenario.lane, str(self.path))
+            self.scenario = scenario
         except DrillError as exc:
             # Still a test item, so a broken scenario is reported (exit 2) instead of vanishing.
             self.load_error = exc
             yield DrillStep.from_parent(self, name="load", spec=StepSpec("load"))
             return
-        for spec in cls.steps:
+        for spec in self.lane_cls.steps:
             yield DrillStep.from_parent(self, name=spec.name, spec=spec)
 
     def setup(self) -> None:
-        if self.scenario is None:
+        if self.scenario is None or self.lane_cls is None:
             return
-        self.lane, self.evidence = start(lane_class(self.scenario.lane), self.scenario, _options(self.config))
+        self.lane, self.evidence = start(self.lane_cls, self.scenario, _options(self.config))
 
     def teardown(self) -> None:
         if self.lane is None or self.evidence is None:
             return
         doc = finish(self.lane, self.evidence)
-        json_path, _ = write_evidence(doc, self.lane.options.evidence_dir)
+        with interrupts_deferred():
+            json_path, _ = write_evidence(doc, self.lane.options.evidence_dir)
         self.config.stash[_RESULTS_KEY].append({**doc, "_evidence_path": str(json_path)})
         self.lane = None
 
@@ -146,9 +147,7 @@ class DrillStep(pytest.Item):
         if isinstance(exc, DrillError | VerificationFailed):
             kind = "could not run" if isinstance(exc, DrillError) else "verification failed"
             return f"[{self.spec.name}] {kind}: {exc}"
-        return f"[{self.spec.name}] unexpected error:\n" + "".join(
-            traceback.format_exception(type(exc), exc, exc.__traceback__)
-        )
+        return f"[{self.spec.name}] could not run ({self.path}): {describe_unexpected(exc)}"
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"drill step {self.spec.name}"

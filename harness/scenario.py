@@ -172,15 +172,6 @@ class Scenario:
         }
 
 
-def looks_like_scenario(path: Path) -> bool:
-    """Cheap check used at collection time: a YAML file declaring ``scenario_version``."""
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
-    except OSError:
-        return False
-    return any(line.startswith("scenario_version:") for line in head.splitlines())
-
-
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path).resolve()
     data, blob = load_yaml(path, "scenario.schema.json", "scenario")

@@ -93,6 +93,8 @@ def describe_schema_error(error: jsonschema.ValidationError, *, show_values: boo
     if show_values and _plain(instance):
         return error.message if len(error.message) <= 300 else error.message[:300] + "…"
     what = shape(instance)
+    if keyword is None:  # a `false` schema
+        return f"({what}) is not allowed here (the schema admits no value)"
     if keyword == "type":
         return f"has type {what}, expected {expected!r}"
     if keyword in ("enum", "const"):

@@ -11,10 +11,14 @@ Rules, the same for the pytest plugin and for the standalone commands that run a
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-from harness.errors import DrillError, StepSkipped, VerificationFailed
+from harness.errors import DrillError, StepSkipped, VerificationFailed, describe_unexpected, first_line
 from harness.evidence import ERROR, FAILED, PASSED, SKIPPED, Evidence
 from harness.lanes.base import Lane, StepSpec
 from harness.scenario import RunOptions, Scenario
@@ -70,26 +74,44 @@ def run_step(lane: Lane, spec: StepSpec, evidence: Evidence) -> BaseException | 
             record.status, record.message = ERROR, "interrupted"
             raise
         except Exception as exc:
-            record.status, record.message = ERROR, f"unexpected {type(exc).__name__}: {exc}"
+            record.status, record.message = ERROR, describe_unexpected(exc)
             return exc
     return None
 
 
-def finish(lane: Lane, evidence: Evidence) -> dict[str, Any]:
-    """Stop the lane's services (by its verdict) and return the finished evidence document."""
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ignore SIGTERM and SIGINT for the block (main thread only): a second cancellation while
+    services stop must not cost the evidence of the run it cancelled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        lane.close(evidence.verdict()[0])
-    except Exception as exc:  # evidence must still be written
-        sys.stderr.write(f"drill: stopping services for {lane.scenario.path} failed: {exc}\n")
-    evidence.sections.update(lane.sections())
-    return evidence.finish()
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def finish(lane: Lane, evidence: Evidence) -> dict[str, Any]:
+    """Stop the lane's services (by its verdict) and return the finished evidence document; further
+    interrupts wait until that is done."""
+    with interrupts_deferred():
+        try:
+            lane.close(evidence.verdict()[0])
+        except Exception as exc:  # evidence must still be written
+            sys.stderr.write(f"drill: stopping services for {lane.scenario.path} failed: {first_line(exc)}\n")
+        evidence.sections.update(lane.sections())
+        return evidence.finish()
 
 
 def run_lane(lane: Lane, evidence: Evidence) -> dict[str, Any]:
-    """Run every step in order, close the lane and return the evidence document."""
+    """Run every step in order, close the lane and return the evidence document. An interrupt
+    (Ctrl-C, SIGTERM) stops the steps; the evidence records it (verdict error) and is still returned."""
     try:
         for spec in lane.steps:
             run_step(lane, spec, evidence)
-    finally:
-        doc = finish(lane, evidence)
-    return doc
+    except KeyboardInterrupt:
+        pass  # run_step recorded the interrupted step as an error
+    return finish(lane, evidence)

@@ -99,7 +99,7 @@ def _scenario(args: argparse.Namespace) -> Any:
 
 def cmd_pg_restore_check(args: argparse.Namespace) -> int:
     from harness.evidence import write_evidence
-    from harness.lanes.runner import run_lane, start
+    from harness.lanes.runner import interrupts_deferred, run_lane, start
     from harness.pgdrill.restore_check import RestoreCheckLane
     from harness.scenario import RunOptions
 
@@ -111,7 +111,8 @@ def cmd_pg_restore_check(args: argparse.Namespace) -> int:
         extra={"dump": args.dump},
     )
     doc = run_lane(*start(RestoreCheckLane, scenario, options))
-    json_path, _ = write_evidence(doc, Path(args.evidence_dir))
+    with interrupts_deferred():
+        json_path, _ = write_evidence(doc, Path(args.evidence_dir))
     for step in doc["steps"]:
         sys.stdout.write(f"{step['status']:8} {step['name']}: {step['message']}\n")
     sys.stdout.write(

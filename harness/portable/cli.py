@@ -7,9 +7,12 @@ environment variable holding their DSN (``--dsn-env``), never by a DSN on the co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,33 +40,45 @@ def _database(var: str | None, environment: str | None, what: str) -> Any:
     return external_database(dsn, environment=environment, source=f"${var}")
 
 
-def _export_dir(path: str | Path, work_dir: Path) -> Path:
-    """An export directory as given, or a safely extracted copy of an archive (local or s3://)."""
+@contextlib.contextmanager
+def _export_dir(path: str | Path, work_dir: Path, *, keep: bool = False) -> Iterator[Path]:
+    """An export directory as given, or a safely extracted copy of an archive (local or s3://)
+    that is removed afterwards unless ``keep`` (a failed extraction never leaves one). A fetched
+    archive stays: it is complete and checksum-verified, and fetching it again costs a download."""
     from harness.archive import extract_archive
     from harness.errors import ConfigError
 
-    if isinstance(path, str) and path.startswith("s3://"):
-        from harness.offsite.fetch import fetch_uri  # checksum-verified download into work_dir
+    made: list[Path] = []
+    try:
+        if isinstance(path, str) and path.startswith("s3://"):
+            from harness.offsite.fetch import fetch_uri  # checksum-verified download into work_dir
 
-        path = fetch_uri(path, work_dir)
-    path = Path(path)
-    if path.is_dir():
-        return path
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such export directory or archive")
-    dest = work_dir / f"{path.name.split('.')[0]}-{secrets.token_hex(4)}"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return extract_archive(path, dest)
+            path = fetch_uri(path, work_dir)
+        path = Path(path)
+        if path.is_dir():
+            yield path
+            return
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such export directory or archive")
+        dest = work_dir / f"{path.name.split('.')[0]}-{secrets.token_hex(4)}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        made.append(dest)
+        yield extract_archive(path, dest)
+    finally:
+        if not keep:
+            for done in made:
+                shutil.rmtree(done, ignore_errors=True)
 
 
-def _validated(args: argparse.Namespace) -> tuple[Any, Path, Any]:
+@contextlib.contextmanager
+def _validated(args: argparse.Namespace) -> Iterator[tuple[Any, Path, Any]]:
     from harness.portable.contract import load_contract
     from harness.portable.validate.validator import validate_export
 
     contract = load_contract(args.contract)
-    export_dir = _export_dir(args.export, Path(args.work_dir))
-    report = validate_export(contract, export_dir, scratch_dir=Path(args.work_dir))
-    return contract, export_dir, report
+    with _export_dir(args.export, Path(args.work_dir), keep=args.keep_extracted) as export_dir:
+        report = validate_export(contract, export_dir, scratch_dir=Path(args.work_dir))
+        yield contract, export_dir, report
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any]) -> None:
@@ -101,11 +116,14 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _, export_dir, report = _validated(args)
+    with _validated(args) as (_, _export, report):
+        pass
     for finding in report.findings[: args.max_findings]:
         _print(str(finding))
-    verdict = "valid" if report.ok else f"NOT valid: {report.error_count} finding(s)"
-    _print(f"{export_dir}: {report.records_checked} records checked in {report.seconds:.1f}s — {verdict}")
+    verdict = "valid" if report.ok else f"NOT valid: {report.error_count} error(s)"
+    warnings = report.severity_counts["warning"]
+    verdict += f", {warnings} warning(s)" if warnings else ""
+    _print(f"{args.export}: {report.records_checked} records checked in {report.seconds:.1f}s — {verdict}")
     _emit(args, report.summary(args.max_findings))
     return EXIT_VERIFIED if report.ok else EXIT_NOT_VERIFIED
 
@@ -113,9 +131,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_dry_run(args: argparse.Namespace) -> int:
     from harness.portable.dryrun import dry_run
 
-    contract, export_dir, report = _validated(args)
-    target = _database(args.target_dsn_env, args.target_environment, "target")
-    result = dry_run(target, contract, export_dir, report)
+    with _validated(args) as (contract, export_dir, report):
+        target = _database(args.target_dsn_env, args.target_environment, "target")
+        result = dry_run(target, contract, export_dir, report)
     data = result.to_dict()
     _print(
         f"dry run against {target.label}: would insert {data['would_insert']}, "
@@ -129,12 +147,12 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from harness.portable.restore import restore
 
-    contract, export_dir, report = _validated(args)
-    target = _database(args.target_dsn_env, args.target_environment, "target")
-    if not report.ok:
-        for finding in report.findings[:20]:
-            _print(str(finding))
-    result = restore(target, contract, export_dir, report, approval_reference=args.approve_production)
+    with _validated(args) as (contract, export_dir, report):
+        target = _database(args.target_dsn_env, args.target_environment, "target")
+        if not report.ok:
+            for finding in report.findings[:20]:
+                _print(str(finding))
+        result = restore(target, contract, export_dir, report, approval_reference=args.approve_production)
     data = result.to_dict()
     _print(
         f"restored into {target.label}: inserted {data['inserted']}, updated {data['updated']} "
@@ -172,6 +190,11 @@ def contract_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--contract", required=True, help="export contract YAML")
     p.add_argument("--work-dir", default=".tmp/exports", help="where archives are extracted")
+    p.add_argument(
+        "--keep-extracted",
+        action="store_true",
+        help="keep the extracted copy of an archive (removed by default, also on failure)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
 

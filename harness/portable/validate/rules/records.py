@@ -15,6 +15,7 @@ import orjson
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule
+from harness.shapes import describe_schema_error, path_text
 
 
 def record_key(value: Any) -> str | None:
@@ -69,16 +70,10 @@ def report_missing_primary_key(ctx: EntityContext, line: int) -> None:
 
 
 def _short(error: jsonschema.ValidationError) -> tuple[str | None, str]:
-    path = ".".join(str(p) for p in error.absolute_path) or None
-    message = error.message
-    if len(message) > 200:
-        message = message[:200] + "…"
-    if error.validator in ("pattern", "enum", "const", "format", "minLength", "maxLength", "type"):
-        # These messages quote the value; a value may be sensitive, so describe without it.
-        message = f"fails '{error.validator}' (expected {error.validator_value!r})"
-        if error.validator == "type":
-            message = f"has type {type(error.instance).__name__}, expected {error.validator_value!r}"
-    return path, message
+    """Where a record breaks its schema and how, from the schema and the value's shape only (a
+    record value is never quoted, not even a key that might be a secret)."""
+    path = path_text(error.absolute_path) if error.absolute_path else None
+    return path, describe_schema_error(error, show_values=False)
 
 
 @produces("record.schema")

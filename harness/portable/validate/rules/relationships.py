@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.rules.catalogue import produces
-from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule
+from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule, shown_id
 from harness.portable.validate.rules.records import record_key
 
 
@@ -80,7 +80,7 @@ def report_dangling_references(ctx: ExportContext, index: RecordIndex) -> None:
         ctx.finding(
             "relationship.dangling",
             file,
-            f"references {target} id {target_id}, which is not in the export",
+            f"references {target} id {shown_id(target_id)}, which is not in the export",
             line=line,
             record_id=ref_id,
             field=fld,

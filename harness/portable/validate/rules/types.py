@@ -1,16 +1,19 @@
 """Type rules: a value must fit the PostgreSQL column it is restored into, not only the JSON Schema.
 
 JSON Schema calls ``2.0`` an integer and has no integer range; ``jsonb_populate_record`` refuses
-``2.0`` for a ``bigint`` and anything outside the column's range. So a field whose schema says
-``integer`` (a ``bigint`` unless the contract's ``column_types`` says ``smallint``/``integer``) holds
-an integer literal in range; a declared ``uuid``, ``boolean``, ``numeric``/``real``/``double
-precision`` or ``date`` column holds what PostgreSQL reads as one.
+``2.0`` for a ``bigint`` (it takes ``1e3``) and anything outside the column's range. So a field
+whose schema says ``integer`` (a ``bigint`` unless the contract's ``column_types`` says
+``smallint``/``integer``) holds a number literal with no fractional digits, in range; a declared
+``uuid``, ``boolean``, ``numeric``/``real``/``double precision`` or ``date`` column holds what
+PostgreSQL reads as one.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from harness.portable.validate.rules.catalogue import produces
@@ -41,6 +44,24 @@ def _date(value: Any) -> bool:
     return value[4] == "-" and value[7] == "-"
 
 
+def _literals(text: str) -> dict[str, Any]:
+    """The record's top-level numbers as decimal literals, exactly as written."""
+    try:
+        record = json.loads(text, parse_float=Decimal)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _integral_literal(value: Any, low: int, high: int) -> bool:
+    """A number literal PostgreSQL reads into an integer column: no fractional digits left once the
+    exponent is applied (``1e3``, ``1.5e1``; not ``2.0``, ``1.50e1``), and within the range."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return False
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= 0 and low <= int(value) <= high
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -67,21 +88,27 @@ def bind_integer_columns(ctx: EntityContext) -> RecordRule | None:
 
     def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
         bad = False
+        literals: dict[str, Any] | None = None
         for fld, (low, high) in ranges:
             value = record.get(fld)
             kind = type(value)
-            if kind is float or (kind is int and not low <= value <= high):  # type: ignore[operator]
-                column = columns.get(fld, "bigint")
-                what = "a fraction or exponent" if kind is float else "out of range"
-                finding(
-                    "type.integer",
-                    file,
-                    f"number is {what} for a {column} column ({low}..{high}, integer literals only)",
-                    line=line,
-                    record_id=rid,
-                    field=fld,
-                )
-                bad = True
+            if kind is float:  # 2.0 and 1e3 both decode to a float; PostgreSQL takes 1e3 but not 2.0
+                literals = literals if literals is not None else _literals(text)
+                if _integral_literal(literals.get(fld), low, high):
+                    continue
+            elif kind is not int or low <= value <= high:  # type: ignore[operator]
+                continue
+            column = columns.get(fld, "bigint")
+            what = "has fractional digits or is out of range" if kind is float else "is out of range"
+            finding(
+                "type.integer",
+                file,
+                f"number {what} for a {column} column ({low}..{high})",
+                line=line,
+                record_id=rid,
+                field=fld,
+            )
+            bad = True
         return bad
 
     return check

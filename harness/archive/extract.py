@@ -1,30 +1,10 @@
-"""Deterministic ``.tar.gz`` archives of an export directory, and safe extraction.
-
-An export directory is flat: ``manifest.json`` plus ``*.jsonl`` files. The archive holds
-``manifest.json`` first, then the other files sorted by name, in PAX format with every
-variable header field fixed (mtime 2000-01-01, uid/gid 0, no owner names, mode 0644) in a
-gzip stream with header mtime 0 and no name: identical input, byte-identical output.
-
-Extraction treats the archive as hostile. Each member is checked before a byte
-of it is written: only regular files with plain flat names
-(``[A-Za-z0-9._-]+``), no duplicates, and the member count, the declared member
-size, the running total and the ratio of total to compressed size all stay in
-:class:`ExtractLimits`. The checks run while the archive is streamed, so a gzip
-bomb is refused at its header instead of being inflated. Tar's own ``data``
-extraction filter runs as a second line of defence. After the last member the
-rest of the stream must be the zero end-of-archive marker and the gzip CRC must
-match, so a truncated or corrupted archive never passes as a shorter one.
-
-Both directions write to a ``.partial`` sibling renamed into place only on success.
-"""
+"""Safe extraction of an export archive treated as hostile (see ``harness.archive``)."""
 
 from __future__ import annotations
 
 import collections
 import gzip
-import hashlib
 import os
-import re
 import shutil
 import stat
 import tarfile
@@ -33,43 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from harness.archive.names import (
+    COPY_CHUNK,
+    END_OF_ARCHIVE,
+    MEMBER_MODE,
+    OVERHEAD_FIXED,
+    OVERHEAD_PER_MEMBER,
+    PARTIAL_SUFFIX,
+    TYPE_NAMES,
+    name_problem,
+)
 from harness.errors import ArchiveError, ConfigError
 from harness.files import MANIFEST
-
-PARTIAL_SUFFIX = ".partial"
-MEMBER_MTIME = 946_684_800  # 2000-01-01T00:00:00Z: fixed, and not "implausibly old" to tar tools.
-MEMBER_MODE = 0o644
-COMPRESSLEVEL = 6
-TAR_FORMAT = tarfile.PAX_FORMAT
-
-_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
-_COPY_CHUNK = 1 << 20
-# Bytes the decompressed stream may hold besides member data: per member a
-# header block, padding and room for an extended header; plus the
-# end-of-archive marker and record padding.
-_OVERHEAD_PER_MEMBER = 4096
-_OVERHEAD_FIXED = 1 << 20
-_END_OF_ARCHIVE = 2 * tarfile.BLOCKSIZE
-
-_TYPE_NAMES = {
-    tarfile.SYMTYPE: "symbolic link",
-    tarfile.LNKTYPE: "hard link",
-    tarfile.CHRTYPE: "character device",
-    tarfile.BLKTYPE: "block device",
-    tarfile.FIFOTYPE: "FIFO",
-    tarfile.DIRTYPE: "directory",
-    tarfile.CONTTYPE: "contiguous file",
-    tarfile.GNUTYPE_SPARSE: "sparse file",
-}
-
-
-@dataclass(frozen=True)
-class ArchiveInfo:
-    path: Path
-    sha256: str  # hex digest of the .tar.gz bytes
-    size_bytes: int
-    members: tuple[str, ...]  # in archive order
-    uncompressed_bytes: int
+from harness.secrets import safe_key
 
 
 @dataclass(frozen=True)
@@ -83,145 +39,6 @@ class ExtractLimits:
         for name in ("max_members", "max_member_bytes", "max_total_bytes", "max_ratio"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"ExtractLimits.{name} must be positive, got {getattr(self, name)!r}")
-
-
-def _name_problem(name: str) -> str | None:
-    """Why ``name`` is not a safe flat member name, or None if it is."""
-    if not name:
-        return "empty name"
-    if name.startswith("/"):
-        return "absolute path"
-    if "\\" in name:
-        return "backslash in name"
-    if ".." in name.split("/"):
-        return "path traversal ('..')"
-    if "/" in name:
-        return "nested path (the export format is flat)"
-    if name in (".", ".."):
-        return "not a file name"
-    if not _NAME_RE.fullmatch(name):
-        return "name must match [A-Za-z0-9._-]+"
-    return None
-
-
-# --------------------------------------------------------------------------- create
-
-
-class _HashingWriter:
-    """Write-through file wrapper that hashes and counts the bytes written."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self._raw.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._raw.flush()
-
-
-def _export_files(export_dir: Path) -> list[str]:
-    """The export's file names in archive order; refuse anything but flat regular files."""
-    try:
-        entries = list(os.scandir(export_dir))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{export_dir}: export directory does not exist") from exc
-    except NotADirectoryError as exc:
-        raise ConfigError(f"{export_dir}: not a directory") from exc
-    except OSError as exc:
-        raise ConfigError(f"{export_dir}: cannot list: {exc.strerror or exc}") from exc
-    names = []
-    for entry in entries:
-        if entry.is_symlink():
-            raise ConfigError(f"{export_dir}: {entry.name!r} is a symbolic link; only regular files allowed")
-        if not entry.is_file(follow_symlinks=False):
-            kind = "a directory" if entry.is_dir(follow_symlinks=False) else "not a regular file"
-            raise ConfigError(f"{export_dir}: {entry.name!r} is {kind}; the export format is flat")
-        problem = _name_problem(entry.name)
-        if problem:
-            raise ConfigError(f"{export_dir}: file {entry.name!r}: {problem}")
-        names.append(entry.name)
-    if MANIFEST not in names:
-        raise ConfigError(f"{export_dir}: no {MANIFEST}; not an export directory")
-    names.remove(MANIFEST)
-    return [MANIFEST, *sorted(names)]
-
-
-def _add_file(tar: tarfile.TarFile, path: Path) -> int:
-    """Stream one regular file into ``tar`` with fixed metadata; return its size."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{path}: not a regular file")
-        info = tarfile.TarInfo(path.name)
-        info.size = st.st_size
-        info.mtime = MEMBER_MTIME
-        info.mode = MEMBER_MODE
-        info.type = tarfile.REGTYPE
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        try:
-            tar.addfile(info, handle)
-        except OSError as exc:
-            raise ConfigError(f"{path}: read failed while archiving (changed during export?): {exc}") from exc
-    return st.st_size
-
-
-def create_archive(export_dir: Path, dest: Path) -> ArchiveInfo:
-    """Write a deterministic ``.tar.gz`` of ``export_dir`` to ``dest``.
-
-    The archive is written to ``<dest>.partial`` and renamed onto ``dest`` only
-    once complete; on any error the partial file is removed.
-    """
-    names = _export_files(export_dir)
-    try:
-        if dest.resolve().parent == export_dir.resolve():
-            raise ConfigError(f"{dest}: the archive must not be written inside the export directory")
-    except OSError as exc:
-        raise ConfigError(f"{dest}: cannot resolve: {exc}") from exc
-    partial = dest.with_name(dest.name + PARTIAL_SUFFIX)
-    total = 0
-    try:
-        try:
-            raw = partial.open("wb")
-        except OSError as exc:
-            raise ConfigError(f"{partial}: cannot create: {exc.strerror or exc}") from exc
-        with raw:
-            writer = _HashingWriter(raw)
-            with (
-                gzip.GzipFile(
-                    fileobj=writer, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0, filename=""
-                ) as gz,
-                tarfile.open(fileobj=gz, mode="w", format=TAR_FORMAT, encoding="utf-8") as tar,
-            ):
-                for name in names:
-                    total += _add_file(tar, export_dir / name)
-        os.replace(partial, dest)
-    except BaseException as exc:
-        partial.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"{dest}: cannot write archive: {exc}") from exc
-        raise
-    return ArchiveInfo(
-        path=dest,
-        sha256=writer.digest.hexdigest(),
-        size_bytes=writer.size,
-        members=tuple(names),
-        uncompressed_bytes=total,
-    )
-
-
-# --------------------------------------------------------------------------- extract
 
 
 class _StreamError(Exception):
@@ -246,8 +63,8 @@ class _Inflater:
         self.position = 0
 
     def read(self, size: int = -1) -> bytes:
-        if size < 0 or size > _COPY_CHUNK:
-            size = _COPY_CHUNK
+        if size < 0 or size > COPY_CHUNK:
+            size = COPY_CHUNK
         try:
             data = self._gz.read(size)
         except EOFError as exc:
@@ -290,15 +107,15 @@ class _Inflater:
 
 
 def _member_problem(member: tarfile.TarInfo) -> str | None:
-    problem = _name_problem(member.name)
+    problem = name_problem(member.name)
     if problem:
         return problem
     if member.sparse is not None:
         return "sparse file; only plain regular files allowed"
     if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
-        kind = _TYPE_NAMES.get(member.type, f"unsupported member type {member.type!r}")
+        kind = TYPE_NAMES.get(member.type, f"unsupported member type {member.type!r}")
         if member.issym() or member.islnk():
-            kind += f" -> {member.linkname!r}"
+            kind += f" -> {safe_key(member.linkname)!r}"
         return f"{kind}; only regular files allowed"
     if member.size < 0:
         return f"invalid size {member.size}"
@@ -314,7 +131,7 @@ def _copy_member(source: IO[bytes], target: Path, size: int) -> None:
     written = 0
     with os.fdopen(fd, "wb") as out:
         while written < size:
-            block = source.read(min(_COPY_CHUNK, size - written))
+            block = source.read(min(COPY_CHUNK, size - written))
             if not block:
                 raise tarfile.ReadError(f"unexpected end of data after {written} of {size} bytes")
             try:
@@ -329,7 +146,7 @@ def _extract_members(
 ) -> None:
     ratio_cap = limits.max_ratio * compressed_size
     data_cap = min(limits.max_total_bytes, int(ratio_cap))
-    cap = data_cap + (limits.max_members + 1) * _OVERHEAD_PER_MEMBER + _OVERHEAD_FIXED
+    cap = data_cap + (limits.max_members + 1) * OVERHEAD_PER_MEMBER + OVERHEAD_FIXED
     bufsize = tarfile.RECORDSIZE
     where = "at the start"
     seen: set[str] = set()  # casefolded: no collisions on case-insensitive filesystems either
@@ -341,14 +158,18 @@ def _extract_members(
 
     try:
         with gzip.GzipFile(fileobj=handle, mode="rb") as gz:
-            inflater = _Inflater(gz, cap, keep=2 * bufsize + _END_OF_ARCHIVE)
+            inflater = _Inflater(gz, cap, keep=2 * bufsize + END_OF_ARCHIVE)
             with tarfile.open(fileobj=inflater, mode="r|", bufsize=bufsize) as tar:
                 count = 0
                 while (member := tar.next()) is not None:
-                    where = f"member {member.name!r}"
+                    where = f"member {safe_key(member.name)!r}"
                     count += 1
                     if count > limits.max_members:
                         raise fail(f"more than {limits.max_members} members")
+                    if member.isdir() and member.name in (".", "./"):
+                        continue  # the root entry of `tar czf x.tar.gz -C dir .`: nothing to extract
+                    if member.name.startswith("./"):
+                        member.name = member.name[2:]  # `./manifest.json` is `manifest.json`
                     problem = _member_problem(member)
                     if problem:
                         raise fail(problem)
@@ -386,11 +207,11 @@ def _check_end(inflater: _Inflater, offset: int) -> None:
     if inflater.recent_from(offset).count(0) != inflater.position - offset:
         raise _StreamError(f"invalid tar header at offset {offset} (corrupt archive)")
     zeros = inflater.position - offset
-    while block := inflater.read(_COPY_CHUNK):
+    while block := inflater.read(COPY_CHUNK):
         if block.count(0) != len(block):
             raise _StreamError(f"unexpected data after the end-of-archive marker at offset {offset}")
         zeros += len(block)
-    if zeros < _END_OF_ARCHIVE:
+    if zeros < END_OF_ARCHIVE:
         raise _StreamError("truncated: end-of-archive marker missing")
 
 
