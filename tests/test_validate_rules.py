@@ -92,6 +92,10 @@ CASES: dict[str, tuple[Callable[[Path], object], set[str]]] = {
         set(),
     ),
     "manifest.contract": (lambda d: _manifest(d, lambda m: m["contract"].update(name="another-app")), set()),
+    "manifest.contract_version": (
+        lambda d: _manifest(d, lambda m: m["contract"].update(sha256="sha256:" + "1" * 64)),
+        set(),
+    ),
     "manifest.secret": (lambda d: _manifest(d, lambda m: m.update(source_stack=GITHUB)), set()),
     "file.not_regular": (_symlink, set()),
     "record.line_ending": (_first_line("tasks.jsonl", lambda line: line + b"\r"), set()),

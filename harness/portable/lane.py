@@ -105,8 +105,8 @@ class PortableExportLane(Lane):
         return self.contract
 
     def step_seed(self) -> str:
-        self._contract()
         _ = self.opts  # bad options fail the first step, before any work
+        self._contract()
         self.require_providers("source", "target")  # no Docker for a docker service: skip the drill
         db, embedded = self.postgres("source", SOURCE_DB)
         if embedded:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from functools import cached_property
@@ -211,7 +212,11 @@ def check_one_entity(
 
 def default_workers(export_dir: Path) -> int:
     """Processes worth using: one per core for large exports, one otherwise (start-up costs ~0.5 s)."""
-    size = sum(p.stat().st_size for p in Path(export_dir).glob("*.jsonl"))
+    size = 0
+    for entry in os.scandir(export_dir):  # links are never followed, not even to measure
+        info = entry.stat(follow_symlinks=False)
+        if entry.name.endswith(".jsonl") and stat.S_ISREG(info.st_mode):
+            size += info.st_size
     return max(1, min(os.cpu_count() or 1, 8)) if size >= PARALLEL_THRESHOLD_BYTES else 1
 
 

@@ -35,7 +35,8 @@ RULES: dict[str, Rule] = {
         Rule("manifest.generated_at", "manifest", "generated_at is not a real UTC time, or is ahead."),
         Rule("manifest.counts", "manifest", "An entity file has no count, or a count names no entity file."),
         Rule("manifest.checksums", "manifest", "A checksum names a file that is not an entity file."),
-        Rule("manifest.contract", "manifest", "The manifest names another contract (name or sha256)."),
+        Rule("manifest.contract", "manifest", "The manifest names another contract than the one validating."),
+        Rule("manifest.contract_version", "manifest", "The manifest names another version of the contract."),
         Rule("manifest.secret", "manifest", "The secret scanner found a credential in manifest.json."),
         Rule("file.missing", "files", "An entity file of the contract is not in the export."),
         Rule("file.unexpected", "files", "The export holds a file the contract does not know."),
@@ -71,7 +72,9 @@ RULES: dict[str, Rule] = {
 
 #: Rules a contract's ``strictness.severities`` may lower to a warning: they judge the form of the
 #: files, not whether the data can be restored whole. Any rule may be raised to an error.
-LOWERABLE = frozenset({"record.line_ending", "record.whitespace", "file.final_newline"})
+LOWERABLE = frozenset(
+    {"record.line_ending", "record.whitespace", "file.final_newline", "manifest.contract_version"}
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

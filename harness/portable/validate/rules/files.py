@@ -51,7 +51,7 @@ def check_files(ctx: ExportContext) -> None:
         if entry.name not in expected:
             ctx.finding("file.unexpected", name, "file is not part of the contract's export")
     for ent in ctx.contract.entities:
-        if ent.file not in present and not (ctx.export_dir / ent.file).is_symlink():
+        if ent.file not in present and not os.path.lexists(ctx.export_dir / ent.file):
             ctx.finding("file.missing", ent.file, f"entity {ent.name!r} file is missing")
 
 

@@ -171,7 +171,7 @@ def check_checksum_entries(ctx: ExportContext, manifest: dict[str, Any]) -> None
         )
 
 
-@produces("manifest.contract")
+@produces("manifest.contract", "manifest.contract_version")
 def check_contract_identity(ctx: ExportContext, manifest: dict[str, Any]) -> None:
     declared = manifest.get("contract")
     if not isinstance(declared, dict):
@@ -185,7 +185,7 @@ def check_contract_identity(ctx: ExportContext, manifest: dict[str, Any]) -> Non
         )
     elif declared.get("sha256") != f"sha256:{contract.sha256}":
         ctx.finding(
-            "manifest.contract",
+            "manifest.contract_version",
             MANIFEST,
             f"the export was written with another version of contract {contract.name!r} (sha256 differs)",
         )

@@ -7,6 +7,7 @@ The validator's loop decodes and parses each line itself (the hot path) and call
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -30,10 +31,14 @@ def record_key(value: Any) -> str | None:
 def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
     """The id of an unreadable line, if it can still be read, so the finding names the record
     and the records that point at it are not reported as dangling as well."""
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t")
     try:
-        record = orjson.loads(raw.decode("utf-8", errors="replace"))
+        record = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return None
+        try:  # Python's reader takes what orjson refuses (NaN, lone surrogates): enough for an id
+            record = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
     rid = record_key(record.get(ctx.entity.primary_key)) if isinstance(record, dict) else None
     if rid is not None:
         ctx.index.ids.append((ctx.entity.name, rid, line))
