@@ -39,7 +39,7 @@ def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
             record = json.loads(text)
         except (ValueError, RecursionError):
             return None
-    rid = record_key(record.get(ctx.entity.primary_key)) if isinstance(record, dict) else None
+    rid = ctx.entity.record_id(record) if isinstance(record, dict) else None
     if rid is not None:
         ctx.index.ids.append((ctx.entity.name, rid, line))
     return rid
@@ -69,7 +69,7 @@ def report_missing_primary_key(ctx: EntityContext, line: int) -> None:
     ctx.finding(
         "record.primary_key",
         ctx.entity.file,
-        f"primary key {ctx.entity.primary_key!r} missing or not an integer/string",
+        f"primary key {', '.join(map(repr, ctx.entity.key_fields))} missing or not an integer/string",
         line=line,
     )
 
