@@ -163,6 +163,42 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_VERIFIED
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.portable.compare import compare_exports, compare_manifests
+    from harness.portable.export import SourceInfo, export
+
+    with _validated(args) as (contract, export_dir, report):
+        if not report.ok:
+            _print(f"{args.export}: NOT valid ({report.error_count} error(s)); run drill validate first")
+            return EXIT_NOT_VERIFIED
+        target = _database(args.target_dsn_env, args.target_environment, "target")
+        again_dir = Path(args.work_dir) / f"reexport-{secrets.token_hex(4)}"
+        try:
+            again = export(target, contract, again_dir, SourceInfo.from_env(target.environment))
+            if contract.version >= 2:
+                result = compare_exports(contract, export_dir, again.directory)
+            else:
+                result = compare_manifests(report.manifest, again.manifest)
+        finally:
+            shutil.rmtree(again_dir, ignore_errors=True)
+    for name, entry in result["entities"].items():
+        if not entry["match"]:
+            _print(f"{name}: differs ({entry['source_count']} source, {entry['restored_count']} restored)")
+    verdict = "the target holds the export's records" if result["passed"] else "NOT equal"
+    _print(f"compare {args.export} with {target.label}: {verdict}")
+    _emit(args, result)
+    return EXIT_VERIFIED if result["passed"] else EXIT_NOT_VERIFIED
+
+
+def cmd_target_schema(args: argparse.Namespace) -> int:
+    from harness.portable.contract import load_contract
+    from harness.portable.target_schema import schema_ddl
+
+    for statement in schema_ddl(load_contract(args.contract)):
+        _print(statement.as_string(None) + ";")
+    return EXIT_VERIFIED
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     from harness.dataset.generator import seed_dataset
     from harness.portable.restore import check_write_allowed
@@ -237,6 +273,22 @@ def register(add: AddCommand) -> None:
     res.add_argument(
         "--approve-production", metavar="REF", help="human approval reference for a production target"
     )
+
+    cmp = add(
+        "compare",
+        cmd_compare,
+        "re-export a restored target and compare it with the export (byte for byte for the harness's "
+        "own format, record for record for a version-2 contract)",
+    )
+    contract_args(cmp)
+    target_args(cmp)
+
+    ddl = add(
+        "target-schema",
+        cmd_target_schema,
+        "print the CREATE TABLE statements a contract describes (what target.schema_sql: contract runs)",
+    )
+    ddl.add_argument("--contract", required=True, help="export contract YAML")
 
     seed = add("seed", cmd_seed, "fill a (non-production) database with the reference dataset")
     seed.add_argument("--dsn-env", required=True, metavar="VAR")

@@ -28,10 +28,10 @@ import orjson
 import psycopg
 
 from harness.errors import ConfigError
+from harness.portable.compare import canonical
 from harness.portable.contract import Contract, Entity
 from harness.portable.export import entity_query
 from harness.portable.validate.findings import ValidationReport
-from harness.portable.validate.validator import record_key
 from harness.postgres.database import Database
 
 BATCH = 5_000
@@ -107,13 +107,22 @@ def _plan_entity(
 ) -> EntityPlan:
     plan = EntityPlan(ent.name)
     query = entity_query(conn, ent, contract, keys_param=True)
-    pk = ent.primary_key
+    composite = len(ent.key_fields) > 1
+
+    # The harness's own export is byte-identical to the target's rendering; a foreign one is compared
+    # in canonical form (harness/portable/compare.py), as the re-export compare does.
+    def same(current: bytes, raw: bytes) -> bool:
+        if contract.version < 2:
+            return current == raw
+        return canonical(ent, current) == canonical(ent, raw)
+
     for batch in iter_batches(export_dir / ent.file):
         wanted: dict[str, bytes] = {}
         for _line, raw in batch:
             try:
-                rid = record_key(orjson.loads(raw).get(pk))
-            except (orjson.JSONDecodeError, AttributeError):
+                doc = orjson.loads(raw)
+                rid = ent.record_id(doc) if isinstance(doc, dict) else None
+            except orjson.JSONDecodeError:
                 rid = None
             if rid is None or rid in invalid:
                 plan.invalid += 1
@@ -121,15 +130,18 @@ def _plan_entity(
                 wanted[rid] = raw
         if not wanted:
             continue
+        keys: Any = "[" + ",".join(wanted) + "]" if composite else list(wanted)
         existing: dict[str, bytes] = {}
-        for (text,) in conn.execute(query, [list(wanted)]):
+        for (text,) in conn.execute(query, [keys]):
             doc = text.encode()
-            existing[str(orjson.loads(doc)[pk])] = doc
+            rid = ent.record_id(orjson.loads(doc))
+            if rid is not None:
+                existing[rid] = doc
         for rid, raw in wanted.items():
             current = existing.get(rid)
             if current is None:
                 plan.would_insert += 1
-            elif current == raw:
+            elif same(current, raw):
                 plan.skipped += 1
             else:
                 plan.would_update += 1

@@ -107,46 +107,60 @@ def _column_types(conn: psycopg.Connection[Any], entity: Entity, contract: Contr
 def entity_query(
     conn: psycopg.Connection[Any], entity: Entity, contract: Contract, *, keys_param: bool = False
 ) -> sql.Composed:
-    """The SELECT producing one canonical JSON text per record, ordered by primary key.
+    """The SELECT producing one canonical JSON text per record, ordered by primary key, each column
+    under its field's name (the contract's ``columns`` map fields to columns).
 
     Shared by the exporter and the dry-run comparison so both render records identically.
-    With ``keys_param`` the query takes one parameter: a list of primary keys as text.
+    With ``keys_param`` the query takes one parameter, the keys to read (``_keys_filter``).
     """
     types = _column_types(conn, entity, contract)
     context = f"{contract.path}: entity {entity.name!r}"
-    missing = sorted(set(entity.fields) - set(types))
+    column_of = {name: entity.column(name) for name in entity.fields}
+    missing = sorted(f for f, c in column_of.items() if c not in types)
     if missing:
         raise ConfigError(f"{context}: schema fields missing from the source: {', '.join(missing)}")
-    undeclared = sorted(set(types) - set(entity.fields) - set(entity.redact))
+    undeclared = sorted(set(types) - set(column_of.values()) - set(entity.redact))
     if undeclared:
         raise ConfigError(
             f"{context}: source columns neither declared in the schema nor redacted: {', '.join(undeclared)} "
             "(add them to the entity's schema, or to 'redact' if they must not leave the database)"
         )
     columns: list[sql.Composable] = []
-    for name in entity.fields:
-        ident = sql.Identifier(name)
-        type_name = types[name]
+    for name, column in column_of.items():
+        ident, alias = sql.Identifier(column), sql.Identifier(name)
+        type_name = types[column]
         if type_name in _BINARY_TYPES:
             raise ConfigError(
-                f"{context}: column {name!r} is binary ({type_name}); raw binary payloads are never "
+                f"{context}: column {column!r} is binary ({type_name}); raw binary payloads are never "
                 "exported — add it to 'redact'"
             )
         if type_name in _TIMESTAMP_TYPES:
             zone = sql.SQL(" AT TIME ZONE 'UTC'") if type_name == "timestamptz" else sql.SQL("")
             columns.append(
-                sql.SQL("to_char({}{}, {}) AS {}").format(ident, zone, sql.Literal(_RFC3339_US), ident)
+                sql.SQL("to_char({}{}, {}) AS {}").format(ident, zone, sql.Literal(_RFC3339_US), alias)
             )
         else:
-            columns.append(ident)
-    pk = sql.Identifier(entity.primary_key)
+            columns.append(sql.SQL("{} AS {}").format(ident, alias))
+    keys = [sql.Identifier(entity.column(k)) for k in entity.key_fields]
     where: sql.Composable = sql.SQL("")
     if keys_param:
-        where = sql.SQL(" WHERE {} = ANY(%s::text[]::{}[])").format(
-            pk, sql.Identifier(types[entity.primary_key])
-        )
+        where = _keys_filter(entity, keys, types)
     return sql.SQL("SELECT row_to_json(r)::text FROM (SELECT {} FROM {} AS src{} ORDER BY {}) AS r").format(
-        sql.SQL(", ").join(columns), _source_relation(entity), where, pk
+        sql.SQL(", ").join(columns), _source_relation(entity), where, sql.SQL(", ").join(keys)
+    )
+
+
+def _keys_filter(entity: Entity, keys: list[sql.Identifier], types: dict[str, str]) -> sql.Composable:
+    """``WHERE`` the key is one of a parameter: a text array of ids, or for a composite key a JSON
+    array of the ids' arrays (``[["doc-1",2],…]``), each part cast to its column's type."""
+    casts = [sql.Identifier(types[entity.column(k)]) for k in entity.key_fields]
+    if len(keys) == 1:
+        return sql.SQL(" WHERE {} = ANY(%s::text[]::{}[])").format(keys[0], casts[0])
+    parts = sql.SQL(", ").join(
+        sql.SQL("(e ->> {})::{}").format(sql.Literal(i), cast) for i, cast in enumerate(casts)
+    )
+    return sql.SQL(" WHERE ({}) IN (SELECT {} FROM jsonb_array_elements(%s::jsonb) AS e)").format(
+        sql.SQL(", ").join(keys), parts
     )
 
 

@@ -15,6 +15,7 @@ from harness.files import sha256_file
 from harness.lanes.base import Lane, StepSpec
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings
+from harness.portable.compare import compare_exports, compare_manifests
 from harness.portable.contract import Contract, load_contract
 from harness.portable.dryrun import DryRunResult, dry_run
 from harness.portable.export import ExportResult, SourceInfo, export
@@ -27,24 +28,6 @@ from harness.smoke import SmokeResult, run_smoke
 
 SOURCE_DB = "drill_source"
 TARGET_DB = "drill_scratch"
-
-
-def compare_manifests(source: dict[str, Any], restored: dict[str, Any]) -> dict[str, Any]:
-    """Per-entity counts and checksums of the source export against the re-export of the target."""
-    entities: dict[str, Any] = {}
-    for name, file in sorted(source["entity_files"].items()):
-        entry = {
-            "source_count": source["entity_counts"].get(name),
-            "restored_count": restored["entity_counts"].get(name),
-            "source_sha256": source["checksums"].get(file),
-            "restored_sha256": restored["checksums"].get(file),
-        }
-        entry["match"] = (
-            entry["source_count"] == entry["restored_count"]
-            and entry["source_sha256"] == entry["restored_sha256"]
-        )
-        entities[name] = entry
-    return {"passed": bool(entities) and all(e["match"] for e in entities.values()), "entities": entities}
 
 
 class PortableExportLane(Lane):
@@ -187,7 +170,7 @@ class PortableExportLane(Lane):
                         "creates; it cannot be declared production"
                     )
                 db = create_database(self.admin_database(db), TARGET_DB).with_environment(db.environment)
-                apply_schema(db, self.scenario.target.schema_sql, self.scenario.path.parent)
+                apply_schema(db, self.scenario.target.schema_sql, self.scenario.path.parent, self.contract)
             self.target_db = db
         return self.target_db
 
@@ -234,11 +217,16 @@ class PortableExportLane(Lane):
             self.work_dir / "reexport",
             SourceInfo.from_env(self._target().environment),
         )
-        self.comparison = compare_manifests(self.exported.manifest, again.manifest)
+        if self.contract.version >= 2:  # a foreign writer: same records, not the same bytes
+            self.comparison = compare_exports(self.contract, self.extracted, again.directory)
+        else:
+            self.comparison = compare_manifests(self.exported.manifest, again.manifest)
         if not self.comparison["passed"]:
             bad = [n for n, e in self.comparison["entities"].items() if not e["match"]]
             raise VerificationFailed(f"re-export differs from the source for: {', '.join(bad)}")
         count = len(self.comparison["entities"])
+        if self.contract.version >= 2:
+            return f"all {count} entities hold the source's records (semantic compare)"
         return f"all {count} entities match the source byte for byte (counts and sha256)"
 
     # -- evidence -----------------------------------------------------------------------------------

@@ -8,53 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from harness.config import check, read_yaml
 from harness.errors import ConfigError
 from harness.files import MANIFEST
-from harness.portable.contract.model import Contract, Entity, Omitted, Relationship, Strictness
+from harness.portable.contract.model import Contract, Entity, Omitted, Relationship
+from harness.portable.contract.parts import fail, load_entity_schema, parse_strictness
 
 SNAKE_CASE = r"^[a-z][a-z0-9_]*$"
 SCHEMAS = {1: "contract.schema.json", 2: "contract-v2.schema.json"}
-
-
-def fail(path: Path, where: str, message: str) -> ConfigError:
-    return ConfigError(f"{path}: {where}: {message}")
-
-
-def load_entity_schema(path: Path, ent_name: str, raw: Any) -> tuple[dict[str, Any], bytes]:
-    if isinstance(raw, dict):
-        schema = raw
-        blob = json.dumps(raw, sort_keys=True).encode()
-    else:
-        schema_path = (path.parent / str(raw)).resolve()
-        if not schema_path.is_file():
-            raise fail(
-                path, f"entity {ent_name!r}", f"schema file {raw!r} not found (looked at {schema_path})"
-            )
-        blob = schema_path.read_bytes()
-        try:
-            schema = json.loads(blob)
-        except ValueError as exc:
-            raise fail(
-                path, f"entity {ent_name!r}", f"schema file {schema_path} is not JSON: {exc}"
-            ) from None
-        if not isinstance(schema, dict):
-            raise fail(path, f"entity {ent_name!r}", f"schema file {schema_path} must hold a JSON object")
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise fail(path, f"entity {ent_name!r}", f"invalid JSON Schema: {exc.message}") from None
-    if not isinstance(schema.get("properties"), dict) or not schema["properties"]:
-        raise fail(path, f"entity {ent_name!r}", "schema must declare the record's fields under 'properties'")
-    return schema, blob
 
 
 def load_contract(path: str | Path) -> Contract:
@@ -66,7 +31,9 @@ def load_contract(path: str | Path) -> Contract:
         try:
             check(data, SCHEMAS[2], str(path), shared=(SCHEMAS[1],))
         except ConfigError as exc:
-            raise ConfigError(f"{exc} (read as a contract_version 2 contract)") from None
+            raise ConfigError(
+                f"{_entity_named(str(exc), data)} (read as a contract_version 2 contract)"
+            ) from None
         from harness.portable.contract.v2 import load_v2
 
         return load_v2(path, data, blob)
@@ -197,6 +164,24 @@ def load_contract(path: str | Path) -> Contract:
     return contract
 
 
+def _entity_named(message: str, data: dict[str, Any]) -> str:
+    """``…: entities[2].references[1]: …`` as ``…: entities[2] (documents): references[1]: …``."""
+    marker = ": entities["
+    start = message.find(marker)
+    end = message.find("]", start + len(marker)) if start >= 0 else -1
+    index = message[start + len(marker) : end] if end > 0 else ""
+    entities = data.get("entities")
+    if not index.isdigit() or not isinstance(entities, list) or int(index) >= len(entities):
+        return message
+    raw = entities[int(index)]
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", name):
+        return message  # a name that is itself the problem is not repeated
+    rest = message[end + 1 :]
+    rest = ": " + rest[1:] if rest.startswith(".") else rest
+    return f"{message[: end + 1]} ({name}){rest}"
+
+
 def _field_names_v1(path: Path, data: Any) -> None:
     """A version-1 contract references top-level snake_case fields; say so plainly (the schema alone
     would only say a relationship is "not valid under any of the given schemas")."""
@@ -212,16 +197,6 @@ def _field_names_v1(path: Path, data: Any) -> None:
                     "snake_case field; nested (a.b, a[].b), composite and camelCase references need "
                     "contract_version: 2 (docs/contract-format.md)"
                 )
-
-
-def parse_strictness(strict: dict[str, Any] | None) -> Strictness:
-    strict = strict or {}
-    return Strictness(
-        max_record_bytes=int(strict.get("max_record_bytes", Strictness.max_record_bytes)),
-        max_depth=int(strict.get("max_depth", Strictness.max_depth)),
-        clock_skew_seconds=float(strict.get("clock_skew_seconds", Strictness.clock_skew_seconds)),
-        severities=tuple(sorted((strict.get("severities") or {}).items())),
-    )
 
 
 def _is_snake(name: str) -> bool:

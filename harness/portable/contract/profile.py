@@ -235,9 +235,23 @@ def _omitted(
     if not isinstance(raw, list):
         problems.append(([profile.omitted], "not a list"))
         return set()
-    if profile.omitted_shape == "names":
-        return {o for o in raw if isinstance(o, str)}
-    return {o["entity"] for o in raw if isinstance(o, dict) and isinstance(o.get("entity"), str)}
+    names: set[str] = set()
+    for i, item in enumerate(raw):
+        name = (
+            item
+            if profile.omitted_shape == "names"
+            else item.get("entity")
+            if isinstance(item, dict)
+            else None
+        )
+        if isinstance(name, str):
+            names.add(name)
+        else:  # an entry not understood is never skipped quietly
+            shape = (
+                "an entity name" if profile.omitted_shape == "names" else "an object with a string 'entity'"
+            )
+            problems.append(([profile.omitted, i], f"not {shape}"))
+    return names
 
 
 def _redactions(
@@ -264,6 +278,8 @@ def _redactions(
         problems.append(([profile.redactions], "not an object"))
         return out
     for entity, fields in raw.items():
-        if isinstance(fields, list):
-            out[entity] = {f for f in fields if isinstance(f, str)}
+        if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+            out[entity] = set(fields)
+        else:
+            problems.append(([profile.redactions, entity], "not a list of field names"))
     return out

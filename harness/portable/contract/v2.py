@@ -16,7 +16,6 @@ import re2
 
 from harness.errors import ConfigError
 from harness.files import MANIFEST
-from harness.portable.contract.load import fail, load_entity_schema, parse_strictness
 from harness.portable.contract.model import (
     Condition,
     Contract,
@@ -26,6 +25,7 @@ from harness.portable.contract.model import (
     Relationship,
     SecretRules,
 )
+from harness.portable.contract.parts import fail, load_entity_schema, parse_strictness
 from harness.portable.contract.paths import FieldPath
 from harness.portable.contract.profile import parse_profile
 
@@ -88,6 +88,11 @@ def _entity(path: Path, raw: dict[str, Any], index: int, absent_default: bool, d
             raise ConfigError(
                 f"{where}: {setting} names fields the schema does not declare: {', '.join(unknown)}"
             )
+    columns = dict(raw.get("columns", {}))
+    restored = [columns.get(f, f) for f in sorted(props)]
+    shared = sorted({c for c in restored if restored.count(c) > 1})
+    if shared:
+        raise ConfigError(f"{where}: columns: two fields would restore into one column: {', '.join(shared)}")
     redact = tuple(raw.get("redact", []))
     leaked = sorted(set(redact) & props)
     if leaked:
@@ -116,7 +121,7 @@ def _entity(path: Path, raw: dict[str, Any], index: int, absent_default: bool, d
         key=key,
         unique=unique,
         timestamp_forms=timestamps,
-        columns=dict(raw.get("columns", {})),
+        columns=columns,
         absent_means_null=bool(raw.get("absent_means_null", absent_default)),
     )
 

@@ -27,6 +27,7 @@ import orjson
 from harness.errors import ConfigError
 from harness.files import open_regular
 from harness.portable.contract import Contract, Entity, load_contract, read_view
+from harness.portable.contract import key_text as record_key
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.parallel import check_entities_in_parallel
@@ -38,7 +39,6 @@ from harness.portable.validate.rules import records as record_rules
 from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
 from harness.portable.validate.rules.context import EntityContext, ExportContext
 from harness.portable.validate.rules.reader import too_deep
-from harness.portable.validate.rules.records import record_key
 
 __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
 

@@ -19,15 +19,6 @@ from harness.portable.validate.rules.context import EntityContext, ExportContext
 from harness.shapes import describe_schema_error, path_text
 
 
-def record_key(value: Any) -> str | None:
-    """Stable string form of an id or reference value (ints and strings; anything else is not an id)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | str):
-        return str(value)
-    return None
-
-
 def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
     """The id of an unreadable line, if it can still be read, so the finding names the record
     and the records that point at it are not reported as dangling as well."""

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 
 from harness.portable.contract import Relationship, composite_text, key_text
+from harness.portable.contract import key_text as record_key
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule, shown_id
-from harness.portable.validate.rules.records import record_key
 
 
 @produces("relationship.dangling")
@@ -91,8 +91,8 @@ def _general(
         return True
     bad = False
     for parts in zip(*columns, strict=True):
-        if all(p is None for p in parts) and rel.nullable:
-            continue
+        if rel.nullable and any(p is None for p in parts):
+            continue  # as SQL's MATCH SIMPLE: a reference with a null part points nowhere
         key = key_text(parts[0]) if len(parts) == 1 else composite_text(list(parts))
         if key is None:
             ctx.finding(
