@@ -34,8 +34,8 @@ from harness.evidence.signing import SignatureProblem, verify_envelope
 
 #: finding kinds, in the order a report lists them
 KINDS = (
-    "unreadable", "invalid", "edited", "deleted", "reordered", "renamed", "unsigned",
-    "signature-broken", "signature-foreign", "unlocked", "gap",
+    "unreadable", "invalid", "edited", "deleted", "reordered", "renamed", "signature-broken",
+    "signature-foreign", "unsigned", "unlocked", "gap",
 )  # fmt: skip
 _SIGNATURE_KIND = {"subject": "edited", "broken": "signature-broken", "malformed": "signature-broken"}
 

@@ -109,7 +109,7 @@ def parse_sink_specs(specs: Sequence[str]) -> dict[str, dict[str, str]]:
 def warn(name: str, exc: BaseException) -> None:
     """A sink failed: say which and why (never a value that looks like a secret); the verdict stands."""
     detail = first_line(exc)
-    if scan_text(detail) or "://" in detail:
+    if scan_text(detail) or "http://" in detail or "https://" in detail:
         detail = f"{type(exc).__name__} (details withheld: they may contain a URL)"
     sys.stderr.write(f"drill: warning: sink {name!r} failed: {detail}; the verdict is unchanged\n")
 

@@ -1,0 +1,305 @@
+"""The ledger: every kind of tampering and a missed schedule is found by ``drill evidence verify``.
+
+Ledgers are weekly copies of a real drill's evidence written through the real ``write_evidence``
+(links and envelopes by the harness); each test then does one thing an adversary or an accident
+would do to the files, and checks the command names exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from harness.aws.providers import AwsEndpoint, embedded_moto
+from harness.cli import main
+from harness.clock import utc_iso
+from harness.evidence.ledger import DirectoryLedger, head_link
+from harness.evidence.ledger_verify import verify_ledger
+from harness.evidence.signing import envelope_path, generate_key, load_private_key, sign_evidence
+from harness.evidence.sinks import SinkSettings, write_evidence
+from tests.evidence.conftest import START, weekly
+
+NOW = START + timedelta(days=7 * 5 + 2)  # two days after the sixth weekly run
+
+
+def verify(
+    capsys: pytest.CaptureFixture[str], ledger: str, pub: Path, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    code = main(["evidence", "verify", "--ledger", ledger, "--key", str(pub), "--expect-every", "7d",
+                 "--now", utc_iso(NOW), "--format", "json", *extra])  # fmt: skip
+    return code, json.loads(capsys.readouterr().out)
+
+
+def kinds(report: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["kind"], f["file"]) for f in report["findings"]]
+
+
+@pytest.fixture
+def ledger(
+    tmp_path: Path, real_docs: dict[str, dict[str, Any]], signing: SinkSettings
+) -> tuple[Path, list[Path]]:
+    directory = tmp_path / "ledger"
+    return directory, weekly(directory, real_docs["snapshot"], 6, signing)
+
+
+def test_each_run_links_the_previous_one_and_an_intact_ledger_passes(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory, paths = ledger
+    docs = [orjson.loads(p.read_bytes()) for p in paths]
+    assert docs[0]["previous_evidence"] is None
+    for before, doc, path in zip(paths, docs[1:], paths[1:], strict=False):
+        assert doc["previous_evidence"]["file"] == before.name
+        assert (
+            doc["previous_evidence"]["sha256"]
+            == "sha256:" + __import__("hashlib").sha256(before.read_bytes()).hexdigest()
+        )
+        assert envelope_path(path).is_file()
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert (code, report["findings"]) == (0, [])
+    assert len(report["scenarios"]["snapshot"]) == 6
+    assert all(run["signed_by"] for run in report["scenarios"]["snapshot"])
+
+
+def test_an_edited_run_is_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, paths = ledger
+    doc = orjson.loads(paths[2].read_bytes())
+    doc["verdict"], doc["reason"] = "verified", "all good (edited after the fact)"
+    paths[2].write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert code == 1
+    assert kinds(report) == [
+        ("edited", paths[2].name),
+        ("edited", paths[2].name),
+    ]  # the chain and the signature
+    assert any("changed after this run recorded its sha256" in f["message"] for f in report["findings"])
+
+
+def test_a_deleted_run_is_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, paths = ledger
+    paths[3].unlink()
+    envelope_path(paths[3]).unlink()
+    code, report = verify(capsys, str(directory), keypair[1], "--expect-every", "14d")
+    assert code == 1
+    assert kinds(report) == [("deleted", paths[4].name)]
+    assert paths[3].name in report["findings"][0]["message"]
+
+
+def test_deleting_the_first_runs_is_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, paths = ledger
+    for path in paths[:2]:
+        path.unlink()
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert (code, kinds(report)) == (1, [("deleted", paths[2].name)])
+
+
+def test_a_backdated_run_inserted_out_of_order_is_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], signing: SinkSettings, capsys: Any
+) -> None:
+    directory, paths = ledger
+    fake = orjson.loads(paths[1].read_bytes())
+    fake.update(run_id="feedfacefeedface", finished_at=utc_iso(START + timedelta(days=10), micro=True),
+                previous_evidence=None)  # fmt: skip
+    write_evidence(fake, directory, signing)  # links to the newest run, but claims a time in week 2
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert code == 1
+    assert (
+        "reordered",
+        next(p.name for p in directory.glob("*feedface*.json") if ".dsse" not in p.name),
+    ) in kinds(report)
+
+
+def test_renamed_files_are_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, paths = ledger
+    renamed = paths[1].with_name(paths[1].name.replace("snapshot-", "snapshot-x"))
+    paths[1].rename(renamed)
+    envelope_path(paths[1]).rename(envelope_path(renamed))
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert code == 1
+    assert ("renamed", renamed.name) in kinds(report)
+
+
+def test_a_broken_and_a_foreign_signature_are_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, paths = ledger
+    broken = json.loads(envelope_path(paths[1]).read_bytes())
+    sig = bytearray(__import__("base64").b64decode(broken["signatures"][0]["sig"]))
+    sig[5] ^= 1
+    broken["signatures"][0]["sig"] = __import__("base64").b64encode(bytes(sig)).decode()
+    envelope_path(paths[1]).write_text(json.dumps(broken))
+    other, _ = generate_key()
+    envelope_path(paths[4]).unlink()
+    envelope_path(paths[4]).write_bytes(
+        sign_evidence(paths[4].name, paths[4].read_bytes(), load_private_key(other, "k"))
+    )
+    envelope_path(paths[5]).unlink()
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert code == 1
+    assert kinds(report) == [
+        ("signature-broken", paths[1].name), ("signature-foreign", paths[4].name), ("unsigned", paths[5].name),
+    ]  # fmt: skip
+
+
+def test_a_missed_week_and_a_stopped_schedule_are_gaps(
+    tmp_path: Path,
+    real_docs: dict[str, dict[str, Any]],
+    signing: SinkSettings,
+    keypair: tuple[bytes, Path],
+    capsys: Any,
+) -> None:
+    paths = weekly(tmp_path / "ledger", real_docs["snapshot"], 6, signing, skip=[3])
+    code, report = verify(capsys, str(tmp_path / "ledger"), keypair[1])
+    assert (code, kinds(report)) == (1, [("gap", paths[2].name)])  # week 3 did not run
+    assert "no evidence for 14d 0h after this run" in report["findings"][0]["message"]
+    late = utc_iso(NOW + timedelta(days=9))
+    code, report = verify(capsys, str(tmp_path / "ledger"), keypair[1], "--now", late)
+    assert code == 1 and kinds(report)[-1] == ("gap", paths[-1].name)
+    assert "no evidence since" in report["findings"][-1]["message"]
+    code, report = verify(capsys, str(tmp_path / "ledger"), keypair[1], "--expect-every", "14d")
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_an_expected_scenario_without_any_evidence_is_a_gap(
+    ledger: Any, keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    code, report = verify(capsys, str(ledger[0]), keypair[1], "--scenario", "pitr")
+    assert (code, kinds(report)) == (1, [("gap", "")])
+
+
+def test_hostile_files_in_the_ledger_fail_closed(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, _ = ledger
+    (directory / "snapshot-garbage.json").write_bytes(b"\xff{not json")
+    (directory / "snapshot-20260301T000000Z-abcdefabcdef.json").write_text(
+        json.dumps(
+            {"evidence_format_version": "1", "scenario": {"name": "snapshot"}, "finished_at": "yesterday"}
+        )
+    )
+    (directory / "scorecard.json").write_text("{}")  # not evidence: ignored
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert code == 1
+    assert sorted(k for k, _ in kinds(report)) == ["unreadable", "unreadable"]
+
+
+def test_the_head_link_ignores_other_scenarios(ledger: tuple[Path, list[Path]]) -> None:
+    directory, paths = ledger
+    assert head_link(DirectoryLedger(directory), "snapshot")["file"] == paths[-1].name  # type: ignore[index]
+    assert head_link(DirectoryLedger(directory), "snap") is None
+
+
+# -- the S3 ledger, on the embedded moto server ---------------------------------------------------
+@pytest.fixture(scope="module")
+def moto() -> Iterator[AwsEndpoint]:
+    with embedded_moto() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_env(moto: AwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", str(moto.endpoint_url))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    return moto.client("s3")
+
+
+def _bucket(s3: Any, name: str, *, locked: bool) -> str:
+    if locked:
+        s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})  # fmt: skip
+    else:
+        s3.create_bucket(Bucket=name)
+    return name
+
+
+def _s3_ledger(tmp_path: Path, docs: dict[str, Any], signing: SinkSettings, location: str) -> list[Path]:
+    settings = SinkSettings(sign_key_env=signing.sign_key_env, selected={"ledger": {"location": location}})
+    return weekly(tmp_path / "reports", docs["snapshot"], 4, settings)
+
+
+def test_s3_ledger_under_object_lock_verifies(
+    tmp_path: Path,
+    s3_env: Any,
+    real_docs: Any,
+    signing: SinkSettings,
+    keypair: tuple[bytes, Path],
+    capsys: Any,
+) -> None:
+    bucket = _bucket(s3_env, "ledger-locked", locked=True)
+    paths = _s3_ledger(tmp_path, real_docs, signing, f"s3://{bucket}/drills")
+    keys = sorted(o["Key"] for o in s3_env.list_objects_v2(Bucket=bucket)["Contents"])
+    assert (
+        keys
+        == sorted(f"drills/snapshot/{p.name}" for p in paths)
+        + sorted(f"drills/snapshot/{envelope_path(p).name}" for p in paths)
+        or len(keys) == 8
+    )
+    assert (
+        s3_env.head_object(Bucket=bucket, Key=f"drills/snapshot/{paths[0].name}")["ObjectLockMode"]
+        == "GOVERNANCE"
+    )
+    shutil.rmtree(tmp_path / "reports")  # the local copies are gone: the bucket alone is the ledger
+    code, report = verify(
+        capsys, f"s3://{bucket}/drills", keypair[1], "--now", utc_iso(START + timedelta(days=23))
+    )
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_s3_ledger_overwritten_and_deleted_objects_are_found(
+    tmp_path: Path,
+    s3_env: Any,
+    real_docs: Any,
+    signing: SinkSettings,
+    keypair: tuple[bytes, Path],
+    capsys: Any,
+) -> None:
+    bucket = _bucket(s3_env, "ledger-tampered", locked=True)
+    paths = _s3_ledger(tmp_path, real_docs, signing, f"s3://{bucket}/drills")
+    edited = orjson.loads(paths[1].read_bytes())
+    edited["reason"] = "nothing to see"
+    s3_env.put_object(Bucket=bucket, Key=f"drills/snapshot/{paths[1].name}", Body=orjson.dumps(edited))
+    s3_env.delete_object(Bucket=bucket, Key=f"drills/snapshot/{paths[2].name}")  # a delete marker
+    code, report = verify(
+        capsys, f"s3://{bucket}/drills", keypair[1], "--now", utc_iso(START + timedelta(days=23))
+    )
+    assert code == 1
+    found = set(kinds(report))
+    assert ("edited", paths[1].name) in found  # two versions of the key, the chain, the signature
+    assert ("deleted", paths[2].name) in found  # the delete marker
+    assert ("deleted", paths[3].name) in found  # the chain: the run before it is missing
+
+
+def test_s3_ledger_without_object_lock_is_reported(
+    tmp_path: Path,
+    s3_env: Any,
+    real_docs: Any,
+    signing: SinkSettings,
+    keypair: tuple[bytes, Path],
+    capsys: Any,
+) -> None:
+    bucket = _bucket(s3_env, "ledger-plain", locked=False)
+    _s3_ledger(tmp_path, real_docs, signing, f"s3://{bucket}/drills")
+    code, report = verify(
+        capsys, f"s3://{bucket}/drills", keypair[1], "--now", utc_iso(START + timedelta(days=23))
+    )
+    assert code == 1
+    assert {k for k, _ in kinds(report)} == {"unlocked"}
+    assert verify_ledger(DirectoryLedger(tmp_path / "reports")).passed  # the local copies are intact
