@@ -146,8 +146,12 @@ class ScenarioFile(pytest.File):
         if self.lane is None or self.evidence is None:
             return
         doc = finish(self.lane, self.evidence)
-        json_path, _ = write_evidence(doc, self.lane.options.evidence_dir, self.config.stash[_SINKS_KEY])
-        self.config.stash[_RESULTS_KEY].append({**doc, "_evidence_path": str(json_path)})
+        warnings: list[str] = []
+        json_path, _ = write_evidence(
+            doc, self.lane.options.evidence_dir, self.config.stash[_SINKS_KEY], warnings
+        )
+        result = {**doc, "_evidence_path": str(json_path), "_sink_warnings": warnings}
+        self.config.stash[_RESULTS_KEY].append(result)
         self.lane = None
 
 
@@ -246,3 +250,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"{doc['verdict'].upper():9} {doc['scenario']['name']} (exit {doc['exit_code']}): {doc['reason']}"
         )
         terminalreporter.write_line(f"          evidence: {doc['_evidence_path']}")
+        for line in doc.get("_sink_warnings", []):
+            terminalreporter.write_line(f"          warning: {line}")

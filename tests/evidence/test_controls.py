@@ -21,7 +21,9 @@ NOW = START + timedelta(days=7 * 5 + 2)
 
 
 def controls(capsys: pytest.CaptureFixture[str], ledger: Path, pub: Path, *extra: str) -> tuple[int, Any]:
-    code = main(["evidence", "controls", "--ledger", str(ledger), "--key", str(pub), "--now", utc_iso(NOW), *extra])
+    code = main(
+        ["evidence", "controls", "--ledger", str(ledger), "--key", str(pub), "--now", utc_iso(NOW), *extra]
+    )
     out = capsys.readouterr().out
     return code, json.loads(out) if "--format" in extra and "json" in extra else out
 
@@ -55,14 +57,19 @@ def test_weekly_runs_with_one_failed_and_one_missing_show_exactly_the_unmet_obli
     assert iso["no-gap"]["problems"][0]["file"] == paths[3].name  # the last run before the missing week
     for check in ("offsite-restore", "encryption-at-rest", "evidence-signed", "ledger-intact"):
         assert iso[check]["met"] and iso[check]["proven_by"][-1]["file"] == paths[-1].name, check
-    assert by_id["SOC2-A1.2"]["immutability"]["proven_by"] == [{"scenario": "portable-export", "file": paths[-1].name}]
+    assert by_id["SOC2-A1.2"]["immutability"]["proven_by"] == [
+        {"scenario": "portable-export", "file": paths[-1].name}
+    ]
     assert by_id["SOC2-A1.3"]["rto-met"]["met"] and by_id["SOC2-A1.3"]["rpo-met"]["met"]
 
     code, markdown = controls(capsys, ledger, keypair[1], "--format", "markdown")
     assert code == 1
     assert "## Controls: 0 of 8 met" in markdown
     assert f"| offsite-restore within 7d | ✅ met | `{paths[-1].name}` |" in markdown
-    assert "| restore-tested within 7d | ❌ NOT met | [portable-export] no verified run from 2026-03-09" in markdown
+    assert (
+        "| restore-tested within 7d | ❌ NOT met | [portable-export] no verified run from 2026-03-09"
+        in markdown
+    )
 
 
 def test_all_met_when_the_schedule_held_and_unsigned_evidence_is_not_signed(
@@ -103,7 +110,9 @@ def test_a_team_catalogue_adds_controls_and_a_broken_one_is_refused(
     ours.write_text(yaml.safe_dump({"catalogue_version": 1, "controls": [{
         "id": "ACME-BCP-7", "framework": "ACME policy", "reference": "BCP 7", "title": "Quarterly restore",
         "obligations": [{"check": "restore-tested", "within_days": 2}, {"check": "rto-met"}]}]}))  # fmt: skip
-    code, doc = controls(capsys, ledger, keypair[1], "--catalogue", str(ours), "--no-built-in", "--format", "json")
+    code, doc = controls(
+        capsys, ledger, keypair[1], "--catalogue", str(ours), "--no-built-in", "--format", "json"
+    )
     assert code == 1
     assert [c["id"] for c in doc["controls"]] == ["ACME-BCP-7"]
     assert unmet(doc) == {("ACME-BCP-7", "restore-tested")}  # weekly runs are not every 2 days

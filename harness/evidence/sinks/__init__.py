@@ -64,6 +64,7 @@ class SinkContext:
     directory: Path
     written: dict[str, Path] = field(default_factory=dict)
     settings: SinkSettings = field(default_factory=SinkSettings)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Sink(Protocol[Doc]):
@@ -106,12 +107,18 @@ def parse_sink_specs(specs: Sequence[str]) -> dict[str, dict[str, str]]:
     return selected
 
 
-def warn(name: str, exc: BaseException) -> None:
-    """A sink failed: say which and why (never a value that looks like a secret); the verdict stands."""
+def warn(name: str, exc: BaseException, into: list[str] | None = None) -> str:
+    """A sink failed: say which and why (never a value that looks like a secret); the verdict stands.
+
+    The line goes to stderr and, when given, into ``into`` (the plugin repeats it in its summary)."""
     detail = first_line(exc)
     if scan_text(detail) or "http://" in detail or "https://" in detail:
         detail = f"{type(exc).__name__} (details withheld: they may contain a URL)"
-    sys.stderr.write(f"drill: warning: sink {name!r} failed: {detail}; the verdict is unchanged\n")
+    line = f"sink {name!r} failed: {detail}; the verdict is unchanged"
+    sys.stderr.write(f"drill: warning: {line}\n")
+    if into is not None:
+        into.append(line)
+    return line
 
 
 def run_sinks(
@@ -128,7 +135,7 @@ def run_sinks(
         except Exception as exc:
             if required is None or each.name in required:
                 raise
-            warn(each.name, exc)
+            warn(each.name, exc, context.warnings)
             continue
         if path is not None:
             context.written[each.name] = path
@@ -145,7 +152,9 @@ class _Unloadable:
         raise self.error
 
 
-def _link_previous(doc: dict[str, Any], directory: Path, settings: SinkSettings) -> dict[str, Any]:
+def _link_previous(
+    doc: dict[str, Any], directory: Path, settings: SinkSettings, warnings: list[str]
+) -> dict[str, Any]:
     """``doc`` with ``previous_evidence`` naming the latest run of its scenario in the ledger."""
     from harness.evidence.ledger import DirectoryLedger, head_link
     from harness.evidence.ledger_stores import open_ledger
@@ -154,7 +163,7 @@ def _link_previous(doc: dict[str, Any], directory: Path, settings: SinkSettings)
         store = open_ledger(settings.ledger) if settings.ledger else DirectoryLedger(directory)
         link = head_link(store, doc["scenario"]["name"])
     except Exception as exc:
-        warn("ledger", exc)
+        warn("ledger", exc, warnings)
         link = None
     return {**doc, "previous_evidence": link}
 
@@ -169,13 +178,18 @@ def _loaded(names: Iterable[str]) -> Iterable[Sink[dict[str, Any]]]:
 
 
 def write_evidence(
-    doc: dict[str, Any], reports_dir: Path, settings: SinkSettings | None = None
+    doc: dict[str, Any],
+    reports_dir: Path,
+    settings: SinkSettings | None = None,
+    warnings: list[str] | None = None,
 ) -> tuple[Path, Path | None]:
     """Link, validate and write ``<scenario>-<time>-<run>.json``, then every other sink; the JSON
-    and Markdown paths (the Markdown None when that sink failed)."""
+    and Markdown paths (the Markdown None when that sink failed). Sink warnings also go to ``warnings``."""
     settings = settings or SinkSettings()
-    linked = _link_previous(doc, Path(reports_dir), settings)
+    context = SinkContext(
+        Path(reports_dir), settings=settings, warnings=warnings if warnings is not None else []
+    )
+    linked = _link_previous(doc, Path(reports_dir), settings, context.warnings)
     names = [n for n in SINKS if n not in OPTIONAL or n in settings.selected]
-    context = SinkContext(Path(reports_dir), settings=settings)
     written = run_sinks(_loaded(names), linked, context, essential=("json",))
     return written["json"], written.get("markdown")
