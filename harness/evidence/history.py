@@ -35,7 +35,9 @@ def rows_of(runs: Sequence[Entry]) -> list[dict[str, Any]]:
         doc = entry.doc or {}
         finished = parse_time(doc["finished_at"])
         taken = backup_taken_at(doc)
-        predicted = forecast(doc)
+        predicted = (
+            forecast(doc) if doc.get("verdict") == "verified" else None
+        )  # a partial run forecasts nothing
         rows.append({
             "file": entry.name,
             "finished_at": doc["finished_at"],
@@ -70,8 +72,9 @@ def summary_of(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _fmt(value: float | None) -> str:
     if value is None:
         return "n/a"
+    size = abs(value)
     return (
-        f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}min" if value < 7200 else f"{value / 3600:.1f}h"
+        f"{value:.1f}s" if size < 120 else f"{value / 60:.1f}min" if size < 7200 else f"{value / 3600:.1f}h"
     )
 
 

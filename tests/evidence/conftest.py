@@ -34,9 +34,14 @@ def drill(
     """The real ``drill`` command, from this worktree."""
     full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=full,
-        timeout=timeout, check=False, cwd=REPO,
-    )  # fmt: skip
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=timeout,
+        check=False,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +49,16 @@ def real_docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     """Evidence of one real run of the portable-export and snapshot drills (scenario name -> doc)."""
     out = tmp_path_factory.mktemp("real-evidence")
     proc = drill(
-        "run", "scenarios/weekly/portable-export.yaml", "scenarios/weekly/snapshot.yaml",
-        "--evidence-dir", str(out / "reports"), "--work-dir", str(out / "work"), "--dataset-rows", "2000",
-    )  # fmt: skip
+        "run",
+        "scenarios/weekly/portable-export.yaml",
+        "scenarios/weekly/snapshot.yaml",
+        "--evidence-dir",
+        str(out / "reports"),
+        "--work-dir",
+        str(out / "work"),
+        "--dataset-rows",
+        "2000",
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     docs = [orjson.loads(p.read_bytes()) for p in (out / "reports").glob("*.json")]
     return {d["scenario"]["name"]: d for d in docs}
@@ -84,17 +96,39 @@ def failed(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def shifted(value: Any, by: timedelta) -> Any:
+    """``value`` with every RFC 3339 UTC timestamp in it moved by ``by`` (a run at another time)."""
+    if isinstance(value, dict):
+        return {k: shifted(v, by) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shifted(v, by) for v in value]
+    if isinstance(value, str) and len(value) in (20, 27) and value[4] == "-" and value.endswith("Z"):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return utc_iso(moment + by, micro=len(value) == 27)
+    return value
+
+
 def weekly(
-    ledger: Path, base: dict[str, Any], weeks: int, settings: SinkSettings, *,
-    fail: Iterable[int] = (), skip: Iterable[int] = (), start: datetime = START,
-) -> list[Path]:  # fmt: skip
+    ledger: Path,
+    base: dict[str, Any],
+    weeks: int,
+    settings: SinkSettings,
+    *,
+    fail: Iterable[int] = (),
+    skip: Iterable[int] = (),
+    start: datetime = START,
+) -> list[Path]:
     """Write ``weeks`` weekly copies of ``base`` into ``ledger``; the paths, in time order."""
     paths = []
     for week in range(weeks):
         if week in set(skip):
             continue
-        doc = failed(base) if week in set(fail) else copy.deepcopy(base)
         finished = start + timedelta(days=7 * week, minutes=week)
+        moved = shifted(base, finished - datetime.fromisoformat(base["finished_at"].replace("Z", "+00:00")))
+        doc = failed(moved) if week in set(fail) else moved
         doc.update(
             run_id=secrets.token_hex(8),
             started_at=utc_iso(finished - timedelta(seconds=40), micro=True),

@@ -107,9 +107,22 @@ def test_a_team_catalogue_adds_controls_and_a_broken_one_is_refused(
     ledger = tmp_path / "ledger"
     weekly(ledger, real_docs["snapshot"], 6, signing)
     ours = tmp_path / "ours.yaml"
-    ours.write_text(yaml.safe_dump({"catalogue_version": 1, "controls": [{
-        "id": "ACME-BCP-7", "framework": "ACME policy", "reference": "BCP 7", "title": "Quarterly restore",
-        "obligations": [{"check": "restore-tested", "within_days": 2}, {"check": "rto-met"}]}]}))  # fmt: skip
+    ours.write_text(
+        yaml.safe_dump(
+            {
+                "catalogue_version": 1,
+                "controls": [
+                    {
+                        "id": "ACME-BCP-7",
+                        "framework": "ACME policy",
+                        "reference": "BCP 7",
+                        "title": "Quarterly restore",
+                        "obligations": [{"check": "restore-tested", "within_days": 2}, {"check": "rto-met"}],
+                    }
+                ],
+            }
+        )
+    )
     code, doc = controls(
         capsys, ledger, keypair[1], "--catalogue", str(ours), "--no-built-in", "--format", "json"
     )
@@ -118,13 +131,29 @@ def test_a_team_catalogue_adds_controls_and_a_broken_one_is_refused(
     assert unmet(doc) == {("ACME-BCP-7", "restore-tested")}  # weekly runs are not every 2 days
 
     broken = tmp_path / "broken.yaml"
-    broken.write_text("catalogue_version: 1\ncontrols:\n  - {id: X, framework: F, reference: R, title: T,\n"
-                      "     obligations: [{check: restore-tested-ish}]}\n")  # fmt: skip
+    broken.write_text(
+        "catalogue_version: 1\ncontrols:\n  - {id: X, framework: F, reference: R, title: T,\n"
+        "     obligations: [{check: restore-tested-ish}]}\n"
+    )
     assert main(["evidence", "controls", "--ledger", str(ledger), "--catalogue", str(broken)]) == 2
     err = capsys.readouterr().err
     assert str(broken) in err and "controls[0].obligations[0]" in err
     twice = tmp_path / "twice.yaml"
-    twice.write_text(yaml.safe_dump({"catalogue_version": 1, "controls": [{
-        "id": "SOC2-A1.2", "framework": "F", "reference": "R", "title": "T", "obligations": [{"check": "rto-met"}]}]}))  # fmt: skip
+    twice.write_text(
+        yaml.safe_dump(
+            {
+                "catalogue_version": 1,
+                "controls": [
+                    {
+                        "id": "SOC2-A1.2",
+                        "framework": "F",
+                        "reference": "R",
+                        "title": "T",
+                        "obligations": [{"check": "rto-met"}],
+                    }
+                ],
+            }
+        )
+    )
     assert main(["evidence", "controls", "--ledger", str(ledger), "--catalogue", str(twice)]) == 2
     assert "already defined" in capsys.readouterr().err

@@ -32,8 +32,23 @@ NOW = START + timedelta(days=7 * 5 + 2)  # two days after the sixth weekly run
 def verify(
     capsys: pytest.CaptureFixture[str], ledger: str, pub: Path, *extra: str
 ) -> tuple[int, dict[str, Any]]:
-    code = main(["evidence", "verify", "--ledger", ledger, "--key", str(pub), "--expect-every", "7d",
-                 "--now", utc_iso(NOW), "--format", "json", *extra])  # fmt: skip
+    code = main(
+        [
+            "evidence",
+            "verify",
+            "--ledger",
+            ledger,
+            "--key",
+            str(pub),
+            "--expect-every",
+            "7d",
+            "--now",
+            utc_iso(NOW),
+            "--format",
+            "json",
+            *extra,
+        ]
+    )
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -111,8 +126,11 @@ def test_a_backdated_run_inserted_out_of_order_is_found(
 ) -> None:
     directory, paths = ledger
     fake = orjson.loads(paths[1].read_bytes())
-    fake.update(run_id="feedfacefeedface", finished_at=utc_iso(START + timedelta(days=10), micro=True),
-                previous_evidence=None)  # fmt: skip
+    fake.update(
+        run_id="feedfacefeedface",
+        finished_at=utc_iso(START + timedelta(days=10), micro=True),
+        previous_evidence=None,
+    )
     write_evidence(fake, directory, signing)  # links to the newest run, but claims a time in week 2
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
@@ -152,8 +170,10 @@ def test_a_broken_and_a_foreign_signature_are_found(
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
     assert kinds(report) == [
-        ("signature-broken", paths[1].name), ("signature-foreign", paths[4].name), ("unsigned", paths[5].name),
-    ]  # fmt: skip
+        ("signature-broken", paths[1].name),
+        ("signature-foreign", paths[4].name),
+        ("unsigned", paths[5].name),
+    ]
 
 
 def test_a_missed_week_and_a_stopped_schedule_are_gaps(
@@ -223,8 +243,13 @@ def s3_env(moto: AwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
 def _bucket(s3: Any, name: str, *, locked: bool) -> str:
     if locked:
         s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
-        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})  # fmt: skip
+        s3.put_object_lock_configuration(
+            Bucket=name,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+            },
+        )
     else:
         s3.create_bucket(Bucket=name)
     return name

@@ -220,9 +220,14 @@ def test_a_bad_signing_key_is_refused_without_echoing_it(value: str, monkeypatch
 
 def test_drill_run_refuses_a_bad_key_before_running(tmp_path: Path) -> None:
     proc = drill(
-        "run", "scenarios/weekly/snapshot.yaml", "--evidence-dir", str(tmp_path),
-        "--sign-key-env", KEY_ENV, env={KEY_ENV: "hunter2-not-a-key"},
-    )  # fmt: skip
+        "run",
+        "scenarios/weekly/snapshot.yaml",
+        "--evidence-dir",
+        str(tmp_path),
+        "--sign-key-env",
+        KEY_ENV,
+        env={KEY_ENV: "hunter2-not-a-key"},
+    )
     assert proc.returncode == 2
     assert "hunter2" not in proc.stdout + proc.stderr
     assert not list(tmp_path.glob("*.json"))

@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.cli import main
-from harness.evidence.sinks import SinkSettings, parse_sink_specs, write_evidence
 from harness.errors import ConfigError
+from harness.evidence.sinks import SinkSettings, parse_sink_specs, write_evidence
 from tests.evidence.conftest import drill, failed
 
 SECRET_PATH = "/services/T0DRILL00/B0DRILL00/s3cr3tWebhookToken0123456789"
@@ -144,9 +144,16 @@ def test_webhook_posts_failures_only_and_never_shows_its_url(
 def test_a_failing_webhook_warns_and_the_verdict_stands(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("DRILL_WEBHOOK_URL", "http://127.0.0.1:9" + SECRET_PATH)  # nothing listens on port 9
     proc = drill(
-        "run", "scenarios/weekly/snapshot.yaml", "--evidence-dir", str(tmp_path), "--work-dir", str(tmp_path / "w"),
-        "--sink", "webhook", env={"DRILL_WEBHOOK_URL": "http://127.0.0.1:9" + SECRET_PATH},
-    )  # fmt: skip
+        "run",
+        "scenarios/weekly/snapshot.yaml",
+        "--evidence-dir",
+        str(tmp_path),
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--sink",
+        "webhook",
+        env={"DRILL_WEBHOOK_URL": "http://127.0.0.1:9" + SECRET_PATH},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "warning: sink 'webhook' failed: webhook (DRILL_WEBHOOK_URL) unreachable" in proc.stdout
     assert "s3cr3t" not in proc.stdout + proc.stderr
@@ -195,8 +202,12 @@ def test_sticky_pr_comment_is_created_once_then_updated_in_place(
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 7}}))
     token = "ghs_" + "T0k3n" * 8
-    for key, value in {"GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": "acme/app",
-                       "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": token}.items():  # fmt: skip
+    for key, value in {
+        "GITHUB_API_URL": server.url,
+        "GITHUB_REPOSITORY": "acme/app",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_TOKEN": token,
+    }.items():
         monkeypatch.setenv(key, value)
     server.comments.append({"id": 1, "body": "someone else's comment"})
     report = tmp_path / "gate.md"
@@ -206,12 +217,15 @@ def test_sticky_pr_comment_is_created_once_then_updated_in_place(
     out = capsys.readouterr()
     assert "created" in out.out and "updated" in out.out and token not in out.out + out.err
     assert [c["body"] for c in server.comments] == [
-        "someone else's comment", "<!-- drill-harness:gate -->\ngate: 0 findings",
-    ]  # fmt: skip
+        "someone else's comment",
+        "<!-- drill-harness:gate -->\ngate: 0 findings",
+    ]
     assert [(m, p.split("?")[0]) for m, p, _ in server.calls] == [
-        ("GET", "/repos/acme/app/issues/7/comments"), ("POST", "/repos/acme/app/issues/7/comments"),
-        ("GET", "/repos/acme/app/issues/7/comments"), ("PATCH", "/repos/acme/app/issues/comments/101"),
-    ]  # fmt: skip
+        ("GET", "/repos/acme/app/issues/7/comments"),
+        ("POST", "/repos/acme/app/issues/7/comments"),
+        ("GET", "/repos/acme/app/issues/7/comments"),
+        ("PATCH", "/repos/acme/app/issues/comments/101"),
+    ]
 
 
 def test_pr_comment_outside_a_pull_request_does_nothing_and_a_failure_can_be_a_warning(
