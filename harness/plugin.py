@@ -74,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "dist", "no") in ("load", "worksteal"):
+        # a scenario's steps share one lane: never split a scenario file across xdist workers
+        config.option.dist = "loadfile"
     config.stash[_RESULTS_KEY] = []
     config.stash[_OTHER_FAILURES_KEY] = 0
     config.stash[_LOAD_ERRORS_KEY] = 0
