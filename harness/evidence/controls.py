@@ -158,7 +158,7 @@ def applicable(report: LedgerReport, control_id: str) -> dict[str, list[Entry]]:
         if not runs:
             continue
         mapped = (runs[-1].doc or {}).get("scenario", {}).get("controls")
-        if not mapped or control_id in mapped:
+        if not isinstance(mapped, list) or not mapped or control_id in mapped:
             chosen[scenario] = runs
     return chosen
 

@@ -128,7 +128,8 @@ def _check_chain(scenario: str, runs: list[Entry], report: LedgerReport) -> None
                 msg = f"the chain restarts here: no link to the run before it ({before.name})"
                 report.findings.append(Finding("deleted", scenario, entry.name, msg))
             continue
-        sha, file = link.get("sha256"), str(link.get("file"))
+        sha = link.get("sha256") if isinstance(link.get("sha256"), str) else None
+        file = str(link.get("file"))
         if before is not None and sha == before.sha256:
             continue
         if sha in by_sha:

@@ -213,9 +213,20 @@ def test_hostile_files_in_the_ledger_fail_closed(
         )
     )
     (directory / "scorecard.json").write_text("{}")  # not evidence: ignored
+    hostile = orjson.loads(next(directory.glob("snapshot-2026030*.json")).read_bytes())
+    hostile.update(run_id="badbadbadbad", previous_evidence={"sha256": [], "file": {"x": 1}})
+    hostile["scenario"]["controls"] = "ISO27001"
+    (directory / "snapshot-20260303T000000Z-badbadbadbad.json").write_bytes(orjson.dumps(hostile))
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
-    assert sorted(k for k, _ in kinds(report)) == ["unreadable", "unreadable"]
+    assert sorted(k for k, _ in kinds(report)) == [
+        "deleted",
+        "invalid",
+        "reordered",
+        "unreadable",
+        "unreadable",
+        "unsigned",
+    ]  # the hostile run: no valid link, not valid evidence, not signed; the run after it links past it
 
 
 def test_the_head_link_ignores_other_scenarios(ledger: tuple[Path, list[Path]]) -> None:
