@@ -213,7 +213,7 @@ def test_hostile_files_in_the_ledger_fail_closed(
         )
     )
     (directory / "scorecard.json").write_text("{}")  # not evidence: ignored
-    hostile = orjson.loads(next(directory.glob("snapshot-2026030*.json")).read_bytes())
+    hostile = orjson.loads(ledger[1][0].read_bytes())
     hostile.update(run_id="badbadbadbad", previous_evidence={"sha256": [], "file": {"x": 1}})
     hostile["scenario"]["controls"] = "ISO27001"
     (directory / "snapshot-20260303T000000Z-badbadbadbad.json").write_bytes(orjson.dumps(hostile))
