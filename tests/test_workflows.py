@@ -29,20 +29,17 @@ def tool(name: str) -> str:
     return found
 
 
+def run(*cmd: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
+
+
 def load(path: Path) -> Any:
     return yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # "on" stays a string key
 
 
 def test_actionlint_passes_on_every_workflow() -> None:
     assert len(WORKFLOWS) >= 3
-    proc = subprocess.run(
-        [tool("actionlint"), "-no-color", *map(str, WORKFLOWS)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    proc = run(tool("actionlint"), "-no-color", *map(str, WORKFLOWS))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -57,14 +54,7 @@ def test_actionlint_catches_a_broken_action_input(tmp_path: Path) -> None:
         "      - uses: ./\n        with: {scenaro: x}\n"
     )
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    proc = subprocess.run(
-        [tool("actionlint"), "-no-color", str(bad)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    proc = run(tool("actionlint"), "-no-color", str(bad), cwd=tmp_path)
     assert proc.returncode == 1 and "scenaro" in proc.stdout
 
 
@@ -80,14 +70,7 @@ def test_this_repositorys_workflows_pass_the_gate() -> None:
 def test_the_action_passes_zizmor_with_hash_pins(tmp_path: Path) -> None:
     config = tmp_path / "zizmor.yml"
     config.write_text('rules:\n  unpinned-uses:\n    config:\n      policies:\n        "*": hash-pin\n')
-    proc = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-progress", "--config", str(config), "action.yml"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    proc = run(tool("zizmor"), "--offline", "--no-progress", "--config", str(config), "action.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -31,16 +31,12 @@ KEY_ENV = "DRILL_TEST_SIGNING_KEY"
 def drill(
     *args: str, env: dict[str, str] | None = None, timeout: int = 300
 ) -> subprocess.CompletedProcess[str]:
-    """The real ``drill`` command, from this worktree."""
-    full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    """The real ``drill`` command, from this worktree (no GitHub job summary, no outer pytest)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_"))}
+    command = [sys.executable, "-m", "harness.cli", *args]
+    full = {**inherited, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=timeout,
-        check=False,
-        cwd=REPO,
+        command, capture_output=True, text=True, env=full, timeout=timeout, check=False, cwd=REPO
     )
 
 

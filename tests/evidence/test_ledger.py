@@ -266,21 +266,26 @@ def _bucket(s3: Any, name: str, *, locked: bool) -> str:
     return name
 
 
-def _s3_ledger(tmp_path: Path, docs: dict[str, Any], signing: SinkSettings, location: str) -> list[Path]:
-    settings = SinkSettings(sign_key_env=signing.sign_key_env, selected={"ledger": {"location": location}})
-    return weekly(tmp_path / "reports", docs["snapshot"], 4, settings)
+@pytest.fixture
+def s3_ledger(tmp_path: Path, s3_env: Any, real_docs: Any, signing: SinkSettings) -> Any:
+    """``make(bucket, locked)``: four weekly runs written to ``s3://bucket/drills`` (and reports/)."""
+
+    def make(bucket: str, *, locked: bool) -> tuple[str, list[Path]]:
+        _bucket(s3_env, bucket, locked=locked)
+        location = f"s3://{bucket}/drills"
+        settings = SinkSettings(
+            sign_key_env=signing.sign_key_env, selected={"ledger": {"location": location}}
+        )
+        return location, weekly(tmp_path / "reports", real_docs["snapshot"], 4, settings)
+
+    return make
 
 
 def test_s3_ledger_under_object_lock_verifies(
-    tmp_path: Path,
-    s3_env: Any,
-    real_docs: Any,
-    signing: SinkSettings,
-    keypair: tuple[bytes, Path],
-    capsys: Any,
+    tmp_path: Path, s3_env: Any, s3_ledger: Any, keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
-    bucket = _bucket(s3_env, "ledger-locked", locked=True)
-    paths = _s3_ledger(tmp_path, real_docs, signing, f"s3://{bucket}/drills")
+    location, paths = s3_ledger("ledger-locked", locked=True)
+    bucket = "ledger-locked"
     keys = sorted(o["Key"] for o in s3_env.list_objects_v2(Bucket=bucket)["Contents"])
     names = [p.name for p in paths] + [envelope_path(p).name for p in paths]
     assert keys == sorted(f"drills/snapshot/{name}" for name in names)
@@ -289,29 +294,20 @@ def test_s3_ledger_under_object_lock_verifies(
         == "GOVERNANCE"
     )
     shutil.rmtree(tmp_path / "reports")  # the local copies are gone: the bucket alone is the ledger
-    code, report = verify(
-        capsys, f"s3://{bucket}/drills", keypair[1], "--now", utc_iso(START + timedelta(days=23))
-    )
+    code, report = verify(capsys, location, keypair[1], "--now", utc_iso(START + timedelta(days=23)))
     assert (code, report["findings"]) == (0, [])
 
 
 def test_s3_ledger_overwritten_and_deleted_objects_are_found(
-    tmp_path: Path,
-    s3_env: Any,
-    real_docs: Any,
-    signing: SinkSettings,
-    keypair: tuple[bytes, Path],
-    capsys: Any,
+    s3_env: Any, s3_ledger: Any, keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
-    bucket = _bucket(s3_env, "ledger-tampered", locked=True)
-    paths = _s3_ledger(tmp_path, real_docs, signing, f"s3://{bucket}/drills")
+    location, paths = s3_ledger("ledger-tampered", locked=True)
+    bucket = "ledger-tampered"
     edited = orjson.loads(paths[1].read_bytes())
     edited["reason"] = "nothing to see"
     s3_env.put_object(Bucket=bucket, Key=f"drills/snapshot/{paths[1].name}", Body=orjson.dumps(edited))
     s3_env.delete_object(Bucket=bucket, Key=f"drills/snapshot/{paths[2].name}")  # a delete marker
-    code, report = verify(
-        capsys, f"s3://{bucket}/drills", keypair[1], "--now", utc_iso(START + timedelta(days=23))
-    )
+    code, report = verify(capsys, location, keypair[1], "--now", utc_iso(START + timedelta(days=23)))
     assert code == 1
     found = set(kinds(report))
     assert ("edited", paths[1].name) in found  # two versions of the key, the chain, the signature
@@ -320,18 +316,10 @@ def test_s3_ledger_overwritten_and_deleted_objects_are_found(
 
 
 def test_s3_ledger_without_object_lock_is_reported(
-    tmp_path: Path,
-    s3_env: Any,
-    real_docs: Any,
-    signing: SinkSettings,
-    keypair: tuple[bytes, Path],
-    capsys: Any,
+    tmp_path: Path, s3_ledger: Any, keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
-    bucket = _bucket(s3_env, "ledger-plain", locked=False)
-    _s3_ledger(tmp_path, real_docs, signing, f"s3://{bucket}/drills")
-    code, report = verify(
-        capsys, f"s3://{bucket}/drills", keypair[1], "--now", utc_iso(START + timedelta(days=23))
-    )
+    location, _ = s3_ledger("ledger-plain", locked=False)
+    code, report = verify(capsys, location, keypair[1], "--now", utc_iso(START + timedelta(days=23)))
     assert code == 1
     assert {k for k, _ in kinds(report)} == {"unlocked"}
     assert verify_ledger(DirectoryLedger(tmp_path / "reports")).passed  # the local copies are intact
