@@ -18,7 +18,7 @@ evidence (between runs, before the first after ``since``, or since the last unti
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -62,10 +62,6 @@ class LedgerReport:
     @property
     def passed(self) -> bool:
         return not self.findings
-
-    def of(self, scenario: str, kinds: Iterable[str] | None = None) -> list[Finding]:
-        wanted = set(kinds) if kinds is not None else None
-        return [f for f in self.findings if f.scenario == scenario and (wanted is None or f.kind in wanted)]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,7 @@ would do to the files, and checks the command names exactly that.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from harness.evidence.ledger_verify import verify_ledger
 from harness.evidence.signing import envelope_path, generate_key, load_private_key, sign_evidence
 from harness.evidence.sinks import SinkSettings, write_evidence
 from tests.evidence.conftest import START, weekly
+from tests.evidence.test_signing import raw_public
 
 NOW = START + timedelta(days=7 * 5 + 2)  # two days after the sixth weekly run
 
@@ -78,9 +80,28 @@ def test_each_run_links_the_previous_one_and_an_intact_ledger_passes(
         )
         assert envelope_path(path).is_file()
     code, report = verify(capsys, str(directory), keypair[1])
-    assert (code, report["findings"]) == (0, [])
-    assert len(report["scenarios"]["snapshot"]) == 6
-    assert all(run["signed_by"] for run in report["scenarios"]["snapshot"])
+    key_id = __import__("hashlib").sha256(raw_public(keypair[1].read_bytes())).hexdigest()
+    assert (code, report) == (
+        0,
+        {
+            "location": str(directory),
+            "passed": True,
+            "signatures_checked": True,
+            "findings": [],
+            "scenarios": {
+                "snapshot": [
+                    {
+                        "file": p.name,
+                        "finished_at": d["finished_at"],
+                        "verdict": "verified",
+                        "sha256": "sha256:" + __import__("hashlib").sha256(p.read_bytes()).hexdigest(),
+                        "signed_by": key_id,
+                    }
+                    for p, d in zip(paths, docs, strict=True)
+                ]
+            },
+        },
+    )
 
 
 def test_an_edited_run_is_found(
@@ -103,12 +124,20 @@ def test_a_deleted_run_is_found(
     ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
     directory, paths = ledger
+    doc = orjson.loads(paths[3].read_bytes())
     paths[3].unlink()
     envelope_path(paths[3]).unlink()
     code, report = verify(capsys, str(directory), keypair[1], "--expect-every", "14d")
     assert code == 1
-    assert kinds(report) == [("deleted", paths[4].name)]
-    assert paths[3].name in report["findings"][0]["message"]
+    before = f"{paths[3].name}, finished {doc['finished_at']}"
+    assert report["findings"] == [
+        {
+            "kind": "deleted",
+            "scenario": "snapshot",
+            "file": paths[4].name,
+            "message": f"the run before this one ({before}) is not in the ledger",
+        }
+    ]
 
 
 def test_deleting_the_first_runs_is_found(
@@ -119,6 +148,7 @@ def test_deleting_the_first_runs_is_found(
         path.unlink()
     code, report = verify(capsys, str(directory), keypair[1])
     assert (code, kinds(report)) == (1, [("deleted", paths[2].name)])
+    assert report["findings"][0]["message"].startswith(f"the run before this one ({paths[1].name}, finished ")
 
 
 def test_a_backdated_run_inserted_out_of_order_is_found(
@@ -134,10 +164,22 @@ def test_a_backdated_run_inserted_out_of_order_is_found(
     write_evidence(fake, directory, signing)  # links to the newest run, but claims a time in week 2
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
-    assert (
-        "reordered",
-        next(p.name for p in directory.glob("*feedface*.json") if ".dsse" not in p.name),
-    ) in kinds(report)
+    fake_name = next(p.name for p in directory.glob("*feedface*.json") if ".dsse" not in p.name)
+    not_before = "which is not the run before it in time"
+    assert report["findings"] == [
+        {
+            "kind": "reordered",
+            "scenario": "snapshot",
+            "file": fake_name,
+            "message": f"links to {paths[-1].name}, {not_before} ({paths[1].name})",
+        },
+        {
+            "kind": "reordered",
+            "scenario": "snapshot",
+            "file": paths[2].name,
+            "message": f"links to {paths[1].name}, {not_before} ({fake_name})",
+        },
+    ]
 
 
 def test_renamed_files_are_found(
@@ -149,7 +191,10 @@ def test_renamed_files_are_found(
     envelope_path(paths[1]).rename(envelope_path(renamed))
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
-    assert ("renamed", renamed.name) in kinds(report)
+    message = "the file name does not match the run it holds (scenario, finish time, run id)"
+    assert {"kind": "renamed", "scenario": "snapshot", "file": renamed.name, "message": message} in report[
+        "findings"
+    ]
 
 
 def test_a_broken_and_a_foreign_signature_are_found(
@@ -169,6 +214,11 @@ def test_a_broken_and_a_foreign_signature_are_found(
     envelope_path(paths[5]).unlink()
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
+    assert [f["message"] for f in report["findings"]] == [
+        "signature: the signature does not verify: envelope or payload changed",
+        "signature: not signed by a trusted key (key id not among --key)",
+        "no signature envelope",
+    ]
     assert kinds(report) == [
         ("signature-broken", paths[1].name),
         ("signature-foreign", paths[4].name),
@@ -190,7 +240,14 @@ def test_a_missed_week_and_a_stopped_schedule_are_gaps(
     late = utc_iso(NOW + timedelta(days=9))
     code, report = verify(capsys, str(tmp_path / "ledger"), keypair[1], "--now", late)
     assert code == 1 and kinds(report)[-1] == ("gap", paths[-1].name)
-    assert "no evidence since" in report["findings"][-1]["message"]
+    last = orjson.loads(paths[-1].read_bytes())["finished_at"][:19] + "Z"
+    assert report["findings"][-1]["message"] == f"no evidence since {last} (10d 23h; expected every 7d 0h)"
+    until = orjson.loads(paths[3].read_bytes())["finished_at"][:19] + "Z"
+    expected = f"no evidence for 14d 0h after this run (until {until}); expected every 7d 0h + 1d 0h grace"
+    assert report["findings"][0]["message"] == expected
+    early = utc_iso(START - timedelta(days=20))
+    code, report = verify(capsys, str(tmp_path / "ledger"), keypair[1], "--since", early)
+    assert ("gap", paths[0].name) in kinds(report)  # nothing in the 20 days before the first run
     code, report = verify(capsys, str(tmp_path / "ledger"), keypair[1], "--expect-every", "14d")
     assert (code, report["findings"]) == (0, [])
 
@@ -219,6 +276,9 @@ def test_hostile_files_in_the_ledger_fail_closed(
     (directory / "snapshot-20260303T000000Z-badbadbadbad.json").write_bytes(orjson.dumps(hostile))
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
+    invalid = next(f for f in report["findings"] if f["kind"] == "invalid")
+    assert invalid["file"] == "snapshot-20260303T000000Z-badbadbadbad.json"
+    assert invalid["message"].startswith("evidence does not match its schema at ")
     assert sorted(k for k, _ in kinds(report)) == [
         "deleted",
         "invalid",
@@ -270,8 +330,10 @@ def _bucket(s3: Any, name: str, *, locked: bool) -> str:
 def s3_ledger(tmp_path: Path, s3_env: Any, real_docs: Any, signing: SinkSettings) -> Any:
     """``make(bucket, locked)``: four weekly runs written to ``s3://bucket/drills`` (and reports/)."""
 
-    def make(bucket: str, *, locked: bool) -> tuple[str, list[Path]]:
-        _bucket(s3_env, bucket, locked=locked)
+    def make(name: str, *, locked: bool) -> tuple[str, list[Path]]:
+        bucket = _bucket(
+            s3_env, f"{name}-{secrets.token_hex(4)}", locked=locked
+        )  # moto's state is per process
         location = f"s3://{bucket}/drills"
         settings = SinkSettings(
             sign_key_env=signing.sign_key_env, selected={"ledger": {"location": location}}
@@ -285,7 +347,7 @@ def test_s3_ledger_under_object_lock_verifies(
     tmp_path: Path, s3_env: Any, s3_ledger: Any, keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
     location, paths = s3_ledger("ledger-locked", locked=True)
-    bucket = "ledger-locked"
+    bucket = location.removeprefix("s3://").split("/")[0]
     keys = sorted(o["Key"] for o in s3_env.list_objects_v2(Bucket=bucket)["Contents"])
     names = [p.name for p in paths] + [envelope_path(p).name for p in paths]
     assert keys == sorted(f"drills/snapshot/{name}" for name in names)
@@ -302,7 +364,7 @@ def test_s3_ledger_overwritten_and_deleted_objects_are_found(
     s3_env: Any, s3_ledger: Any, keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
     location, paths = s3_ledger("ledger-tampered", locked=True)
-    bucket = "ledger-tampered"
+    bucket = location.removeprefix("s3://").split("/")[0]
     edited = orjson.loads(paths[1].read_bytes())
     edited["reason"] = "nothing to see"
     s3_env.put_object(Bucket=bucket, Key=f"drills/snapshot/{paths[1].name}", Body=orjson.dumps(edited))
