@@ -276,6 +276,11 @@ def test_hostile_files_in_the_ledger_fail_closed(
     (directory / "snapshot-20260303T000000Z-badbadbadbad.json").write_bytes(orjson.dumps(hostile))
     code, report = verify(capsys, str(directory), keypair[1])
     assert code == 1
+    unreadable = sorted(f["file"] for f in report["findings"] if f["kind"] == "unreadable")
+    assert unreadable == ["snapshot-20260301T000000Z-abcdefabcdef.json", "snapshot-garbage.json"]
+    assert {f["message"] for f in report["findings"] if f["kind"] == "unreadable"} == {
+        "not readable as evidence JSON"
+    }
     invalid = next(f for f in report["findings"] if f["kind"] == "invalid")
     assert invalid["file"] == "snapshot-20260303T000000Z-badbadbadbad.json"
     assert invalid["message"].startswith("evidence does not match its schema at ")
@@ -380,8 +385,121 @@ def test_s3_ledger_overwritten_and_deleted_objects_are_found(
 def test_s3_ledger_without_object_lock_is_reported(
     tmp_path: Path, s3_ledger: Any, keypair: tuple[bytes, Path], capsys: Any
 ) -> None:
-    location, _ = s3_ledger("ledger-plain", locked=False)
-    code, report = verify(capsys, location, keypair[1], "--now", utc_iso(START + timedelta(days=23)))
+    location, paths = s3_ledger("ledger-plain", locked=False)
+    when = utc_iso(START + timedelta(days=23))
+    code, report = verify(capsys, location, keypair[1], "--now", when, "--scenario", "snapshot")
     assert code == 1
-    assert {k for k, _ in kinds(report)} == {"unlocked"}
+    bucket = location.removeprefix("s3://").split("/")[0]
+    assert report["findings"] == [
+        {
+            "kind": "unlocked",
+            "scenario": "",
+            "file": bucket,
+            "message": "the bucket has no Object Lock: runs can be rewritten",
+        }
+    ] + [
+        {
+            "kind": "unlocked",
+            "scenario": "snapshot",
+            "file": p.name,
+            "message": "the object has no Object Lock retention",
+        }
+        for p in paths
+    ]
+    code, report = verify(capsys, location, keypair[1], "--now", when, "--scenario", "pitr")
+    assert [f["kind"] for f in report["findings"]] == [
+        "unlocked",
+        "gap",
+    ]  # the bucket note counts for every scenario
     assert verify_ledger(DirectoryLedger(tmp_path / "reports")).passed  # the local copies are intact
+
+
+def test_a_run_without_a_link_in_mid_chain_and_a_run_backdated_before_the_first_are_found(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], signing: SinkSettings, capsys: Any
+) -> None:
+    directory, paths = ledger
+    # the link of week 3 removed (as if the ledger could not be read when it was written): re-signed,
+    # so only the chain can tell
+    doc = orjson.loads(paths[3].read_bytes())
+    doc["previous_evidence"] = None
+    paths[3].write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    envelope_path(paths[3]).unlink()
+    key = load_private_key(keypair[0], "k")
+    envelope_path(paths[3]).write_bytes(sign_evidence(paths[3].name, paths[3].read_bytes(), key))
+    code, report = verify(capsys, str(directory), keypair[1])
+    restart = f"the chain restarts here: no link to the run before it ({paths[2].name})"
+    edited = f"{paths[3].name} changed after this run recorded its sha256"
+    assert (code, report["findings"]) == (
+        1,
+        [
+            {"kind": "edited", "scenario": "snapshot", "file": paths[3].name, "message": edited},
+            {"kind": "deleted", "scenario": "snapshot", "file": paths[3].name, "message": restart},
+        ],
+    )
+
+    early = orjson.loads(paths[0].read_bytes())
+    early.update(
+        run_id="0ddba11c0ddba11c",
+        finished_at=utc_iso(START - timedelta(days=3), micro=True),
+        previous_evidence=None,
+    )
+    written, _ = write_evidence(early, directory, signing)  # links to the newest run, dated before all
+    code, report = verify(capsys, str(directory), keypair[1])
+    assert {
+        "kind": "reordered",
+        "scenario": "snapshot",
+        "file": written.name,
+        "message": f"links to {paths[-1].name}, which is not the run before it in time (it is later)",
+    } in report["findings"]
+
+
+def test_gap_boundaries_since_and_the_real_clock(
+    ledger: tuple[Path, list[Path]], keypair: tuple[bytes, Path], capsys: Any
+) -> None:
+    directory, paths = ledger  # runs 7 days and 1 minute apart
+    code, report = verify(capsys, str(directory), keypair[1], "--grace", "1m")
+    assert (code, report["findings"]) == (0, [])  # exactly at the limit (7d + 1m) is not a gap
+    code, report = verify(capsys, str(directory), keypair[1], "--since", utc_iso(START - timedelta(days=5)))
+    assert (code, report["findings"]) == (0, [])
+    since = START - timedelta(days=20)
+    code, report = verify(capsys, str(directory), keypair[1], "--since", utc_iso(since))
+    assert report["findings"] == [
+        {
+            "kind": "gap",
+            "scenario": "snapshot",
+            "file": paths[0].name,
+            "message": f"no evidence from {utc_iso(since)} until {paths[0].name} (20d 0h)",
+        }
+    ]
+    code = main(
+        ["evidence", "verify", "--ledger", str(directory), "--key", str(keypair[1]), "--expect-every", "7d"]
+    )
+    assert code == 1 and "no evidence since" in capsys.readouterr().out  # today is long after March 2026
+
+
+def test_only_the_scenarios_asked_for_are_checked(
+    ledger: tuple[Path, list[Path]],
+    real_docs: Any,
+    signing: SinkSettings,
+    keypair: tuple[bytes, Path],
+    capsys: Any,
+) -> None:
+    directory, _ = ledger
+    other = weekly(directory, real_docs["portable-export"], 3, signing)
+    other[1].unlink()
+    code, report = verify(
+        capsys, str(directory), keypair[1], "--scenario", "snapshot", "--expect-every", "30d"
+    )
+    assert (code, report["findings"], sorted(report["scenarios"])) == (0, [], ["snapshot"])
+    code, report = verify(
+        capsys, str(directory), keypair[1], "--scenario", "portable-export", "--expect-every", "30d"
+    )
+    assert (code, kinds(report), sorted(report["scenarios"])) == (
+        1,
+        [("deleted", other[2].name)],
+        ["portable-export"],
+    )
+    code, report = verify(capsys, str(directory), keypair[1], "--scenario", "pitr")
+    assert report["findings"] == [
+        {"kind": "gap", "scenario": "pitr", "file": "", "message": "no evidence at all"}
+    ]
