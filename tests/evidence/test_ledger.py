@@ -54,6 +54,10 @@ def verify(
     return code, json.loads(capsys.readouterr().out)
 
 
+def finding(kind: str, file: str, message: str, scenario: str = "snapshot") -> dict[str, str]:
+    return {"kind": kind, "scenario": scenario, "file": file, "message": message}
+
+
 def kinds(report: dict[str, Any]) -> list[tuple[str, str]]:
     return [(f["kind"], f["file"]) for f in report["findings"]]
 
@@ -131,12 +135,7 @@ def test_a_deleted_run_is_found(
     assert code == 1
     before = f"{paths[3].name}, finished {doc['finished_at']}"
     assert report["findings"] == [
-        {
-            "kind": "deleted",
-            "scenario": "snapshot",
-            "file": paths[4].name,
-            "message": f"the run before this one ({before}) is not in the ledger",
-        }
+        finding("deleted", paths[4].name, f"the run before this one ({before}) is not in the ledger")
     ]
 
 
@@ -167,18 +166,8 @@ def test_a_backdated_run_inserted_out_of_order_is_found(
     fake_name = next(p.name for p in directory.glob("*feedface*.json") if ".dsse" not in p.name)
     not_before = "which is not the run before it in time"
     assert report["findings"] == [
-        {
-            "kind": "reordered",
-            "scenario": "snapshot",
-            "file": fake_name,
-            "message": f"links to {paths[-1].name}, {not_before} ({paths[1].name})",
-        },
-        {
-            "kind": "reordered",
-            "scenario": "snapshot",
-            "file": paths[2].name,
-            "message": f"links to {paths[1].name}, {not_before} ({fake_name})",
-        },
+        finding("reordered", fake_name, f"links to {paths[-1].name}, {not_before} ({paths[1].name})"),
+        finding("reordered", paths[2].name, f"links to {paths[1].name}, {not_before} ({fake_name})"),
     ]
 
 
@@ -397,15 +386,7 @@ def test_s3_ledger_without_object_lock_is_reported(
             "file": bucket,
             "message": "the bucket has no Object Lock: runs can be rewritten",
         }
-    ] + [
-        {
-            "kind": "unlocked",
-            "scenario": "snapshot",
-            "file": p.name,
-            "message": "the object has no Object Lock retention",
-        }
-        for p in paths
-    ]
+    ] + [finding("unlocked", p.name, "the object has no Object Lock retention") for p in paths]
     code, report = verify(capsys, location, keypair[1], "--now", when, "--scenario", "pitr")
     assert [f["kind"] for f in report["findings"]] == [
         "unlocked",
@@ -445,12 +426,14 @@ def test_a_run_without_a_link_in_mid_chain_and_a_run_backdated_before_the_first_
     )
     written, _ = write_evidence(early, directory, signing)  # links to the newest run, dated before all
     code, report = verify(capsys, str(directory), keypair[1])
-    assert {
-        "kind": "reordered",
-        "scenario": "snapshot",
-        "file": written.name,
-        "message": f"links to {paths[-1].name}, which is not the run before it in time (it is later)",
-    } in report["findings"]
+    assert (
+        finding(
+            "reordered",
+            written.name,
+            f"links to {paths[-1].name}, which is not the run before it in time (it is later)",
+        )
+        in report["findings"]
+    )
 
 
 def test_gap_boundaries_since_and_the_real_clock(
@@ -464,12 +447,7 @@ def test_gap_boundaries_since_and_the_real_clock(
     since = START - timedelta(days=20)
     code, report = verify(capsys, str(directory), keypair[1], "--since", utc_iso(since))
     assert report["findings"] == [
-        {
-            "kind": "gap",
-            "scenario": "snapshot",
-            "file": paths[0].name,
-            "message": f"no evidence from {utc_iso(since)} until {paths[0].name} (20d 0h)",
-        }
+        finding("gap", paths[0].name, f"no evidence from {utc_iso(since)} until {paths[0].name} (20d 0h)")
     ]
     code = main(
         ["evidence", "verify", "--ledger", str(directory), "--key", str(keypair[1]), "--expect-every", "7d"]
