@@ -164,12 +164,15 @@ class Scenario:
         return (self.path.parent / relative).resolve()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "name": self.name,
             "file": str(self.path),
             "lane": self.lane,
             "sha256": f"sha256:{self.sha256}",
         }
+        # controls the scenario maps itself to, and its production size (the RTO forecast)
+        described.update({k: self.data[k] for k in ("controls", "production") if k in self.data})
+        return described
 
 
 def load_scenario(path: str | Path) -> Scenario:
