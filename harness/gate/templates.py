@@ -130,6 +130,7 @@ class Resolver:
 
     def __init__(self, template: Template, overrides: Mapping[str, Any] | None = None) -> None:
         self.template = template
+        self.memo: dict[str, Any] = {}  # per-template results shared by the rule families
         self.values: dict[str, Any] = dict(PSEUDO_DEFAULTS)
         self.values["AWS::StackName"] = placeholder("AWS::StackName")
         for name, spec in (template.data.get("Parameters") or {}).items():

@@ -20,7 +20,7 @@ def test_good_fixtures_pass_with_no_findings() -> None:
     report = run_gate(load_spec(SPEC), GOOD_INPUTS)
     assert report.findings == []
     assert report.passed
-    assert report.roles_evaluated == ["DeployRole"]
+    assert report.roles_evaluated == ["DeployRole", "WorkEngineFunctionRole"]
     assert len(report.templates) == 3 and len(report.workflows) == 1
 
 
