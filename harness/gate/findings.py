@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "note")
@@ -16,9 +16,19 @@ class Finding:
     severity: str
     resource: str
     message: str
+    # The line of the statement (or block) the finding is about, when ``line`` points inside
+    # it: findings about one statement fold together even when they name different elements.
+    anchor: int = field(default=0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "file": self.file,
+            "line": self.line,
+            "rule": self.rule,
+            "severity": self.severity,
+            "resource": self.resource,
+            "message": self.message,
+        }
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
@@ -74,6 +84,11 @@ RULES: dict[str, Rule] = {
             "The `sub` condition admits other repositories, branches, tags, environments or pull requests.",
         ),
         Rule(
+            "OIDC005",
+            "oidc-principal-unresolved",
+            "The federated principal cannot be resolved (a parameter without a default): set it in the spec.",
+        ),
+        Rule(
             "WF001", "id-token-outside-deploy-job", "`id-token: write` is granted outside the deploy job(s)."
         ),
         Rule(
@@ -82,6 +97,11 @@ RULES: dict[str, Rule] = {
             "Workflow-level permissions are missing or grant write access.",
         ),
         Rule("WF003", "unexpected-role", "The workflow assumes a role other than the expected deploy role."),
+        Rule(
+            "WF004",
+            "role-unresolved",
+            "`role-to-assume` is an expression the gate cannot resolve from the workflow or the spec.",
+        ),
         Rule("S3001", "bucket-encryption", "Archive bucket without default encryption."),
         Rule("S3002", "bucket-versioning", "Archive bucket without versioning enabled."),
         Rule(
@@ -109,6 +129,11 @@ RULES: dict[str, Rule] = {
             "SCHED002",
             "schedule-created-at-runtime",
             "A function's own role may create or change EventBridge rules at runtime.",
+        ),
+        Rule(
+            "SCHED003",
+            "schedule-disabled-or-invalid",
+            "A function's schedule is disabled, one-time, or not a valid rate()/cron() expression.",
         ),
         Rule("DB001", "db-retention", "Database backup retention below the policy."),
         Rule("DB002", "db-pitr", "Point-in-time recovery is not enabled."),

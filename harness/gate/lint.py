@@ -46,4 +46,6 @@ def cfn_lint(template: Template, region: str) -> list[Finding]:
 @check_family("cfn-lint", "template", emits=("cfn-lint/*",))
 def lint_template(template: Template, resolver: Resolver, spec: GateSpec) -> list[Finding]:
     """cfn-lint in the spec's region (``AWS::Region`` among its parameters, else us-east-1)."""
+    if not template.lintable:
+        return []
     return cfn_lint(template, str(spec.parameters.get("AWS::Region", "us-east-1")))

@@ -133,10 +133,7 @@ def _at(piece: _Piece, text: str, pos: int) -> bool:
     size, masks, any_mask = piece
     if pos + size > len(text):
         return False
-    for i in range(size):
-        if not (masks.get(text[pos + i], any_mask) >> i) & 1:
-            return False
-    return True
+    return all((masks.get(text[pos + i], any_mask) >> i) & 1 for i in range(size))
 
 
 def _find(piece: _Piece, text: str, start: int, stop: int) -> int:

@@ -134,9 +134,10 @@ def _iam_role(template: Template, resolver: Resolver, logical_id: str) -> RolePo
             default_line=line(pol, rp.line),
         )  # fmt: skip
         rp.statements.extend(stmts)
+    trust_line = key_line(props, "AssumeRolePolicyDocument", rp.line)
     trust, raws = statements_of(
         props.get("AssumeRolePolicyDocument"), resolver, f"{logical_id}/AssumeRolePolicyDocument",
-        rp.errors, logical_id, kind="trust", default_line=key_line(props, "AssumeRolePolicyDocument", rp.line),
+        rp.errors, logical_id, kind="trust", default_line=trust_line,
     )  # fmt: skip
     rp.trust, rp.trust_raw = trust, raws
     arns = props.get("ManagedPolicyArns") or []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from harness.aws.s3 import PUBLIC_ACCESS_BLOCK_FLAGS
+from harness.gate import schedules
 from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.iam import Request, evaluate
@@ -16,10 +17,9 @@ from harness.gate.templates import Resolver, Template, key_line
 
 BUCKET = "AWS::S3::Bucket"
 FUNCTIONS = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+RULE_TYPES = ("AWS::Events::Rule", "AWS::Scheduler::Schedule")
 DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table")
 SSE = {"AES256", "aws:kms", "aws:kms:dsse"}
-_DAILY_CRON = re.compile(r"^cron\(\s*\d+\s+\d+\s+[*?]\s+\*\s+[*?]\s+\*\s*\)$")
-_DAILY_RATE = re.compile(r"^rate\(\s*(1 day|24 hours|1440 minutes)\s*\)$")
 
 
 def _true(value: Any) -> bool:
@@ -31,20 +31,16 @@ class Posture:
         self.t, self.r, self.spec = template, resolver, spec
         self.file = str(template.path)
 
-    def finding(self, line: int, rule: str, resource: str, message: str) -> Finding:
-        return Finding(self.file, line, rule, "error", resource, message)
+    def finding(self, where: tuple[Path, int], rule: str, resource: str, message: str) -> Finding:
+        return Finding(str(where[0]), where[1], rule, "error", resource, message)
 
     def props(self, logical_id: str) -> dict[str, Any]:
         resolved = self.r.resolve(self.t.properties(logical_id))
         return resolved if isinstance(resolved, dict) else {}
 
-    def prop_line(self, logical_id: str, *keys: str) -> int:
-        """Line of the first of ``keys`` present under Properties, else the resource's line."""
-        raw = self.t.properties(logical_id)
-        for key in keys:
-            if key in raw:
-                return key_line(raw, key, self.t.resource_line(logical_id))
-        return self.t.resource_line(logical_id)
+    def at(self, logical_id: str, *keys: str) -> tuple[Path, int]:
+        """File and line of the first of ``keys`` present under Properties, else of the resource."""
+        return self.t.locate(logical_id, *keys)
 
     # -- buckets ------------------------------------------------------------------------------
     def buckets(self) -> Iterator[Finding]:
@@ -59,19 +55,19 @@ class Posture:
         rules = (p.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or []
         algos = {(r.get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in rules}
         if not algos & SSE:
-            yield self.finding(self.prop_line(lid, "BucketEncryption"), "S3001", lid, "no default encryption")
+            yield self.finding(self.at(lid, "BucketEncryption"), "S3001", lid, "no default encryption")
         status = (p.get("VersioningConfiguration") or {}).get("Status")
         if status != "Enabled":
             msg = f"versioning is {status or 'not configured'}; archives need versioning Enabled"
-            yield self.finding(self.prop_line(lid, "VersioningConfiguration"), "S3002", lid, msg)
+            yield self.finding(self.at(lid, "VersioningConfiguration"), "S3002", lid, msg)
         pab = p.get("PublicAccessBlockConfiguration") or {}
         off = [f for f in PUBLIC_ACCESS_BLOCK_FLAGS if not _true(pab.get(f))]
         if off:
-            line = self.prop_line(lid, "PublicAccessBlockConfiguration")
+            line = self.at(lid, "PublicAccessBlockConfiguration")
             yield self.finding(line, "S3003", lid, "public access block flags not true: " + ", ".join(off))
         not_retained = [a for a in ("DeletionPolicy", "UpdateReplacePolicy") if res.get(a) != "Retain"]
         if not_retained:
-            line = key_line(res, not_retained[0], self.t.resource_line(lid))
+            line = self.at(lid, not_retained[0])
             yield self.finding(line, "S3004", lid, " and ".join(not_retained) + " must be Retain")
         lifecycle = (p.get("LifecycleConfiguration") or {}).get("Rules") or []
         noncurrent = [
@@ -80,37 +76,71 @@ class Posture:
             and any(k.startswith("NoncurrentVersion") for k in r)
         ]  # fmt: skip
         if not noncurrent:
-            line = self.prop_line(lid, "LifecycleConfiguration")
+            line = self.at(lid, "LifecycleConfiguration")
             yield self.finding(line, "S3005", lid, "no enabled lifecycle rule for noncurrent versions")
         tags = {str(t.get("Key")): str(t.get("Value")) for t in p.get("Tags") or [] if isinstance(t, dict)}
         missing = {k: v for k, v in self.spec.backup_tags.items() if tags.get(k) != v}
         if missing:
             want = ", ".join(f"{k}={v}" for k, v in missing.items())
-            yield self.finding(
-                self.prop_line(lid, "Tags"), "S3006", lid, f"backup-selection tags missing: {want}"
-            )
+            yield self.finding(self.at(lid, "Tags"), "S3006", lid, f"backup-selection tags missing: {want}")
 
     # -- schedules ----------------------------------------------------------------------------
-    def _targeted_by_rule(self, function_id: str) -> bool:
-        for lid, _ in self.t.resources("AWS::Events::Rule", "AWS::Scheduler::Schedule"):
-            raw = self.t.properties(lid)
-            if "ScheduleExpression" not in raw:
+    def _function_schedules(self, fid: str) -> Iterator[tuple[str, bool, tuple[Path, int]]]:
+        """(expression, enabled, where) for every schedule that invokes the function."""
+        raw_events = self.t.properties(fid).get("Events") or {}
+        for name, event in (self.props(fid).get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") not in ("Schedule", "ScheduleV2"):
                 continue
+            p = event.get("Properties") or {}
+            expr = p.get("Schedule") if event.get("Type") == "Schedule" else p.get("ScheduleExpression")
+            enabled = p.get("Enabled", True) is not False and str(p.get("Enabled", "true")).lower() != "false"
+            enabled = enabled and str(p.get("State", "ENABLED")).upper() != "DISABLED"
+            raw = (raw_events.get(name) or {}).get("Properties") or {}
+            keys = ("Enabled", "State") if not enabled else ("Schedule", "ScheduleExpression")
+            line = next((key_line(raw, k) for k in keys if k in raw), 0) or self.at(fid, "Events")[1]
+            yield str(expr), enabled, (self.at(fid)[0], line)
+        for lid, _ in self.t.resources(*RULE_TYPES):
+            raw = self.t.properties(lid)
             targets = raw.get("Targets") or [raw.get("Target")]
-            if function_id in repr(targets):  # GetAtt/Ref of the function anywhere in the target
-                return True
-        return False
+            if "ScheduleExpression" not in raw or fid not in repr(targets):  # GetAtt/Ref of the function
+                continue
+            p = self.props(lid)
+            enabled = str(p.get("State", "ENABLED")).upper() not in ("DISABLED",)
+            yield (
+                str(p.get("ScheduleExpression")),
+                enabled,
+                self.at(lid, "State" if not enabled else "ScheduleExpression"),
+            )
 
     def schedules(self) -> Iterator[Finding]:
         functions = dict(self.t.resources(*FUNCTIONS))
-        for fid in self.spec.scheduled_functions:
-            if fid not in functions:
-                continue
-            events = self.props(fid).get("Events") or {}
-            kinds = {str(e.get("Type")) for e in events.values() if isinstance(e, dict)}
-            if not kinds & {"Schedule", "ScheduleV2"} and not self._targeted_by_rule(fid):
+        for fid in functions:
+            found = list(self._function_schedules(fid))
+            problems: list[tuple[tuple[Path, int], str]] = []
+            usable = 0
+            for expr, enabled, where in found:
+                try:
+                    parsed = schedules.parse(expr)
+                except schedules.InvalidSchedule as exc:
+                    problems.append((where, f"invalid schedule expression ({exc})"))
+                    continue
+                if not enabled:
+                    problems.append((where, "the schedule is disabled"))
+                elif not parsed.recurring:
+                    problems.append((where, "a one-time at() schedule does not recur"))
+                else:
+                    usable += 1
+            scheduled = fid in self.spec.scheduled_functions
+            invalid = [p for p in problems if p[1].startswith("invalid")]
+            if scheduled and not found:
                 msg = "no Schedule event or EventBridge rule declared for this scheduled function"
-                yield self.finding(self.t.resource_line(fid), "SCHED001", fid, msg)
+                yield self.finding(self.at(fid), "SCHED001", fid, msg)
+            elif (scheduled and found and not usable) or invalid:
+                where = (invalid or problems)[0][0]
+                yield self.finding(where, "SCHED003", fid, "; ".join(p[1] for p in problems))
+        yield from self._runtime_schedules(functions)
+
+    def _runtime_schedules(self, functions: dict[str, dict[str, Any]]) -> Iterator[Finding]:
         for fid in functions:
             statements = function_statements(self.t, self.r, fid)
             for action in ("events:PutRule", "events:PutTargets", "scheduler:CreateSchedule"):
@@ -118,9 +148,9 @@ class Posture:
                 result = evaluate(statements, Request.make(action, probe), "any")
                 if result.allowed:
                     msg = f"the function's role allows {action}: schedules could be created at runtime"
-                    yield self.finding(
-                        result.allowed_by[0].line or self.t.resource_line(fid), "SCHED002", fid, msg
-                    )
+                    by = result.allowed_by[0]
+                    where = (self.at(fid)[0], by.line_of("Action") if by.line else self.at(fid)[1])
+                    yield self.finding(where, "SCHED002", fid, msg)
                     break
 
     # -- databases (R7) -----------------------------------------------------------------------
@@ -134,15 +164,15 @@ class Posture:
             if res.get("Type") == "AWS::DynamoDB::Table":
                 pitr = p.get("PointInTimeRecoverySpecification") or {}
                 if not _true(pitr.get("PointInTimeRecoveryEnabled")):
-                    line = self.prop_line(lid, "PointInTimeRecoverySpecification")
+                    line = self.at(lid, "PointInTimeRecoverySpecification")
                     yield self.finding(line, "DB002", lid, "PointInTimeRecoveryEnabled is not true")
                 elif int(pitr.get("RecoveryPeriodInDays", 35)) < days:
-                    line = self.prop_line(lid, "PointInTimeRecoverySpecification")
+                    line = self.at(lid, "PointInTimeRecoverySpecification")
                     yield self.finding(line, "DB001", lid, f"PITR recovery period below {days} days")
                 protect = "DeletionProtectionEnabled"
             else:
                 retention = int(p.get("BackupRetentionPeriod", 1))
-                line = self.prop_line(lid, "BackupRetentionPeriod")
+                line = self.at(lid, "BackupRetentionPeriod")
                 if retention == 0:
                     yield self.finding(
                         line, "DB002", lid, "BackupRetentionPeriod 0 disables automated backups and PITR"
@@ -153,9 +183,9 @@ class Posture:
                     )
                 protect = "DeletionProtection"
             if not _true(p.get(protect)):
-                yield self.finding(self.prop_line(lid, protect), "DB003", lid, f"{protect} is not true")
+                yield self.finding(self.at(lid, protect), "DB003", lid, f"{protect} is not true")
         first_id = dbs[0][0]
-        first = self.t.resource_line(first_id)
+        first = self.at(first_id)
         if not self._daily_plan(days):
             msg = f"no AWS::Backup::BackupPlan rule with a daily schedule and DeleteAfterDays >= {days}"
             yield self.finding(first, "DB004", first_id, msg)
@@ -172,7 +202,10 @@ class Posture:
         for lid, _ in self.t.resources("AWS::Backup::BackupPlan"):
             for rule in (self.props(lid).get("BackupPlan") or {}).get("BackupPlanRule") or []:
                 expr = str(rule.get("ScheduleExpression", "cron(0 5 ? * * *)"))
-                daily = bool(_DAILY_CRON.match(expr) or _DAILY_RATE.match(expr))
+                try:
+                    daily = schedules.parse(expr).daily
+                except schedules.InvalidSchedule:
+                    daily = False
                 delete_after = (rule.get("Lifecycle") or {}).get("DeleteAfterDays")
                 if daily and delete_after is not None and int(delete_after) >= days:
                     return True
@@ -227,7 +260,7 @@ class Posture:
     "posture",
     "template",
     emits=(
-        *("S3001", "S3002", "S3003", "S3004", "S3005", "S3006", "SCHED001", "SCHED002"),
+        *("S3001", "S3002", "S3003", "S3004", "S3005", "S3006", "SCHED001", "SCHED002", "SCHED003"),
         *("DB001", "DB002", "DB003", "DB004", "DB005", "DB006"),
     ),
 )

@@ -41,7 +41,7 @@ def _writes(perms: Any) -> dict[str, int]:
     return {str(k): line(k) for k, v in perms.items() if str(v) == "write"} if isinstance(perms, dict) else {}
 
 
-@check_family("workflow-permissions", "workflow", emits=("WF001", "WF002", "WF003"))
+@check_family("workflow-permissions", "workflow", emits=("WF001", "WF002", "WF003", "WF004"))
 def check_workflow(path: Path, data: dict[str, Any], spec: GateSpec) -> Iterator[Finding]:
     file = str(path)
     perms = data.get("permissions")
@@ -73,10 +73,50 @@ def check_workflow(path: Path, data: dict[str, Any], spec: GateSpec) -> Iterator
                 allowed = ", ".join(spec.deploy_jobs)
                 msg = f"job {job_id!r} is not a deploy job ({allowed}) but gets id-token: write"
                 yield Finding(file, at, "WF001", "error", str(job_id), msg)
-        yield from _check_role(file, str(job_id), job, spec)
+        yield from _check_role(file, str(job_id), job, spec, _env(data.get("env")))
 
 
-def _check_role(file: str, job_id: str, job: dict[str, Any], spec: GateSpec) -> Iterator[Finding]:
+def _env(node: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in node.items()} if isinstance(node, dict) else {}
+
+
+def resolve_expressions(text: str, env: dict[str, Any], variables: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace ``${{ env.X }}`` (step, job, workflow ``env``) and ``${{ vars.X }}`` (the spec's
+    ``workflows.vars``); returns the text and the expressions that could not be resolved."""
+    out: list[str] = []
+    unresolved: list[str] = []
+    pos = 0
+    for _ in range(len(text)):
+        start = text.find("${{", pos)
+        end = text.find("}}", start + 3) if start >= 0 else -1
+        if start < 0 or end < 0:
+            break
+        out.append(text[pos:start])
+        pos = end + 2
+        expr = text[start + 3 : end].strip()
+        scope, dot, name = expr.partition(".")
+        value: Any = None
+        if dot and scope == "env" and name in env:
+            value = env[name]
+            if isinstance(value, str) and "${{" in value:
+                value, inner = resolve_expressions(
+                    value, {k: v for k, v in env.items() if k != name}, variables
+                )
+                unresolved += inner
+        elif dot and scope == "vars" and name in variables:
+            value = variables[name]
+        if value is None or isinstance(value, dict | list):
+            unresolved.append(expr)
+            out.append(text[start:pos])
+        else:
+            out.append(str(value))
+    out.append(text[pos:])
+    return "".join(out), unresolved
+
+
+def _check_role(
+    file: str, job_id: str, job: dict[str, Any], spec: GateSpec, workflow_env: dict[str, Any]
+) -> Iterator[Finding]:
     for step in job.get("steps") or []:
         if not isinstance(step, dict) or not str(step.get("uses", "")).startswith(CONFIGURE_AWS):
             continue
@@ -87,9 +127,24 @@ def _check_role(file: str, job_id: str, job: dict[str, Any], spec: GateSpec) -> 
             yield Finding(
                 file, line(step), "WF003", "error", job_id, "configure-aws-credentials without role-to-assume"
             )
-        elif spec.role_to_assume and str(role) not in spec.role_to_assume:
+            continue
+        if not spec.role_to_assume:
+            continue
+        env = {**workflow_env, **_env(job.get("env")), **_env(step.get("env"))}
+        resolved, unresolved = resolve_expressions(str(role), env, spec.workflow_vars)
+        if unresolved:
+            names = ", ".join(f"${{{{ {e} }}}}" for e in unresolved)
+            msg = (
+                f"role-to-assume uses {names}, which the gate cannot resolve from the workflow's env: "
+                "set the value under workflows.vars in the spec (or ignore WF004)"
+            )
+            yield Finding(file, at, "WF004", "error", job_id, msg)
+        elif resolved not in spec.role_to_assume:
             expected = " or ".join(spec.role_to_assume)
-            yield Finding(file, at, "WF003", "error", job_id, f"assumes {role!r}, expected {expected}")
+            via = f" (from {role!r})" if resolved != str(role) else ""
+            yield Finding(
+                file, at, "WF003", "error", job_id, f"assumes {resolved!r}{via}, expected {expected}"
+            )
 
 
 def _zizmor_config(disabled: Sequence[str]) -> str:

@@ -55,6 +55,21 @@ class Template:
     data: dict[str, Any]
     text: str = ""
     parse_findings: list[Finding] = field(default_factory=list)
+    lintable: bool = True  # False for templates translated from Terraform (cfn-lint does not apply)
+    # (logical id, property) -> (file, line) for translated templates, whose parts live in several files
+    origins: dict[tuple[str, str], tuple[Path, int]] = field(default_factory=dict)
+
+    def locate(self, logical_id: str, *keys: str) -> tuple[Path, int]:
+        """File and line of the first of ``keys`` set under the resource's Properties, else the resource."""
+        for key in keys:
+            if (logical_id, key) in self.origins:
+                return self.origins[logical_id, key]
+            raw = self.properties(logical_id)
+            if key in raw and not self.origins:
+                return self.path, key_line(raw, key, self.resource_line(logical_id))
+        if (logical_id, "") in self.origins:
+            return self.origins[logical_id, ""]
+        return self.path, self.resource_line(logical_id)
 
     def resources(self, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for logical_id, res in (self.data.get("Resources") or {}).items():

@@ -30,10 +30,12 @@ def swap(good: Path, broken: Path) -> list[Path]:
 
 BROKEN_CASES = [
     # (variant, replaces, rule, (anchor text, after))
-    ("deploy-role-missing-describe-rule.yaml", ROLE, "IAM001", ("- Sid: ScheduledRules", None)),
-    ("deploy-role-events-star.yaml", ROLE, "IAM004", ("- Sid: ScheduledRules", None)),
+    # findings point at the element: the Action of the statement for the service ...
+    ("deploy-role-missing-describe-rule.yaml", ROLE, "IAM001", ("Action:", "- Sid: ScheduledRules")),
+    ("deploy-role-events-star.yaml", ROLE, "IAM004", ("Action: events:*", None)),
     ("deploy-role-wildcard-sub.yaml", ROLE, "OIDC004", ("token.actions.githubusercontent.com:sub", None)),
-    ("deploy-role-other-region.yaml", ROLE, "IAM001", ("- Sid: ScheduledRules", None)),
+    # ... or the Resource of the statement that grants the action elsewhere
+    ("deploy-role-other-region.yaml", ROLE, "IAM001", ("Resource: !Sub", "- Sid: ScheduledRules")),
     ("deploy-id-token-workflow-level.yml", WORKFLOW, "WF001", ("id-token: write", "permissions:")),
     ("app-bucket-no-versioning.yaml", APP, "S3002", ("  ArchiveBucket:", None)),
     ("database-short-retention.yaml", DATABASE, "DB001", ("BackupRetentionPeriod", None)),
