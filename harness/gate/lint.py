@@ -9,7 +9,7 @@ from cfnlint.api import Runner  # type: ignore[import-untyped]
 from cfnlint.config import ConfigMixIn  # type: ignore[import-untyped]
 
 from harness.gate.checks import check_family
-from harness.gate.findings import Finding
+from harness.gate.findings import SEVERITIES, Finding
 from harness.gate.spec import GateSpec
 from harness.gate.templates import Resolver, Template
 
@@ -43,9 +43,32 @@ def cfn_lint(template: Template, region: str) -> list[Finding]:
     return findings
 
 
+def group(findings: list[Finding]) -> list[Finding]:
+    """One finding per root cause: cfn-lint findings of one file with the same message (an undefined
+    parameter is reported once per reference, by several rules) become one, at the first line, with
+    the highest severity and the other rules and lines named."""
+    by_cause: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        by_cause.setdefault((f.file, f.message), []).append(f)
+    out: list[Finding] = []
+    for (file, message), group_ in by_cause.items():
+        if len(group_) == 1:
+            out.extend(group_)
+            continue
+        group_.sort(key=lambda f: (f.line, f.rule))
+        head = group_[0]
+        severity = min((f.severity for f in group_), key=SEVERITIES.index)
+        rules = sorted({f.rule.removeprefix("cfn-lint/") for f in group_})
+        lines = sorted({f.line for f in group_})
+        shown = ", ".join(map(str, lines[:12])) + (f" (+{len(lines) - 12} more)" if len(lines) > 12 else "")
+        note = f" [one root cause: {len(group_)} findings ({', '.join(rules)}) at lines {shown}]"
+        out.append(Finding(file, head.line, head.rule, severity, head.resource, message + note))
+    return out
+
+
 @check_family("cfn-lint", "template", emits=("cfn-lint/*",))
 def lint_template(template: Template, resolver: Resolver, spec: GateSpec) -> list[Finding]:
     """cfn-lint in the spec's region (``AWS::Region`` among its parameters, else us-east-1)."""
     if not template.lintable:
         return []
-    return cfn_lint(template, str(spec.parameters.get("AWS::Region", "us-east-1")))
+    return group(cfn_lint(template, str(spec.parameters.get("AWS::Region", "us-east-1"))))

@@ -55,13 +55,20 @@ def _element_lines(node: Any, resolver: Resolver, default: int) -> dict[str, int
             continue
         lines[element] = key_line(node, element, default)
         value = node[element]
-        for item in value if isinstance(value, list) else [value]:
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, Mapping) and not _is_intrinsic(value):  # Principal: {Federated: ...}
+            items = [i for v in value.values() for i in (v if isinstance(v, list) else [v])]
+        for item in items:
             at = line(item, 0)
             if at:
                 resolved = resolver.resolve(item)
                 for text in resolved if isinstance(resolved, list) else [resolved]:
                     lines.setdefault(f"{element}:{text}", at)
     return lines
+
+
+def _is_intrinsic(node: Mapping[str, Any]) -> bool:
+    return len(node) == 1 and any(k == "Ref" or str(k).startswith("Fn::") for k in node)
 
 
 def statements_of(

@@ -117,7 +117,7 @@ def check_trust(rp: RolePolicies, spec: OidcSpec | None) -> Iterator[Finding]:
         return
     for stmt, raw in federated:
         providers = (stmt.principals or {}).get("Federated", ())
-        at = stmt.line_of("Principal")
+        at = stmt.line_of("Principal", providers[0] if providers else None)
         unresolved = [p for p in providers if UNRESOLVED in p]
         bad = [p for p in providers if UNRESOLVED not in p and not patterns.matches(PROVIDER, p)]
         if unresolved:
