@@ -143,6 +143,8 @@ RULES: dict[str, Rule] = {
             "DB005", "backup-age-alarm", "No alarm on backup age beyond the policy's limit wired to a topic."
         ),
         Rule("DB006", "backup-job-alarm", "No alarm on failed or expired backup jobs wired to a topic."),
+        Rule("DB007", "backup-selection", "The daily backup plan has no selection of resources or tags."),
+        Rule("TF000", "terraform-unparseable", "A Terraform module that python-hcl2 cannot parse."),
         Rule(
             "TOOL001",
             "tool-unavailable",

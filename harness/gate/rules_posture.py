@@ -22,6 +22,17 @@ DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Tabl
 SSE = {"AES256", "aws:kms", "aws:kms:dsse"}
 
 
+def _num(value: Any, default: float = 0.0) -> float:
+    """A number from a template value; what cannot be read (a placeholder, text) is ``default``:
+    every caller picks the default that fails its rule, so an unknown value never passes."""
+    if isinstance(value, bool):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
@@ -166,14 +177,16 @@ class Posture:
                 if not _true(pitr.get("PointInTimeRecoveryEnabled")):
                     line = self.at(lid, "PointInTimeRecoverySpecification")
                     yield self.finding(line, "DB002", lid, "PointInTimeRecoveryEnabled is not true")
-                elif int(pitr.get("RecoveryPeriodInDays", 35)) < days:
+                elif _num(pitr.get("RecoveryPeriodInDays", 35)) < days:
                     line = self.at(lid, "PointInTimeRecoverySpecification")
                     yield self.finding(line, "DB001", lid, f"PITR recovery period below {days} days")
                 protect = "DeletionProtectionEnabled"
             else:
-                retention = int(p.get("BackupRetentionPeriod", 1))
+                retention = int(_num(p.get("BackupRetentionPeriod", 1), -1))
                 line = self.at(lid, "BackupRetentionPeriod")
-                if retention == 0:
+                if retention < 0:
+                    yield self.finding(line, "DB001", lid, "BackupRetentionPeriod cannot be resolved")
+                elif retention == 0:
                     yield self.finding(
                         line, "DB002", lid, "BackupRetentionPeriod 0 disables automated backups and PITR"
                     )
@@ -189,6 +202,9 @@ class Posture:
         if not self._daily_plan(days):
             msg = f"no AWS::Backup::BackupPlan rule with a daily schedule and DeleteAfterDays >= {days}"
             yield self.finding(first, "DB004", first_id, msg)
+        elif not self._selected():
+            msg = "the backup plan selects nothing: no AWS::Backup::BackupSelection / aws_backup_selection for it"
+            yield self.finding(first, "DB007", first_id, msg)
         if not self._age_alarm():
             hours = self.spec.max_backup_age_hours
             msg = f"no alarm (to an SNS topic) when the newest backup is older than {hours:g} h"
@@ -207,8 +223,22 @@ class Posture:
                 except schedules.InvalidSchedule:
                     daily = False
                 delete_after = (rule.get("Lifecycle") or {}).get("DeleteAfterDays")
-                if daily and delete_after is not None and int(delete_after) >= days:
+                if daily and delete_after is not None and _num(delete_after) >= days:
                     return True
+        return False
+
+    def _selected(self) -> bool:
+        """Some backup selection names a plan of the template and selects resources or tags."""
+        plans = {lid for lid, _ in self.t.resources("AWS::Backup::BackupPlan")}
+        for lid, _ in self.t.resources("AWS::Backup::BackupSelection"):
+            raw = self.t.properties(lid)
+            plan = raw.get("BackupPlanId")
+            target = (
+                plan.get("Ref") or (plan.get("Fn::GetAtt") or [None])[0] if isinstance(plan, dict) else None
+            )
+            chosen = self.props(lid).get("BackupSelection") or {}
+            if target in plans and (chosen.get("Resources") or chosen.get("ListOfTags")):
+                return True
         return False
 
     def _to_topic(self, actions: Any) -> bool:
@@ -224,7 +254,7 @@ class Posture:
         limit = self.spec.max_backup_age_hours * 3600
         for p in self._alarms():
             name, op = str(p.get("MetricName", "")), str(p.get("ComparisonOperator", ""))
-            window = float(p.get("Period", 0)) * float(p.get("EvaluationPeriods", 1))
+            window = _num(p.get("Period", 0)) * _num(p.get("EvaluationPeriods", 1))
             if (
                 name == "NumberOfBackupJobsCompleted" and op.startswith("LessThan")
                 and 0 < window <= limit and p.get("TreatMissingData") == "breaching"
@@ -232,7 +262,7 @@ class Posture:
                 return True
             if "age" in name.lower() and op.startswith("GreaterThan"):
                 scale = 1.0 if "second" in name.lower() else 3600.0 if "hour" in name.lower() else 0.0
-                if scale and float(p.get("Threshold", 1e18)) * scale <= limit:
+                if scale and _num(p.get("Threshold", 1e18), 1e18) * scale <= limit:
                     return True
         return False
 
@@ -261,7 +291,8 @@ class Posture:
     "template",
     emits=(
         *("S3001", "S3002", "S3003", "S3004", "S3005", "S3006", "SCHED001", "SCHED002", "SCHED003"),
-        *("DB001", "DB002", "DB003", "DB004", "DB005", "DB006"),
+        *("DB001", "DB002", "DB003", "DB004", "DB005", "DB006", "DB007"),
+        "TF000",  # a Terraform module that cannot be parsed (reported while loading it for these rules)
     ),
 )
 def check_posture(template: Template, resolver: Resolver, spec: GateSpec) -> list[Finding]:

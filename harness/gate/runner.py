@@ -32,6 +32,7 @@ CATEGORIES = {
     "S3": "posture",
     "SCHED": "posture",
     "DB": "posture",
+    "TF": "posture",
     "LIVE": "live",
 }
 # When several rules fire on the same line, the root cause is reported and the rest are folded into it.
@@ -199,6 +200,7 @@ class TemplateResults:
     findings: list[Finding] = field(default_factory=list)
     roles: dict[str, RolePolicies] = field(default_factory=dict)
     declared: dict[str, str] = field(default_factory=dict)  # logical id / address -> resource type
+    checked: list[Path] = field(default_factory=list)  # templates and Terraform root modules
 
 
 def _declared(template: Template) -> dict[str, str]:
@@ -220,12 +222,14 @@ def check_templates(
             results.findings += template.parse_findings
             continue
         loaded.append(template)
+    results.checked = list(templates)
     if terraform:
         from harness.gate.terraform import load_modules
 
         tf_templates, tf_findings = load_modules(terraform)
         results.findings += tf_findings
         loaded += tf_templates
+        results.checked += [t.path for t in tf_templates]
     for template in loaded:
         resolver = Resolver(template, spec.parameters)
         results.declared.update(_declared(template))
@@ -249,7 +253,7 @@ def run_gate(
     results = check_templates(given.templates, spec, lint=lint, terraform=given.terraform)
     check_names(spec, results.declared)
     findings = results.findings
-    templates = [*given.templates, *given.terraform]
+    templates = results.checked
     for family in families("templates"):
         findings += family.check(templates, list(results.roles), spec)
     if live is not None:

@@ -16,7 +16,9 @@ def skipped_note(report: GateReport) -> str:
     """One line naming the directory entries that were neither templates, workflows nor Terraform."""
     if not report.skipped:
         return ""
-    return f"note: skipped {len(report.skipped)} file(s) that are not gate inputs: " + ", ".join(report.skipped)
+    return f"note: skipped {len(report.skipped)} file(s) that are not gate inputs: " + ", ".join(
+        report.skipped
+    )
 
 
 def to_text(report: GateReport) -> str:
