@@ -145,6 +145,18 @@ RULES: dict[str, Rule] = {
         Rule("DB006", "backup-job-alarm", "No alarm on failed or expired backup jobs wired to a topic."),
         Rule("DB007", "backup-selection", "The daily backup plan has no selection of resources or tags."),
         Rule("TF000", "terraform-unparseable", "A Terraform module that python-hcl2 cannot parse."),
+        Rule("LIVE001", "live-role-missing", "The deployed role named by the spec does not exist."),
+        Rule(
+            "LIVE002",
+            "live-stale",
+            "The template grants (or denies) what the deployed role does not: the stack was not updated.",
+        ),
+        Rule(
+            "LIVE003",
+            "live-out-of-band",
+            "The deployed role grants what the template does not: it was changed outside the stack.",
+        ),
+        Rule("LIVE004", "live-trust-drift", "The deployed role's trust policy differs from the template's."),
         Rule(
             "TOOL001",
             "tool-unavailable",

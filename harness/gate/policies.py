@@ -43,6 +43,8 @@ class RolePolicies:
     managed_arns: list[tuple[str, int]] = field(default_factory=list)  # (resolved ARN, line)
     errors: list[Finding] = field(default_factory=list)
     generated_by: str = ""  # the SAM resource whose role this is ("" for AWS::IAM::Role)
+    documents: list[tuple[str, Any]] = field(default_factory=list)  # resolved inline policies (name, doc)
+    trust_document: Any = None  # the resolved AssumeRolePolicyDocument
 
 
 def _element_lines(node: Any, resolver: Resolver, default: int) -> dict[str, int]:
@@ -136,6 +138,7 @@ def _iam_role(template: Template, resolver: Resolver, logical_id: str) -> RolePo
         if not isinstance(pol, dict):
             continue
         name = str(resolver.resolve(pol.get("PolicyName", index)))
+        rp.documents.append((name, resolver.resolve(pol.get("PolicyDocument"))))
         stmts, _ = statements_of(
             pol.get("PolicyDocument"), resolver, f"{logical_id}/Policies/{name}", rp.errors, logical_id,
             default_line=line(pol, rp.line),
@@ -147,6 +150,7 @@ def _iam_role(template: Template, resolver: Resolver, logical_id: str) -> RolePo
         rp.errors, logical_id, kind="trust", default_line=trust_line,
     )  # fmt: skip
     rp.trust, rp.trust_raw = trust, raws
+    rp.trust_document = resolver.resolve(props.get("AssumeRolePolicyDocument"))
     arns = props.get("ManagedPolicyArns") or []
     for node in arns if isinstance(arns, list) else []:
         rp.managed_arns.append(

@@ -39,6 +39,12 @@ class RoleSpec:
     oidc: OidcSpec | None = None
 
 
+@dataclass(frozen=True)
+class LiveSpec:
+    role: str  # logical id of the template role the deployed one must match
+    role_name: str  # the deployed role's name in IAM
+
+
 @dataclass
 class GateSpec:
     path: Path | None = None
@@ -57,6 +63,7 @@ class GateSpec:
     scheduled_functions: tuple[str, ...] = ()
     retention_days: int = 7
     max_backup_age_hours: float = 25.0
+    live: LiveSpec | None = None
 
     def expand(self, text: str) -> str:
         """Substitute ``${Name}`` from ``parameters`` (pseudo-parameters included) in a probe ARN."""
@@ -155,6 +162,12 @@ def parse_spec(data: Any, path: Path | None = None) -> GateSpec:
             if oidc
             else None,
         )
+    live = data.get("live")
+    if live:
+        role = live.get("role") or (next(iter(spec.roles)) if len(spec.roles) == 1 else None)
+        if role is None:
+            raise ConfigError(f"{path or 'policy spec'}: live.role: name the template role (several roles)")
+        spec.live = LiveSpec(role=str(role), role_name=spec.expand(str(live["role_name"])))
     return spec
 
 
