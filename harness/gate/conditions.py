@@ -320,11 +320,13 @@ def evaluate_key(operator: str, key: str, raw: Any, context: Context, variables:
         return not hit if negated else hit
 
     if not present:
+        if if_exists:
+            return True
         if qualifier == "ForAnyValue":
             return False
         if qualifier == "ForAllValues":
             return True
-        return if_exists or negated
+        return negated
     if qualifier == "ForAllValues" or (qualifier is None and negated):
         return all(one(v) for v in present)
     return any(one(v) for v in present)
