@@ -226,6 +226,12 @@ def provision(endpoint: AwsEndpoint, role_name: str, rp: RolePolicies) -> None:
     """Create ``role_name`` from the template's role (embedded endpoints only: tests and demos)."""
     if endpoint.provider != "embedded":
         raise ConfigError("live.provision creates a role: only on the embedded endpoint, never on AWS")
+    import urllib.request
+
+    # moto keeps its backends per process, across servers: start from an empty account
+    reset = urllib.request.Request(f"{endpoint.endpoint_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - the loopback embedded endpoint
+        pass
     iam = endpoint.client("iam")
     iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(rp.trust_document))
     for name, document in rp.documents:

@@ -78,3 +78,12 @@ def test_without_spec_generic_rules_still_catch_wildcards() -> None:
         load_spec(None), [BROKEN / "deploy-role-events-star.yaml", BROKEN / "deploy-role-wildcard-sub.yaml"]
     )
     assert {f.rule for f in report.findings} == {"IAM004", "OIDC004"}
+
+
+def test_this_repositorys_workflows_pass_the_gate() -> None:
+    """What .github/workflows/gate.yml runs on every PR: the repository's own workflows must pass."""
+    from tests.gate.helpers import GOOD, ROOT
+
+    report = run_gate(load_spec(SPEC), [GOOD, ROOT / ".github" / "workflows"])
+    assert report.passed, [str(f) for f in report.failing()]
+    assert len(report.workflows) >= 4

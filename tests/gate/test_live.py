@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +23,6 @@ NAME = "dataops-v1-github-deploy"
 @pytest.fixture
 def endpoint() -> Iterator[AwsEndpoint]:
     with embedded_moto() as ep:
-        # moto keeps its backends per process: start every test from an empty account
-        urllib.request.urlopen(urllib.request.Request(f"{ep.endpoint_url}/moto-api/reset", method="POST"))
         spec = load_spec(SPEC)
         template = load_template(ROLE)
         provision(ep, NAME, collect_roles(template, Resolver(template, spec.parameters))["DeployRole"])
