@@ -53,6 +53,11 @@ RULES: dict[str, Rule] = {
             "A policy the IAM engine refuses to evaluate (unknown operator, malformed element).",
         ),
         Rule(
+            "GATE001",
+            "unreadable-template",
+            "A template that cannot be decoded (YAML/JSON syntax, duplicate keys, aliases, unknown tags).",
+        ),
+        Rule(
             "IAM001", "missing-required-access", "The role does not allow an action the policy spec requires."
         ),
         Rule(

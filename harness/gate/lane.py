@@ -88,9 +88,13 @@ class GateLane(Lane):
         from harness.gate.templates import Resolver, load_template
 
         if spec.live is None:
-            raise ConfigError(f"{self.scenario.path}: options.live needs a spec with 'live: {{role_name: ...}}'")
+            raise ConfigError(
+                f"{self.scenario.path}: options.live needs a spec with 'live: {{role_name: ...}}'"
+            )
         if live.provision and live.provider != "embedded":
-            raise ConfigError(f"{self.scenario.path}: options.live.provision is for the embedded endpoint only")
+            raise ConfigError(
+                f"{self.scenario.path}: options.live.provision is for the embedded endpoint only"
+            )
         region = live.region or str(spec.parameters.get("AWS::Region", "")) or None
         with aws_endpoint(live.provider, region=region, url=live.endpoint_url) as endpoint:
             if live.provision:

@@ -170,8 +170,9 @@ def drift(rp: RolePolicies, live: LiveRole) -> Iterator[Finding]:
         gaps = _missing(stmt, live.statements)
         if gaps:
             verb = "grants" if stmt.effect == "Allow" else "denies"
-            msg = (f"the template {verb} {'; '.join(gaps[:6])}{' …' if len(gaps) > 6 else ''}, the deployed role "
-                   "does not: the role's stack was not updated")  # fmt: skip
+            more = " …" if len(gaps) > 6 else ""
+            msg = (f"the template {verb} {'; '.join(gaps[:6])}{more}, the deployed role does not: "
+                   "the role's stack was not updated")  # fmt: skip
             yield Finding(file, stmt.line_of("Action"), "LIVE002", "error", who, msg, stmt.line)
     for stmt in live.statements:
         gaps = _missing(stmt, rp.statements)
@@ -187,7 +188,7 @@ def drift(rp: RolePolicies, live: LiveRole) -> Iterator[Finding]:
             yield Finding(file, line, "LIVE002", "error", who, msg)
     for arn in live.managed_arns:
         if arn not in template_arns:
-            msg = f"the deployed role has {arn} attached, the template does not: it was changed outside the stack"
+            msg = f"the deployed role has {arn} attached, the template does not: changed outside the stack"
             yield Finding(file, rp.line, "LIVE003", "error", who, msg)
     if sorted(map(_canonical, rp.trust)) != sorted(map(_canonical, live.trust)):
         msg = "the deployed trust policy differs from the template's: the role's stack was not updated"
@@ -208,7 +209,7 @@ def check_live(spec: GateSpec, roles: dict[str, RolePolicies], reader: LiveReade
     live = reader.read(role_name, rp.line)
     file = str(rp.template.path)
     if live is None:
-        msg = f"the deployed role {role_name} does not exist (iam:GetRole: NoSuchEntity): the stack is not deployed"
+        msg = f"the deployed role {role_name} does not exist (NoSuchEntity): is the stack deployed?"
         return [Finding(file, rp.line, "LIVE001", "error", logical_id, msg)]
     findings = [Finding(file, rp.line, "GATE000", "error", logical_id, e) for e in live.errors]
     deployed = replace(rp, statements=live.statements, trust=live.trust, trust_raw=[None] * len(live.trust),
@@ -229,7 +230,7 @@ def provision(endpoint: AwsEndpoint, role_name: str, rp: RolePolicies) -> None:
     import urllib.request
 
     # moto keeps its backends per process, across servers: start from an empty account
-    reset = urllib.request.Request(f"{endpoint.endpoint_url}/moto-api/reset", method="POST")
+    reset = urllib.request.Request(f"{endpoint.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
     with urllib.request.urlopen(reset, timeout=10):  # noqa: S310 - the loopback embedded endpoint
         pass
     iam = endpoint.client("iam")

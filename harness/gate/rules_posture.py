@@ -203,7 +203,7 @@ class Posture:
             msg = f"no AWS::Backup::BackupPlan rule with a daily schedule and DeleteAfterDays >= {days}"
             yield self.finding(first, "DB004", first_id, msg)
         elif not self._selected():
-            msg = "the backup plan selects nothing: no AWS::Backup::BackupSelection / aws_backup_selection for it"
+            msg = "the backup plan selects nothing: no BackupSelection (aws_backup_selection) names it"
             yield self.finding(first, "DB007", first_id, msg)
         if not self._age_alarm():
             hours = self.spec.max_backup_age_hours

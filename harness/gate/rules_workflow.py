@@ -16,8 +16,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
-
 from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.spec import GateSpec
@@ -28,8 +26,14 @@ ZIZMOR_SEVERITY = {"High": "error", "Medium": "warning", "Low": "note", "Informa
 
 
 def load_workflow(path: Path) -> Any:
-    """Decode with line marks (cfn-lint's YAML loader; ``on`` becomes the key ``True``)."""
-    return cfn_yaml.loads(path.read_text(encoding="utf-8"), str(path))
+    """Decode with line marks (:mod:`harness.gate.decode`; ``on`` becomes the key ``True``)."""
+    from harness.errors import ConfigError
+    from harness.gate.decode import DecodeError, load
+
+    try:
+        return load(path)
+    except DecodeError as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc}") from None
 
 
 def looks_like_workflow(data: Any, path: Path) -> bool:
@@ -154,28 +158,53 @@ def _zizmor_config(disabled: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_STARTED: dict[tuple[str, ...], tuple[subprocess.Popen[str], str]] = {}
+
+
+def start_zizmor(paths: Sequence[Path], spec: GateSpec) -> None:
+    """Start zizmor in the background; the runner calls this first so it runs beside the other checks."""
+    exe = shutil.which("zizmor")
+    key = tuple(map(str, paths))
+    if not paths or not spec.zizmor or exe is None or key in _STARTED:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as cfg:
+        cfg.write(_zizmor_config(spec.zizmor_disable))
+    command = [exe, "--offline", "--no-progress", "--config", cfg.name, "--format", "json", *key]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _STARTED[key] = (proc, cfg.name)
+
+
+def stop_zizmor() -> None:
+    """End zizmor runs nobody collected (the gate stopped early on a configuration error)."""
+    while _STARTED:
+        _, (proc, cfg) = _STARTED.popitem()
+        proc.kill()
+        proc.communicate()
+        Path(cfg).unlink(missing_ok=True)
+
+
 @check_family("zizmor", "workflows", emits=("zizmor/*", "TOOL001"))
 def run_zizmor(paths: Sequence[Path], spec: GateSpec) -> list[Finding]:
     """zizmor's findings on the workflows, or one TOOL001 warning when it is not installed."""
     if not paths or not spec.zizmor:
         return []
-    exe = shutil.which("zizmor")
-    if exe is None:
+    if shutil.which("zizmor") is None:
         msg = "zizmor is not installed: generic workflow audits (SHA pinning, injection) were skipped"
         return [Finding(str(paths[0]), 1, "TOOL001", "warning", "zizmor", msg)]
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as cfg:
-        cfg.write(_zizmor_config(spec.zizmor_disable))
+    start_zizmor(paths, spec)
+    proc, cfg = _STARTED.pop(tuple(map(str, paths)))
     try:
-        proc = subprocess.run(
-            [exe, "--offline", "--no-progress", "--config", cfg.name, "--format", "json", *map(str, paths)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return [Finding(str(paths[0]), 1, "TOOL001", "warning", "zizmor", "zizmor timed out after 120 s")]
     finally:
-        Path(cfg.name).unlink(missing_ok=True)
+        Path(cfg).unlink(missing_ok=True)
     try:
-        results = json.loads(proc.stdout or "[]")
+        results = json.loads(out or "[]")
     except json.JSONDecodeError:
-        msg = f"zizmor failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+        msg = f"zizmor failed (exit {proc.returncode}): {err.strip()[-300:]}"
         return [Finding(str(paths[0]), 1, "TOOL001", "warning", "zizmor", msg)]
     return [_zizmor_finding(r) for r in results if not r.get("ignored")]
 

@@ -14,7 +14,7 @@ from harness.errors import ConfigError
 from harness.gate.checks import families
 from harness.gate.findings import RULES, SEVERITIES, Finding
 from harness.gate.policies import RolePolicies, collect_roles
-from harness.gate.rules_workflow import load_workflow, looks_like_workflow
+from harness.gate.rules_workflow import load_workflow, looks_like_workflow, start_zizmor, stop_zizmor
 from harness.gate.spec import GateSpec, check_names
 from harness.gate.templates import Resolver, Template, load_template
 
@@ -250,6 +250,14 @@ def run_gate(
     given = classify(expand_inputs(inputs))
     if not given.templates and not given.workflows and not given.terraform:
         raise ConfigError("no templates, workflows or Terraform modules to check")
+    start_zizmor(given.workflows, spec)  # a subprocess: it runs while the templates are checked
+    try:
+        return _run(spec, given, started, lint=lint, live=live)
+    finally:
+        stop_zizmor()
+
+
+def _run(spec: GateSpec, given: Inputs, started: float, *, lint: bool, live: LiveReader | None) -> GateReport:
     results = check_templates(given.templates, spec, lint=lint, terraform=given.terraform)
     check_names(spec, results.declared)
     findings = results.findings

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode  # type: ignore[import-untyped]
-
 from harness.gate.findings import Finding
 
 PSEUDO_DEFAULTS = {
@@ -90,20 +88,18 @@ class Template:
 
 
 def load_template(path: Path) -> Template:
-    """Decode with cfn-lint; decode errors become ``cfn-lint/<id>`` findings, not exceptions."""
-    data, matches = decode(str(path))
-    findings = [
-        Finding(
-            rule=f"cfn-lint/{m.rule.id}",
-            severity="error",
-            file=str(path),
-            line=int(m.linenumber or 1),
-            resource="",
-            message=m.message,
-        )
-        for m in matches
-    ]
-    return Template(path, dict(data) if data is not None else {}, parse_findings=findings)
+    """Decode with :mod:`harness.gate.decode`; a template it cannot read is a ``GATE001`` finding."""
+    from harness.gate.decode import DecodeError, load
+
+    try:
+        data = load(path, aliases=False)
+    except DecodeError as exc:
+        finding = Finding(str(path), exc.line, "GATE001", "error", "", str(exc))
+        return Template(path, {}, parse_findings=[finding])
+    if not isinstance(data, dict):
+        finding = Finding(str(path), 1, "GATE001", "error", "", "a template must be a mapping")
+        return Template(path, {}, parse_findings=[finding])
+    return Template(path, data)
 
 
 def looks_like_template(data: Any) -> bool:

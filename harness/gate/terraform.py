@@ -5,7 +5,7 @@ python-hcl2 (8.x: the rule tree keeps line numbers), its values are evaluated �
 ``var.*`` from defaults or the module call, ``local.*``, ``"${...}"`` interpolation,
 ``jsonencode({...})``, references to other resources — and the backup-relevant resources
 are translated into the CloudFormation shapes the posture family checks. So the same rules
-(S3001–S3006, DB001–DB007, SCHED001/003) run with the same finding format, pointing at
+(S3001-S3006, DB001-DB007, SCHED001/003) run with the same finding format, pointing at
 the ``.tf`` file and line of the attribute (or block) concerned. Anything the evaluator
 cannot know (a variable without default, a conditional, another function) becomes a
 ``{{unresolved:...}}`` placeholder, which never satisfies a rule.
@@ -132,7 +132,7 @@ class Module:
 
             try:
                 return self.value(hcl2.loads(f"x = {expr[len('jsonencode(') : -1]}\n")["x"])
-            except Exception:  # noqa: BLE001 - anything hcl2 cannot read stays unresolved
+            except Exception:
                 return placeholder(expr[:40])
         if expr in ("true", "false"):
             return expr == "true"
@@ -198,7 +198,7 @@ def load_modules(directories: Sequence[Path]) -> tuple[list[Template], list[Find
     for directory in directories:
         try:
             roots.append(Module(directory))
-        except Exception as exc:  # noqa: BLE001 - an unparseable module is a finding, not a crash
+        except Exception as exc:
             msg = f"cannot parse the Terraform module: {type(exc).__name__}"
             findings.append(Finding(str(directory), 1, "TF000", "error", "", msg))
     called = {m.directory for root in roots for m in root.all_modules()[1:]}

@@ -12,7 +12,7 @@ Terraform                                                   becomes
 ``aws_backup_plan`` / ``aws_backup_selection``              ``AWS::Backup::BackupPlan`` / ``BackupSelection``
 ``aws_cloudwatch_metric_alarm``, ``aws_sns_topic``          ``AWS::CloudWatch::Alarm``, ``AWS::SNS::Topic``
 ``aws_cloudwatch_event_rule`` + ``_event_target``           ``AWS::Events::Rule`` with ``Targets``
-``aws_lambda_function``, ``aws_scheduler_schedule``         ``AWS::Lambda::Function``, ``AWS::Scheduler::Schedule``
+``aws_lambda_function``, ``aws_scheduler_schedule``         ``AWS::Lambda::Function``, ``…::Schedule``
 ==========================================================  ==============================================
 
 Logical ids are Terraform addresses (``aws_s3_bucket.archive``, ``module.db.aws_db_instance.main``);

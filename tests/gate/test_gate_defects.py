@@ -1,4 +1,4 @@
-"""The nine gate defects of issue 16, each on a real template or workflow (every test failed before the fix)."""
+"""The nine gate defects of issue 16, each on a real template or workflow (each failed before the fix)."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_unknown_probe_actions_are_configuration_errors(tmp_path: Path, action: 
         f"spec_version: 1\nroles:\n  DeployRole:\n    must_deny:\n      - actions: ['{action}']\n"
         "        resources: ['*']\n",
     )
-    with pytest.raises(ConfigError, match="roles.DeployRole.must_deny\\[0\\].actions\\[0\\]") as exc:
+    with pytest.raises(ConfigError, match=r"roles\.DeployRole\.must_deny\[0\]\.actions\[0\]") as exc:
         load_spec(spec)
     assert hint in str(exc.value)
 
@@ -266,7 +266,10 @@ def test_disabled_or_invalid_schedules(
 # 8. findings point at the element ---------------------------------------------------------------------
 def test_findings_point_at_the_offending_element(tmp_path: Path) -> None:
     text = PASSROLE.replace("Resource: arn:aws:iam::111122223333:role/app-*", 'Resource: "*"')
-    text += '              - Effect: Allow\n                Action:\n                  - s3:GetObject\n                  - ec2:*\n                Resource: "*"\n'
+    text += (
+        "              - Effect: Allow\n                Action:\n                  - s3:GetObject\n"
+        '                  - ec2:*\n                Resource: "*"\n'
+    )
     path = write(tmp_path, "role.yaml", text)
     got = {(rule, line) for rule, line, _, _ in findings(GateSpec(), path)}
     assert ("IAM007", line_of(path, 'Resource: "*"')) in got

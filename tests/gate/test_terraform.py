@@ -101,7 +101,8 @@ def test_unresolvable_values_fail_closed(tmp_path: Path) -> None:
     path = tmp_path / "main.tf"
     path.write_text(
         'variable "days" { type = number }\n'
-        'resource "aws_db_instance" "db" {\n  backup_retention_period = var.days\n  deletion_protection = true\n}\n'
+        'resource "aws_db_instance" "db" {\n  backup_retention_period = var.days\n'
+        "  deletion_protection = true\n}\n"
     )
     rules = {f.rule for f in run_gate(GateSpec(), [tmp_path]).findings}
     assert "DB001" in rules or "DB002" in rules  # a retention the gate cannot know never passes
@@ -123,5 +124,5 @@ def test_archive_buckets_name_terraform_addresses(tmp_path: Path) -> None:
     )
     from harness.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="did you mean module.archive.aws_s3_bucket.archive"):
+    with pytest.raises(ConfigError, match=r"did you mean module\.archive\.aws_s3_bucket\.archive"):
         run_gate(typo, [GOOD_TF])
