@@ -55,7 +55,7 @@ class Seq(list[Any]):
     start_mark: Any = None
 
 
-class _Constructor(_Loader):  # type: ignore[misc,valid-type]
+class _Constructor(_Loader):  # type: ignore[misc]
     pass
 
 

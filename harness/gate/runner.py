@@ -224,7 +224,7 @@ def check_templates(
         loaded.append(template)
     results.checked = list(templates)
     if terraform:
-        from harness.gate.terraform import load_modules
+        from harness.gate.terraform_resources import load_modules
 
         tf_templates, tf_findings = load_modules(terraform)
         results.findings += tf_findings

@@ -13,13 +13,12 @@ cannot know (a variable without default, a conditional, another function) become
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.gate.findings import Finding
-from harness.gate.templates import Template, placeholder
+from harness.gate.templates import placeholder
 
 _REF_ATTRS = {"id", "name", "bucket", "arn"}
 
@@ -186,23 +185,3 @@ def _closing(text: str, start: int) -> int:
                 return i
             depth -= 1
     return -1
-
-
-def load_modules(directories: Sequence[Path]) -> tuple[list[Template], list[Finding]]:
-    """One translated template per root module (modules called by another given one are not roots)."""
-    from harness.gate.terraform_resources import translate
-
-    templates: list[Template] = []
-    findings: list[Finding] = []
-    roots: list[Module] = []
-    for directory in directories:
-        try:
-            roots.append(Module(directory))
-        except Exception as exc:
-            msg = f"cannot parse the Terraform module: {type(exc).__name__}"
-            findings.append(Finding(str(directory), 1, "TF000", "error", "", msg))
-    called = {m.directory for root in roots for m in root.all_modules()[1:]}
-    for root in roots:
-        if root.directory.resolve() not in called:
-            templates.append(translate(root))
-    return templates, findings

@@ -21,9 +21,11 @@ Logical ids are Terraform addresses (``aws_s3_bucket.archive``, ``module.db.aws_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.gate.findings import Finding
 from harness.gate.templates import Template
 from harness.gate.terraform import Block, Module
 
@@ -249,3 +251,21 @@ def translate(root: Module) -> Template:
             t.bucket_part(m, block)
     template = Template(root.directory, {"Resources": t.resources}, lintable=False, origins=t.origins)
     return template
+
+
+def load_modules(directories: Sequence[Path]) -> tuple[list[Template], list[Finding]]:
+    """One translated template per root module (modules called by another given one are not roots)."""
+    templates: list[Template] = []
+    findings: list[Finding] = []
+    roots: list[Module] = []
+    for directory in directories:
+        try:
+            roots.append(Module(directory))
+        except Exception as exc:
+            msg = f"cannot parse the Terraform module: {type(exc).__name__}"
+            findings.append(Finding(str(directory), 1, "TF000", "error", "", msg))
+    called = {m.directory for root in roots for m in root.all_modules()[1:]}
+    for root in roots:
+        if root.directory.resolve() not in called:
+            templates.append(translate(root))
+    return templates, findings

@@ -82,12 +82,9 @@ def workflow(role: str, env: str = "", job_env: str = "") -> str:
 
 
 EXPECTED = "arn:aws:iam::111122223333:role/deploy"
-WF_SPEC = parse_spec(
-    {
-        "spec_version": 1,
-        "workflows": {"role_to_assume": [EXPECTED], "zizmor": False, "vars": {"DEPLOY_ROLE": EXPECTED}},
-    }
-)
+def wf_spec() -> GateSpec:
+    workflows = {"role_to_assume": [EXPECTED], "zizmor": False, "vars": {"DEPLOY_ROLE": EXPECTED}}
+    return parse_spec({"spec_version": 1, "workflows": workflows})
 
 
 @pytest.mark.parametrize(
@@ -113,7 +110,7 @@ def test_role_to_assume_resolves_env_and_vars(
     tmp_path: Path, role: str, env: str, job_env: str, expected: list[str]
 ) -> None:
     path = write(tmp_path, ".github/workflows/deploy.yml", workflow(role, env, job_env))
-    assert [f[0] for f in findings(WF_SPEC, path)] == expected
+    assert [f[0] for f in findings(wf_spec(), path)] == expected
 
 
 def test_wf003_names_the_resolved_role(tmp_path: Path) -> None:
@@ -122,7 +119,7 @@ def test_wf003_names_the_resolved_role(tmp_path: Path) -> None:
         ".github/workflows/d.yml",
         workflow("${{ env.ROLE }}", "env:\n  ROLE: arn:aws:iam::1:role/admin\n"),
     )
-    (f,) = run_gate(WF_SPEC, [path]).findings
+    (f,) = run_gate(wf_spec(), [path]).findings
     assert "role/admin" in f.message and f.line == line_of(path, "role-to-assume")
 
 
