@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DrillError, VerificationFailed
 from harness.gate.checks import families
 from harness.gate.findings import RULES, SEVERITIES, Finding
 from harness.gate.policies import RolePolicies, collect_roles
@@ -231,15 +232,30 @@ def check_templates(
         loaded += tf_templates
         results.checked += [t.path for t in tf_templates]
     for template in loaded:
-        resolver = Resolver(template, spec.parameters)
-        results.declared.update(_declared(template))
-        for logical_id, rp in collect_roles(template, resolver).items():
-            results.roles.setdefault(logical_id, rp)
-            for check in role_checks:
-                results.findings += check(rp, spec)
-        for check in template_checks:
-            results.findings += check(template, resolver, spec)
+        with guarded(template.path, "template checks"):
+            resolver = Resolver(template, spec.parameters)
+            results.declared.update(_declared(template))
+            for logical_id, rp in collect_roles(template, resolver).items():
+                results.roles.setdefault(logical_id, rp)
+                for check in role_checks:
+                    results.findings += check(rp, spec)
+            for check in template_checks:
+                results.findings += check(template, resolver, spec)
     return results
+
+
+@contextlib.contextmanager
+def guarded(path: Path | str, step: str) -> Iterator[None]:
+    """A crash is never an answer: an unexpected exception becomes one line naming the file and the
+    step (exit 2), with the exception's type only (its text could quote the input)."""
+    try:
+        yield
+    except (DrillError, VerificationFailed):
+        raise
+    except Exception as exc:  # turned into a configuration error (exit 2), not swallowed
+        raise ConfigError(
+            f"{path}: {step}: the gate could not check this input ({type(exc).__name__})"
+        ) from exc
 
 
 def run_gate(
@@ -273,8 +289,9 @@ def _run(spec: GateSpec, given: Inputs, started: float, *, lint: bool, live: Liv
         data = load_workflow(path)
         if not looks_like_workflow(data, path):
             raise ConfigError(f"{path}: not a GitHub Actions workflow (no 'on' and 'jobs')")
-        for check in workflow_checks:
-            findings += check(path, data, spec)
+        with guarded(path, "workflow checks"):
+            for check in workflow_checks:
+                findings += check(path, data, spec)
     for family in families("workflows"):
         findings += family.check(given.workflows, spec)
     return GateReport(

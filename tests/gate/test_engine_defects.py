@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -298,3 +299,48 @@ def test_coverage_and_overlap_are_sound(outer: str, inner: str, witness: str) ->
         assert _regex_match(outer, witness)
     if _regex_match(outer, witness) and _regex_match(inner, witness):
         assert patterns.overlaps(o, i)
+
+
+SCALAR = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=True))
+VALUE = st.recursive(
+    SCALAR,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+OPERATOR = st.sampled_from(
+    ["StringEquals", "StringLike", "ArnLike", "NumericLessThan", "DateGreaterThan", "Bool", "Null",
+     "IpAddress", "BinaryEquals", "ForAllValues:StringEquals", "ForAnyValue:NumericEquals",
+     "NotIpAddressIfExists", "Bogus"]
+)  # fmt: skip
+STATEMENT = st.fixed_dictionaries(
+    {"Effect": st.sampled_from(["Allow", "Deny", "allow", 1])},
+    optional={
+        "Action": st.one_of(st.sampled_from(["s3:*", "*", "s3:Get?bject", ""]), VALUE),
+        "Resource": st.one_of(st.sampled_from(["*", "arn:aws:s3:::b/*", "x"]), VALUE),
+        "NotResource": VALUE,
+        "Condition": st.one_of(
+            st.dictionaries(OPERATOR, st.dictionaries(st.text(max_size=5), VALUE, max_size=2), max_size=2),
+            VALUE,
+        ),
+        "Sid": VALUE,
+        "Extra": VALUE,
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    STATEMENT,
+    st.dictionaries(
+        st.text(max_size=5), st.one_of(st.text(max_size=12), st.lists(st.text(max_size=5), max_size=3))
+    ),
+)
+def test_hostile_statements_are_parsed_or_refused_never_crash(
+    statement: dict[str, Any], context: dict[str, Any]
+) -> None:
+    try:
+        (parsed,) = parse_policy({"Version": "2012-10-17", "Statement": [statement]})
+    except PolicyError:
+        return
+    with contextlib.suppress(PolicyError):
+        evaluate([parsed], Request.make("s3:GetObject", "arn:aws:s3:::b/k", context))

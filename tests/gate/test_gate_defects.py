@@ -82,6 +82,8 @@ def workflow(role: str, env: str = "", job_env: str = "") -> str:
 
 
 EXPECTED = "arn:aws:iam::111122223333:role/deploy"
+
+
 def wf_spec() -> GateSpec:
     workflows = {"role_to_assume": [EXPECTED], "zizmor": False, "vars": {"DEPLOY_ROLE": EXPECTED}}
     return parse_spec({"spec_version": 1, "workflows": workflows})
@@ -284,3 +286,17 @@ def test_one_root_cause_is_one_cfn_lint_finding(tmp_path: Path) -> None:
     lint = [f for f in run_gate(GateSpec(), [path]).findings if f.rule.startswith("cfn-lint/")]
     assert len(lint) == 1
     assert "one root cause: 30 findings" in lint[0].message and lint[0].severity == "error"
+
+
+# a crash is never an answer --------------------------------------------------------------------------
+def test_an_unexpected_error_is_exit_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "odd.yaml",
+        PASSROLE.replace("Resource: arn:aws:iam::111122223333:role/app-*", "Resource: !Select [one, [a, b]]"),
+    )
+    assert main(["gate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "template checks" in err and "one" not in err.replace(str(path), "")
