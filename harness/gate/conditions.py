@@ -24,6 +24,7 @@ import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from harness.gate import patterns
@@ -167,15 +168,17 @@ def _bool(value: str, cond: str, ctx: Context, variables: bool) -> bool | None:
     return want is not None and _boolean(want) is have
 
 
-def _ordered(parse: Callable[[str], Any], op: Callable[[Any, Any], bool]) -> Predicate:
-    def check(value: str, cond: str, ctx: Context, variables: bool) -> bool | None:
-        left = parse(value)
-        if left is None:
-            return None
-        right = parse(cond)
-        return right is not None and bool(op(left, right))
+def _ordered(value: str, cond: str, ctx: Context, variables: bool, *, parse: Any, op: Any) -> bool | None:
+    """``Numeric*``/``Date*``: both sides parsed; a request value that does not parse compares to nothing."""
+    left = parse(value)
+    if left is None:
+        return None
+    right = parse(cond)
+    return right is not None and bool(op(left, right))
 
-    return check
+
+def _ordering(parse: Callable[[str], Any], op: Callable[[Any, Any], bool]) -> Predicate:
+    return partial(_ordered, parse=parse, op=op)
 
 
 def _eq(a: Any, b: Any) -> bool:
@@ -237,18 +240,18 @@ OPERATORS: dict[str, tuple[Predicate, bool, Callable[[str], bool]]] = {
     "ArnNotLike": (_arn_like, True, _any),
     "Bool": (_bool, False, _valid_bool),
     "BinaryEquals": (_binary_eq, False, _valid_binary),
-    "NumericEquals": (_ordered(number, _eq), False, _valid_number),
-    "NumericNotEquals": (_ordered(number, _eq), True, _valid_number),
-    "NumericLessThan": (_ordered(number, _lt), False, _valid_number),
-    "NumericLessThanEquals": (_ordered(number, _le), False, _valid_number),
-    "NumericGreaterThan": (_ordered(number, _gt), False, _valid_number),
-    "NumericGreaterThanEquals": (_ordered(number, _ge), False, _valid_number),
-    "DateEquals": (_ordered(date, _eq), False, _valid_date),
-    "DateNotEquals": (_ordered(date, _eq), True, _valid_date),
-    "DateLessThan": (_ordered(date, _lt), False, _valid_date),
-    "DateLessThanEquals": (_ordered(date, _le), False, _valid_date),
-    "DateGreaterThan": (_ordered(date, _gt), False, _valid_date),
-    "DateGreaterThanEquals": (_ordered(date, _ge), False, _valid_date),
+    "NumericEquals": (_ordering(number, _eq), False, _valid_number),
+    "NumericNotEquals": (_ordering(number, _eq), True, _valid_number),
+    "NumericLessThan": (_ordering(number, _lt), False, _valid_number),
+    "NumericLessThanEquals": (_ordering(number, _le), False, _valid_number),
+    "NumericGreaterThan": (_ordering(number, _gt), False, _valid_number),
+    "NumericGreaterThanEquals": (_ordering(number, _ge), False, _valid_number),
+    "DateEquals": (_ordering(date, _eq), False, _valid_date),
+    "DateNotEquals": (_ordering(date, _eq), True, _valid_date),
+    "DateLessThan": (_ordering(date, _lt), False, _valid_date),
+    "DateLessThanEquals": (_ordering(date, _le), False, _valid_date),
+    "DateGreaterThan": (_ordering(date, _gt), False, _valid_date),
+    "DateGreaterThanEquals": (_ordering(date, _ge), False, _valid_date),
     "IpAddress": (_ip, False, _valid_ip),
     "NotIpAddress": (_ip, True, _valid_ip),
 }

@@ -260,7 +260,7 @@ def _principal_matches(stmt: Statement, request: Request) -> bool:
     def hit(mapping: dict[str, tuple[str, ...]]) -> bool:
         if "*" in mapping:
             return True
-        return any(patterns.matches(patterns.parse(v), value) for v in mapping.get(kind, ()))
+        return any(v in ("*", value) for v in mapping.get(kind, ()))  # principals take no wildcards but "*"
 
     if stmt.principals is not None and not hit(stmt.principals):
         return False

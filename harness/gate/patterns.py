@@ -140,9 +140,7 @@ def _find(piece: _Piece, text: str, start: int, stop: int) -> int:
     """Leftmost index ``>= start`` where ``piece`` matches wholly inside ``text[:stop]``, or -1."""
     if isinstance(piece, str):
         return text.find(piece, start, stop)
-    size, masks, any_mask = piece
-    if size == 0:
-        return start if start <= stop else -1
+    size, masks, any_mask = piece  # size >= 1: a piece with masks holds at least one "?"
     state, hit = 0, 1 << (size - 1)
     for i in range(start, stop):
         state = ((state << 1) | 1) & masks.get(text[i], any_mask)
