@@ -183,24 +183,26 @@ def load_spec(path: str | Path | None) -> GateSpec:
 def check_names(spec: GateSpec, declared: dict[str, str]) -> None:
     """Refuse posture names that no checked template declares (a typo would switch a check off).
 
-    ``declared`` maps logical ids (and Terraform addresses) to resource types. A list is only
-    held to the templates when some checked template declares resources of its kind, so the
-    gate can still run on a subset of the templates (the deploy role alone).
+    ``declared`` maps logical ids and Terraform addresses to resource types. A name is held
+    to the inputs of its own kind — a Terraform address (``module.x.aws_s3_bucket.y``, it has
+    dots) to the Terraform modules, a logical id to the CloudFormation templates — and only
+    when some of those declare resources of that kind, so one spec serves the whole
+    repository and the gate still runs on a subset of it (the deploy role alone).
     """
     kinds = {
         "archive_buckets": (spec.archive_buckets or (), BUCKET_TYPES),
         "scheduled_functions": (spec.scheduled_functions, FUNCTION_TYPES),
     }
     for setting, (names, types) in kinds.items():
-        of_kind = [name for name, rtype in declared.items() if rtype in types]
-        if not of_kind:
-            continue
         for index, name in enumerate(names):
-            if name in of_kind:
+            terraform = "." in name
+            same_source = {n: t for n, t in declared.items() if ("." in n) == terraform}
+            of_kind = [n for n, t in same_source.items() if t in types]
+            if not of_kind or name in of_kind:
                 continue
             place = f"{spec.path or 'policy spec'}: posture.{setting}[{index}]"
-            if name in declared:
-                raise ConfigError(f"{place}: {name} is a {declared[name]}, not one of {', '.join(types)}")
+            if name in same_source:
+                raise ConfigError(f"{place}: {name} is a {same_source[name]}, not one of {', '.join(types)}")
             raise ConfigError(f"{place}: no checked template declares {name}{did_you_mean(name, of_kind)}")
 
 

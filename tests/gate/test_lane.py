@@ -91,3 +91,32 @@ def test_drifted_role_fails_the_live_step_and_lands_in_sarif(tmp_path: Path) -> 
     assert stale[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
         "deploy-role.yaml"
     )
+
+
+def test_broken_terraform_fails_the_posture_step_with_sarif_file_and_line(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    good = ROOT / "fixtures" / "gate" / "terraform" / "good"
+    broken = ROOT / "fixtures" / "gate" / "terraform" / "broken" / "bucket-versioning-suspended.tf"
+    module = tmp_path / "tf"
+    shutil.copytree(good, module)
+    (module / "modules" / "bucket" / "main.tf").write_text(broken.read_text())
+    text = SCENARIO.read_text().replace("../../fixtures/gate/terraform/good", str(module))
+    text = text.replace("../../fixtures/", f"{ROOT}/fixtures/")
+    path = tmp_path / "scenarios" / "tf.yaml"
+    path.parent.mkdir()
+    path.write_text(text)
+    lane = make_lane(path, tmp_path)
+    lane.step_gate()
+    with pytest.raises(VerificationFailed, match="S3002"):
+        lane.step_posture()
+    lane.step_sarif()
+    assert lane.sarif_path is not None
+    (result,) = [
+        r for r in json.loads(lane.sarif_path.read_text())["runs"][0]["results"] if r["ruleId"] == "S3002"
+    ]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("tf/modules/bucket/main.tf")
+    lines = (module / "modules" / "bucket" / "main.tf").read_text().splitlines()
+    assert location["region"]["startLine"] == next(i for i, row in enumerate(lines, 1) if "Suspended" in row)
