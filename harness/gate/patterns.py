@@ -56,7 +56,8 @@ def substitute(text: str, context: dict[str, list[str]] | None) -> Pattern | Non
             tokens.append(_ESCAPES[inner])
             continue
         key, comma, default = inner.partition(",")
-        values = (context or {}).get(key.strip().lower())
+        key = key.strip().lower()
+        values = (context or {}).get(key) if key else None  # ${} names no key
         default = default.strip()
         if values is not None and len(values) == 1:
             tokens.extend(literal(values[0]))
@@ -127,12 +128,10 @@ def _length(piece: _Piece) -> int:
 
 
 def _at(piece: _Piece, text: str, pos: int) -> bool:
-    """Does ``piece`` match ``text`` exactly at ``pos``?"""
+    """Does ``piece`` match ``text`` exactly at ``pos``? (:func:`matches` only asks where it fits.)"""
     if isinstance(piece, str):
         return text.startswith(piece, pos)
     size, masks, any_mask = piece
-    if pos + size > len(text):
-        return False
     return all((masks.get(text[pos + i], any_mask) >> i) & 1 for i in range(size))
 
 

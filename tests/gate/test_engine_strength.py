@@ -364,3 +364,80 @@ def test_lines_of_elements_and_entries() -> None:
     assert stmt.line_of("Action") == 8
     assert stmt.line_of("Condition") == 7
     assert parse_statement(allow(), line=3).line_of("Action", "x") == 3
+
+
+# -- exhaustive small patterns: overlap is exact, coverage is sound -------------------------------------
+def _small_patterns(max_tokens: int) -> list[str]:
+    from itertools import product
+
+    return ["".join(p) for n in range(max_tokens + 1) for p in product("a*?", repeat=n)]
+
+
+def _language(pattern: str, strings: list[str]) -> frozenset[str]:
+    import re
+
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    rx = re.compile(body, re.DOTALL)
+    return frozenset(s for s in strings if rx.fullmatch(s))
+
+
+def test_overlap_is_exact_and_coverage_sound_on_every_small_pair() -> None:
+    from itertools import product
+
+    strings = ["".join(p) for n in range(7) for p in product("ab", repeat=n)]
+    longer, shorter = _small_patterns(4), _small_patterns(2)
+    lang = {p: _language(p, strings) for p in set(longer) | set(shorter)}
+    for x, y in [*product(shorter, longer), *product(longer, shorter)]:
+        overlap = bool(lang[x] & lang[y])
+        assert patterns.overlaps(P(x), P(y)) is overlap, (x, y)
+        if patterns.covers(P(x), P(y)):
+            assert lang[y] <= lang[x], (x, y)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "ignore_case", "expected"),
+    [
+        ("ABC", "ABC", False, True),
+        ("ABC", "abc", False, False),
+        ("ABC", "abc", True, True),
+        ("A?C", "ABC", False, True),
+        ("A?C", "abc", False, False),
+        ("A?C", "abc", True, True),
+        ("*A?C*", "xabcx", True, True),
+        ("*A?C*", "xabcx", False, False),
+        ("ab?", "bbx", False, False),  # a character allowed at one position only
+        ("*a?*b?*", "axby", False, True),  # a middle piece resumes right after the previous one
+        ("*a?*b?*", "axb", False, False),
+        ("*b*b", "xb", False, False),  # a middle piece may not use the characters of the last
+        ("*b?*b", "xbyb", False, True),
+    ],
+)
+def test_matcher_case_and_piece_positions(pattern: str, text: str, ignore_case: bool, expected: bool) -> None:
+    assert patterns.matches(P(pattern), text, ignore_case=ignore_case) is expected
+
+
+def test_empty_variable_has_no_value() -> None:
+    assert patterns.substitute("a${}b", {"": ["x"]}) is None
+    assert patterns.substitute("a${ }b", {}) is None
+
+
+def test_statement_as_one_mapping_and_notresource_variables() -> None:
+    one = parse_policy({"Version": "2012-10-17", "Statement": allow(Sid="only")})
+    assert [s.sid for s in one] == ["only"]
+    deny_outside_home = {
+        "Effect": "Deny",
+        "Action": "s3:*",
+        "NotResource": "arn:aws:s3:::b/${aws:username}/*",
+    }
+    statements = policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, deny_outside_home)
+    context = {"aws:username": "al"}
+    assert evaluate(statements, Request.make("s3:GetObject", "arn:aws:s3:::b/al/f", context)).allowed
+    assert evaluate(statements, Request.make("s3:GetObject", "arn:aws:s3:::b/bo/f", context)).decision is ED
+
+
+def test_exact_mode_reads_a_star_request_literally() -> None:
+    statements = policy(allow(Resource="arn:aws:s3:::b"))
+    assert (
+        evaluate(statements, Request.make("events:PutRule")).decision is ID
+    )  # resource "*" is not a pattern
+    assert evaluate(statements, Request.make("events:PutRule"), "any").decision is A
