@@ -18,10 +18,21 @@ if TYPE_CHECKING:
 
 def register(add: AddCommand) -> None:
     """Add ``drill gate`` to the command line."""
-    gate = add("gate", cmd_gate, "least-privilege PR gate: IAM, OIDC trust, workflows, posture, cfn-lint")
-    gate.add_argument("inputs", nargs="+", metavar="TEMPLATES_OR_WORKFLOWS", help="files or directories")
+    gate = add(
+        "gate", cmd_gate,
+        "least-privilege PR gate: IAM, OIDC trust, workflows, backup posture (CloudFormation/SAM and "
+        "Terraform), cfn-lint, live drift; exit 0 passed, 1 violations, 2 could not run",
+    )  # fmt: skip
+    gate.add_argument(
+        "inputs", nargs="+", metavar="PATH",
+        help="templates, workflows, or directories (walked: *.tf directories are Terraform modules; "
+        "files that are none of these are skipped with a note)",
+    )  # fmt: skip
     gate.add_argument("--spec", help="policy spec YAML (without it only the generic rules run)")
-    gate.add_argument("--format", choices=["text", "json", "sarif", "markdown"], default="text")
+    gate.add_argument(
+        "--format", choices=["text", "json", "sarif", "markdown"], default="text",
+        help="text (default), json (report with counts), sarif (2.1.0, code scanning), markdown (summary)",
+    )  # fmt: skip
     gate.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     live = gate.add_argument_group(
         "live drift",
