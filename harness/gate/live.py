@@ -212,7 +212,12 @@ def check_live(spec: GateSpec, roles: dict[str, RolePolicies], reader: LiveReade
         msg = f"the deployed role {role_name} does not exist (NoSuchEntity): is the stack deployed?"
         return [Finding(file, rp.line, "LIVE001", "error", logical_id, msg)]
     findings = [Finding(file, rp.line, "GATE000", "error", logical_id, e) for e in live.errors]
-    deployed = replace(rp, statements=live.statements, trust=live.trust, trust_raw=[None] * len(live.trust),
+    by_sid = {s.sid: s for s in rp.statements if s.sid}
+    placed = [  # a deployed statement with a template Sid is reported on that statement's lines
+        replace(s, line=by_sid[s.sid].line, lines=by_sid[s.sid].lines) if s.sid in by_sid else s
+        for s in live.statements
+    ]
+    deployed = replace(rp, statements=placed, trust=live.trust, trust_raw=[None] * len(live.trust),
                        managed_arns=[(a, rp.line) for a in live.managed_arns], errors=[])  # fmt: skip
     for family in families("role"):
         for f in family.check(deployed, spec):
