@@ -158,6 +158,8 @@ def test_is_allowed_helper() -> None:
         ("a?", "?*", False, False, True, True),
         ("??", "?", False, False, False, False),
         ("?*", "a", True, True, True, True),
+        ("abc*", "ABC-*", False, True, False, True),  # the inner side is folded too
+        ("abc", "A?C", False, False, False, True),
     ],
 )
 def test_coverage_and_overlap_case(
@@ -282,6 +284,7 @@ LOGS = "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/f:log-stream:2024"
         ("arn:aws:iam::1:user/${aws:username}", "arn:aws:iam::1:user/al", A),
         ("arn:aws:iam::1:user/${aws:userid}", "arn:aws:iam::1:user/al", ID),  # no value: no match
         ("arn:aws:iam::1:user/*", "arn:aws:iam::1:user/al:x", A),
+        ("arn:aws:logs:us-east-1:1", LOGS, ID),  # five segments never match (and never crash)
     ],
 )
 def test_arn_like_segments(pattern: str, value: str, expected: Decision) -> None:
@@ -410,6 +413,8 @@ def test_overlap_is_exact_and_coverage_sound_on_every_small_pair() -> None:
         ("*a?*b?*", "axb", False, False),
         ("*b*b", "xb", False, False),  # a middle piece may not use the characters of the last
         ("*b?*b", "xbyb", False, True),
+        ("*ab*ab*", "abxx", False, False),  # the second piece is searched after the first
+        ("*ab*ab*", "abab", False, True),
     ],
 )
 def test_matcher_case_and_piece_positions(pattern: str, text: str, ignore_case: bool, expected: bool) -> None:
@@ -441,3 +446,25 @@ def test_exact_mode_reads_a_star_request_literally() -> None:
         evaluate(statements, Request.make("events:PutRule")).decision is ID
     )  # resource "*" is not a pattern
     assert evaluate(statements, Request.make("events:PutRule"), "any").decision is A
+
+
+@pytest.mark.parametrize(("value", "kind"), [(None, "null"), ({"a": 1}, "dict"), ([["x"]], "list")])
+def test_refusals_name_the_shape_of_a_bad_value(value: Any, kind: str) -> None:
+    with pytest.raises(PolicyError, match=f"a value is a {kind},"):
+        Request.make("s3:GetObject", "*", {"k": value})
+    with pytest.raises(PolicyError, match=f"StringEquals/k: a condition value is a {kind},"):
+        parse_statement(allow(Condition={"StringEquals": {"k": value if kind != "list" else [["x"]]}}))
+
+
+def test_not_resource_with_a_star_request_in_exact_mode() -> None:
+    outside = policy(*[{k: v for k, v in allow(NotResource="arn:aws:s3:::b/*").items() if k != "Resource"}])
+    assert evaluate(outside, Request.make("events:PutRule")).decision is A  # "*" is a name outside b/*
+    deny = {k: v for k, v in allow(Effect="Deny", NotResource="arn:aws:s3:::b/*").items() if k != "Resource"}
+    assert evaluate(policy(allow(), deny), Request.make("events:PutRule")).decision is ED
+
+
+def test_not_resource_variables_follow_the_version() -> None:
+    stmt = {k: v for k, v in allow(NotResource="arn:aws:s3:::b/${aws:username}").items() if k != "Resource"}
+    request = Request.make("events:PutRule", "arn:aws:s3:::b/al", {"aws:username": "al"})
+    assert evaluate(policy(stmt), request).decision is ID  # 2012-10-17: substituted, inside: not applied
+    assert evaluate(policy(stmt, version="2008-10-17"), request).decision is A  # literal: outside
