@@ -22,6 +22,26 @@ DATABASES = ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Tabl
 SSE = {"AES256", "aws:kms", "aws:kms:dsse"}
 
 
+def refers_to(node: Any, logical_id: str) -> bool:
+    """Whether ``node`` holds a ``Ref``/``Fn::GetAtt``/``${Id.Arn}`` of exactly ``logical_id``."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("Ref") == logical_id:
+                return True
+            att = item.get("Fn::GetAtt")
+            head = att[0] if isinstance(att, list) and att else str(att).split(".")[0] if att else None
+            if head == logical_id:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and ("${" + logical_id + "}" in item or "${" + logical_id + "." in item):
+            return True
+    return False
+
+
 def _num(value: Any, default: float = 0.0) -> float:
     """A number from a template value; what cannot be read (a placeholder, text) is ``default``:
     every caller picks the default that fails its rule, so an unknown value never passes."""
@@ -113,7 +133,7 @@ class Posture:
         for lid, _ in self.t.resources(*RULE_TYPES):
             raw = self.t.properties(lid)
             targets = raw.get("Targets") or [raw.get("Target")]
-            if "ScheduleExpression" not in raw or fid not in repr(targets):  # GetAtt/Ref of the function
+            if "ScheduleExpression" not in raw or not refers_to(targets, fid):
                 continue
             p = self.props(lid)
             enabled = str(p.get("State", "ENABLED")).upper() not in ("DISABLED",)

@@ -300,3 +300,22 @@ def test_an_unexpected_error_is_exit_2_naming_the_file(
     assert main(["gate", str(path)]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "template checks" in err and "one" not in err.replace(str(path), "")
+
+
+def test_a_rule_targeting_another_function_does_not_schedule_this_one(tmp_path: Path) -> None:
+    text = (GOOD / "app.yaml").read_text()
+    text = text.replace(
+        "      Events:\n        DailyWorkEngineCron:\n          Type: Schedule\n          Properties:\n"
+        "            Schedule: cron(0 5 * * ? *)\n"
+        "            Description: Daily export into the archive bucket\n",
+        "",
+    )
+    text += (
+        "  WorkEngineFunctionTwo:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: src/\n"
+        "  Cron:\n    Type: AWS::Events::Rule\n    Properties:\n      ScheduleExpression: rate(1 day)\n"
+        "      Targets:\n        - Id: two\n          Arn: !GetAtt WorkEngineFunctionTwo.Arn\n"
+    )
+    path = write(tmp_path, "app.yaml", text)
+    got = [f for f in findings(load_spec(SPEC), path) if f[0].startswith("SCHED")]
+    assert [(f[0], f[3]) for f in got] == [("SCHED001", "WorkEngineFunction")]  # a prefix is not a reference
