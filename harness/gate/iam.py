@@ -180,12 +180,16 @@ def parse_statement(
         raise PolicyError(f"{source}: {exc}") from None
     return Statement(
         effect=effect,
-        actions=_actions(raw["Action"], "Action") if "Action" in raw else (),
-        not_actions=_actions(raw["NotAction"], "NotAction") if "NotAction" in raw else None,
-        resources=_resources(raw["Resource"], "Resource") if "Resource" in raw else (),
-        not_resources=_resources(raw["NotResource"], "NotResource") if "NotResource" in raw else None,
-        principals=_principal_map(raw["Principal"], "Principal") if "Principal" in raw else None,
-        not_principals=_principal_map(raw["NotPrincipal"], "NotPrincipal") if "NotPrincipal" in raw else None,
+        actions=_actions(raw["Action"], f"{source}: Action") if "Action" in raw else (),
+        not_actions=_actions(raw["NotAction"], f"{source}: NotAction") if "NotAction" in raw else None,
+        resources=_resources(raw["Resource"], f"{source}: Resource") if "Resource" in raw else (),
+        not_resources=_resources(raw["NotResource"], f"{source}: NotResource")
+        if "NotResource" in raw
+        else None,
+        principals=_principal_map(raw["Principal"], f"{source}: Principal") if "Principal" in raw else None,
+        not_principals=_principal_map(raw["NotPrincipal"], f"{source}: NotPrincipal")
+        if "NotPrincipal" in raw
+        else None,
         condition=dict(cond),
         sid=sid,
         source=source,

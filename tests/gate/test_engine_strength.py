@@ -468,3 +468,80 @@ def test_not_resource_variables_follow_the_version() -> None:
     request = Request.make("events:PutRule", "arn:aws:s3:::b/al", {"aws:username": "al"})
     assert evaluate(policy(stmt), request).decision is ID  # 2012-10-17: substituted, inside: not applied
     assert evaluate(policy(stmt, version="2008-10-17"), request).decision is A  # literal: outside
+
+
+@pytest.mark.parametrize(
+    ("document", "kind", "message"),
+    [
+        ({"Statement": ["x"]}, "identity", "/Statement/0: a statement must be a mapping"),
+        (
+            {"Statement": [{**allow(), "Resources": "*"}]},
+            "identity",
+            "element 'Resources' is not valid in an identity",
+        ),
+        ({"Statement": [{**allow(), "Effect": "allow"}]}, "identity", "Effect must be Allow or Deny"),
+        ({"Statement": [{**allow(), "NotAction": "x:y"}]}, "identity", "exactly one of Action / NotAction"),
+        (
+            {"Statement": [{**allow(), "NotResource": "*"}]},
+            "identity",
+            "exactly one of Resource / NotResource",
+        ),
+        ({"Statement": [TRUST]}, "trust", "a trust statement needs exactly one of Principal / NotPrincipal"),
+        ({"Statement": [{**allow(), "Sid": 1}]}, "identity", "Sid must be a string"),
+        (
+            {"Statement": [allow(Action="s3")]},
+            "identity",
+            "pol/Statement/0: Action: an entry is not service:action or * (str, 2 chars)",
+        ),
+        (
+            {"Statement": [{"Effect": "Allow", "NotAction": "s3", "Resource": "*"}]},
+            "identity",
+            "pol/Statement/0: NotAction: an entry is not service:action",
+        ),
+        (
+            {"Statement": [allow(Resource="b")]},
+            "identity",
+            "pol/Statement/0: Resource: an entry is neither * nor an ARN (str, 1 chars)",
+        ),
+        (
+            {"Statement": [allow(Action=[])]},
+            "identity",
+            "Action must be a non-empty string or a list of them",
+        ),
+        (
+            {"Statement": [{**TRUST, "Principal": "x"}]},
+            "trust",
+            "Principal must be '*' or a non-empty mapping",
+        ),
+        (
+            {"Statement": [{**TRUST, "Principal": {"Robot": "x"}}]},
+            "trust",
+            "Principal: unknown principal type 'Robot'",
+        ),
+        (
+            {"Statement": [{**TRUST, "Principal": {"AWS": []}}]},
+            "trust",
+            "pol/Statement/0: Principal.AWS must be a non-empty string",
+        ),
+        ({"Statement": [allow(Condition={"X": {"k": "v"}})]}, "identity", "unknown condition operator 'X'"),
+        ({}, "identity", "pol: a policy document needs a Statement element"),
+        ({"Statement": [], "Bad": 1}, "identity", "pol: element 'Bad' is not valid in a policy document"),
+        ({"Statement": [], "Version": "1"}, "identity", "pol: Version must be 2012-10-17 or 2008-10-17"),
+    ],
+)
+def test_refusal_messages_name_the_element(document: dict[str, Any], kind: str, message: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy({"Version": "2012-10-17", **document}, "pol", kind=kind)  # type: ignore[arg-type]
+    assert message in str(exc.value)
+    if "Statement/0" in message or "element" in message or "Effect" in message:
+        assert str(exc.value).startswith("pol")
+
+
+def test_unevaluable_condition_at_evaluation_names_source_and_line() -> None:
+    from harness.gate.iam import Statement
+
+    stmt = Statement(
+        "Allow", actions=("s3:*",), resources=("*",), condition={"Bogus": {"k": "v"}}, source="p", line=4
+    )
+    with pytest.raises(PolicyError, match=r"^p \(line 4\): unknown condition operator 'Bogus'"):
+        evaluate([stmt], Request.make("s3:GetObject"))
