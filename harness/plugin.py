@@ -53,6 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--keep-workdir", action="store_true", help="keep work files even when the drill verifies"
     )
+    group.addoption(
+        "--archive",
+        default=None,
+        metavar="URI",
+        help="portable-export scenarios drill this existing archive (s3://BUCKET/PREFIX/ = the newest "
+        "under it, s3://BUCKET/KEY[?versionId=], or a local .tar.gz) instead of exporting one",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,11 +89,13 @@ def _options(config: pytest.Config) -> RunOptions:
         aws_provider=config.getoption("--aws-provider"),
         dataset_rows=config.getoption("--dataset-rows"),
         keep_workdir=config.getoption("--keep-workdir"),
+        archive=config.getoption("--archive"),
     )
 
 
 class ScenarioFile(pytest.File):
     scenario: Scenario | None = None
+    lane_cls: type[Lane] | None = None
     lane: Lane | None = None
     evidence: Evidence | None = None
     load_error: DrillError | None = None
@@ -94,7 +103,10 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         try:
             self.scenario = load_scenario(self.path)
-            cls = lane_class(self.scenario.lane, str(self.path))
+            cls = lane_class(self.scenario.lane, str(self.path)).for_scenario(
+                self.scenario, _options(self.config)
+            )
+            self.lane_cls = cls
         except DrillError as exc:
             # Still a test item, so a broken scenario is reported (exit 2) instead of vanishing.
             self.load_error = exc
@@ -104,9 +116,9 @@ class ScenarioFile(pytest.File):
             yield DrillStep.from_parent(self, name=spec.name, spec=spec)
 
     def setup(self) -> None:
-        if self.scenario is None:
+        if self.scenario is None or self.lane_cls is None:
             return
-        self.lane, self.evidence = start(lane_class(self.scenario.lane), self.scenario, _options(self.config))
+        self.lane, self.evidence = start(self.lane_cls, self.scenario, _options(self.config))
 
     def teardown(self) -> None:
         if self.lane is None or self.evidence is None:
@@ -162,6 +174,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         and not call.excinfo.errisinstance(pytest.skip.Exception)
     ):
         item.config.stash[_OTHER_FAILURES_KEY] = item.config.stash.get(_OTHER_FAILURES_KEY, 0) + 1
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """``--archive`` that no collected scenario takes is an error, never silently ignored."""
+    if not session.config.getoption("--archive"):
+        return
+    files = {item.parent for item in session.items if isinstance(item, DrillStep)}
+    if not any(isinstance(f, ScenarioFile) and f.lane_cls and f.lane_cls.accepts_archive for f in files):
+        raise pytest.UsageError(
+            "--archive: none of the selected scenarios drills an archive (portable-export scenarios do); "
+            "name one, e.g. scenarios/weekly/portable-archive.yaml"
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

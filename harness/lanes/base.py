@@ -40,6 +40,14 @@ class Lane:
     steps: ClassVar[tuple[StepSpec, ...]] = ()
     #: Rows of the reference dataset when neither ``source.dataset`` nor ``--dataset-rows`` says.
     default_dataset_rows: ClassVar[int] = 10_000
+    #: Whether ``drill run --archive URI`` applies to the lane (it then drills that archive).
+    accepts_archive: ClassVar[bool] = False
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, options: RunOptions) -> type[Lane]:
+        """The class that runs ``scenario`` under ``options``: a lane with modes whose steps differ
+        returns the mode's class (its steps are what the plugin collects); others return ``cls``."""
+        return cls
 
     def __init__(self, scenario: Scenario, options: RunOptions, evidence: Evidence) -> None:
         self.scenario = scenario

@@ -149,9 +149,16 @@ def locate_newest(s3: Any, uri: S3Uri, now: datetime | None = None) -> Located:
             f"s3://{uri.bucket}/{newest.key}: its generated-at {utc_iso(newest_time)} lies in the future; "
             "refusing to pick it as the newest archive (a misnamed object or a wrong clock)"
         )
+    head = S3ObjectStore(s3, uri.bucket).head(
+        newest.key, what=f"S3 HeadObject s3://{uri.bucket}/{newest.key}"
+    )
+    if head is None:
+        raise VerificationFailed(
+            f"s3://{uri.bucket}/{newest.key}: listed, then gone before it could be pinned"
+        )
     return Located(
         how="newest under prefix",
-        uri=S3Uri(uri.bucket, newest.key),
+        uri=S3Uri(uri.bucket, newest.key, head.version_id),  # pinned: the fetch reads this version
         generated_at=newest_time,
         candidates=len(dated),
         ignored=ignored,

@@ -23,6 +23,7 @@ from harness.portable.restore import PRODUCTION, RestoreResult, apply_schema, de
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
+from harness.scenario import RunOptions, Scenario
 from harness.smoke import SmokeResult, run_smoke
 
 SOURCE_DB = "drill_source"
@@ -48,7 +49,8 @@ def compare_manifests(source: dict[str, Any], restored: dict[str, Any]) -> dict[
 
 
 class PortableExportLane(Lane):
-    steps: ClassVar = (
+    accepts_archive: ClassVar[bool] = True
+    steps: ClassVar[tuple[StepSpec, ...]] = (
         StepSpec("seed"),
         StepSpec("export", needs=("seed",)),
         StepSpec("archive", needs=("export",)),
@@ -76,6 +78,15 @@ class PortableExportLane(Lane):
     comparison: dict[str, Any]
     offsite: OffsiteSession | None = None
 
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, options: RunOptions) -> type[Lane]:
+        """Archive mode (``source.archive`` or ``drill run --archive``) drills an existing archive."""
+        if scenario.source.archive is not None or options.archive:
+            from harness.portable.archive_lane import PortableArchiveLane
+
+            return PortableArchiveLane
+        return cls
+
     def parse_options(self) -> PortableOptions:
         return parse_options(
             self.scenario.options,
@@ -93,7 +104,8 @@ class PortableExportLane(Lane):
         if settings is None:
             raise StepSkipped("the scenario has no options.offsite; the archive stays local")
         if self.offsite is None:
-            self.offsite = OffsiteSession(settings, self.stack, self.options.aws_provider)
+            shared = self.options.extra.get("aws_endpoint")  # a drill this lane stands in for
+            self.offsite = OffsiteSession(settings, self.stack, self.options.aws_provider, endpoint=shared)
         return self.offsite
 
     def _contract(self) -> Contract:
