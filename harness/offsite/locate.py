@@ -124,38 +124,93 @@ def archive_uri(text: str, version_id: str | None) -> S3Uri:
 
 
 def locate_newest(s3: Any, uri: S3Uri, now: datetime | None = None) -> Located:
-    """The newest archive under the prefix ``uri``; VerificationFailed when there is none."""
-    prefix = uri.key
-    objects = list_objects(s3, uri.bucket, prefix)
+    """The newest archive under the prefix ``uri`` (by the generated-at in its key), its version
+    pinned; VerificationFailed when there is none."""
+    objects = list_objects(s3, uri.bucket, uri.key)
     dated = [(when, o) for o in objects if (when := archive_time(o.key)) is not None]
-    ignored = len(objects) - len(dated)
+    hint = "expected keys like <prefix>/<environment>/<YYYY-MM-DD>/<name>-<YYYYMMDDTHHMMSSZ>.tar.gz"
+    return _newest(s3, uri, dated, len(objects) - len(dated), now, "archive", hint)
+
+
+#: Time stamps a dump's file name may carry (UTC): compact, extended, or a date (taken as midnight,
+#: so its age is never under-stated). RE2: linear time on untrusted names.
+_NAME_STAMPS = (
+    (re2.compile(r"\d{8}T\d{6}Z"), "%Y%m%dT%H%M%SZ"),
+    (re2.compile(r"\d{4}-\d{2}-\d{2}T\d{2}[:-]\d{2}[:-]\d{2}Z"), "%Y-%m-%dT%H:%M:%SZ"),
+    (re2.compile(r"\d{4}-\d{2}-\d{2}"), "%Y-%m-%d"),
+)
+
+
+def _stamps(pattern: Any, name: str) -> list[str]:
+    """Matches of ``pattern`` in ``name`` not touching other digits (or a ``T``: a date that begins
+    a longer stamp is not a date on its own)."""
+    found = []
+    for match in pattern.finditer(name):
+        before = name[match.start() - 1] if match.start() else ""
+        after = name[match.end()] if match.end() < len(name) else ""
+        if not before.isdigit() and not after.isdigit() and after != "T":
+            found.append(match.group(0))
+    return found
+
+
+def name_time(name: str) -> datetime | None:
+    """The UTC time stamp in a file name: the first form found exactly once (a name with two stamps
+    of that form is ambiguous: None), or None."""
+    for pattern, form in _NAME_STAMPS:
+        found = _stamps(pattern, name)
+        if len(found) > 1:
+            return None
+        if found:
+            stamp = found[0]
+            if "T" in stamp and "-" in stamp.split("T", 1)[1]:  # 02-00-00Z -> 02:00:00Z
+                day, clock = stamp.split("T", 1)
+                stamp = f"{day}T{clock.replace('-', ':')}"
+            try:
+                return datetime.strptime(stamp, form).replace(tzinfo=UTC)
+            except ValueError:
+                return None
+    return None
+
+
+def locate_newest_named(s3: Any, uri: S3Uri, now: datetime | None = None, what: str = "dump") -> Located:
+    """The newest object under the prefix ``uri`` by the UTC time stamp in its file name (names
+    without one are counted, never named), its version pinned."""
+    objects = list_objects(s3, uri.bucket, uri.key)
+    dated = [(when, o) for o in objects if (when := name_time(o.key.rsplit("/", 1)[-1])) is not None]
+    hint = "expected file names carrying a UTC time, like nightly-20261201T020000Z.dump or db-2026-12-01.dump"
+    return _newest(s3, uri, dated, len(objects) - len(dated), now, what, hint)
+
+
+def _newest(
+    s3: Any,
+    uri: S3Uri,
+    dated: list[tuple[datetime, ListedObject]],
+    ignored: int,
+    now: datetime | None,
+    what: str,
+    hint: str,
+) -> Located:
     if not dated:
-        more = f" ({ignored} other object(s) that are not archives, names withheld)" if ignored else ""
-        raise VerificationFailed(
-            f"{uri}: no archive under the prefix{more}; expected keys like "
-            "<prefix>/<environment>/<YYYY-MM-DD>/<name>-<YYYYMMDDTHHMMSSZ>.tar.gz"
-        )
+        more = f" ({ignored} other object(s), names withheld)" if ignored else ""
+        raise VerificationFailed(f"{uri}: no {what} under the prefix{more}; {hint}")
     dated.sort(key=lambda pair: (pair[0], pair[1].key), reverse=True)
     newest_time, newest = dated[0]
     ties = [o.key for when, o in dated[1:] if when == newest_time]
     if ties:
+        shown = (newest.key, ties[0]) if what == "archive" else ("names withheld",)
         raise ConfigError(
-            f"{uri}: {len(ties) + 1} archives share the newest generated-at {utc_iso(newest_time)} "
-            f"({newest.key}, {ties[0]}); narrow the prefix to one environment and name"
+            f"{uri}: {len(ties) + 1} {what}s share the newest time {utc_iso(newest_time)} "
+            f"({', '.join(shown)}); narrow the prefix"
         )
-    moment = now or datetime.now(UTC)
-    if newest_time > moment + FUTURE_SKEW:
+    if newest_time > (now or datetime.now(UTC)) + FUTURE_SKEW:
         raise VerificationFailed(
-            f"s3://{uri.bucket}/{newest.key}: its generated-at {utc_iso(newest_time)} lies in the future; "
-            "refusing to pick it as the newest archive (a misnamed object or a wrong clock)"
+            f"s3://{uri.bucket}/{newest.key}: its time {utc_iso(newest_time)} lies in the future; refusing "
+            f"to pick it as the newest {what} (a misnamed object or a wrong clock)"
         )
-    head = S3ObjectStore(s3, uri.bucket).head(
-        newest.key, what=f"S3 HeadObject s3://{uri.bucket}/{newest.key}"
-    )
+    where = f"s3://{uri.bucket}/{newest.key}"
+    head = S3ObjectStore(s3, uri.bucket).head(newest.key, what=f"S3 HeadObject {where}")
     if head is None:
-        raise VerificationFailed(
-            f"s3://{uri.bucket}/{newest.key}: listed, then gone before it could be pinned"
-        )
+        raise VerificationFailed(f"{where}: listed, then gone before its version could be pinned")
     return Located(
         how="newest under prefix",
         uri=S3Uri(uri.bucket, newest.key, head.version_id),  # pinned: the fetch reads this version

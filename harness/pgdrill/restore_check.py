@@ -16,6 +16,7 @@ from psycopg import sql
 from harness.dataset.chain import ChainCheck, ChainSpec, explain_break, verify_chain
 from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.lanes.base import Lane, StepSpec
+from harness.offsite.freshness import Freshness, freshness
 from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import CanarySpec, RestoreCheckOptions
@@ -27,6 +28,7 @@ from harness.smoke import SmokeResult, run_smoke
 
 if TYPE_CHECKING:
     from harness.offsite.fetch import FetchResult
+    from harness.offsite.locate import Located
 
 RESTORE_DB = "restore_check"
 _USER_SCHEMAS = (
@@ -38,6 +40,7 @@ _USER_SCHEMAS = (
 class RestoreCheckLane(Lane):
     steps: ClassVar = (
         StepSpec("inspect"),
+        StepSpec("freshness", needs=("inspect",)),
         StepSpec("restore", needs=("inspect",)),
         StepSpec("row-counts", data_proving=True, needs=("restore",)),
         StepSpec("smoke", data_proving=True, needs=("restore",)),
@@ -47,7 +50,9 @@ class RestoreCheckLane(Lane):
 
     info: DumpInfo
     uri: str | None = None  # the s3:// object the dump was fetched from
+    located: Located | None = None  # how it was chosen, for an s3:// prefix (the newest dump)
     fetched: FetchResult | None = None  # and what was fetched (version id, checks)
+    fresh: Freshness
     db: Database
     snapshot: Snapshot
     restored: RestoreRun
@@ -68,10 +73,27 @@ class RestoreCheckLane(Lane):
         if text.startswith("s3://"):
             from harness.offsite.fetch import fetch_uri_result  # checksum-verified, atomic download
 
+            if text.endswith("/") or "/" not in text[len("s3://") :]:
+                self.located = self._newest_dump(text)
+                text = (
+                    f"{self.located.uri}?versionId={self.located.uri.version_id}"
+                    if (self.located.uri and self.located.uri.version_id)
+                    else str(self.located.uri)
+                )
             self.uri = text
             self.fetched = fetch_uri_result(text, self.make_work_dir(), provider=self.options.aws_provider)
             return self.fetched.path
         return Path(text).resolve() if given else self.scenario.resolve(text)
+
+    def _newest_dump(self, text: str) -> Located:
+        """The newest dump under an ``s3://`` prefix, by the UTC time stamp in its file name."""
+        from harness.aws.oneoff import endpoint_for
+        from harness.offsite.client import s3_client
+        from harness.offsite.keys import parse_s3_uri
+        from harness.offsite.locate import locate_newest_named
+
+        with endpoint_for(self.options.aws_provider) as endpoint:
+            return locate_newest_named(s3_client(endpoint), parse_s3_uri(text))
 
     def _bindir(self) -> Path:
         return find_bindir(self.role("source").bindir)
@@ -85,6 +107,18 @@ class RestoreCheckLane(Lane):
             f"{fetched}{i.path.name}: custom-format dump of PostgreSQL {i.dumped_from.split()[0]}, "
             f"{i.toc_entries} TOC entries, {len(i.data_tables)} tables with data, {i.size_bytes} bytes"
         )
+
+    def step_freshness(self) -> str:
+        """The dump's own creation time (its header) against ``objectives.max_backup_age_seconds``."""
+        created = self.info.created_at
+        bound = self.scenario.objectives.max_backup_age_seconds
+        if created is None:
+            if bound is None:
+                raise StepSkipped("the dump's header carries no creation time, and no max age is set")
+            raise VerificationFailed(f"{self.info.path.name}: the dump's header carries no creation time")
+        name = str(self.located.uri) if self.located and self.located.uri else self.uri or str(self.info.path)
+        self.fresh = freshness(name, created, bound, time_means="'Archive created at' in the dump's header")
+        return self.fresh.judge()
 
     def step_restore(self) -> str:
         db = create_database(self.cluster().database(), RESTORE_DB).with_environment("scratch")
@@ -209,6 +243,10 @@ class RestoreCheckLane(Lane):
             "extra": {"pg_restore_check": section},
             "measurements": restore_measurements(self.objective, run, created, "its archive creation time"),
         }
+        if hasattr(self, "fresh"):
+            out["measurements"]["freshness"] = self.fresh.to_dict()
+        if self.located is not None:
+            section["locate"] = self.located.to_dict()
         if hasattr(self, "info"):
             out["source"] = {
                 "archive": {
