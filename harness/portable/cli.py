@@ -167,13 +167,12 @@ def _restore_evidence(
     validated.message = f"{report.records_checked} records checked, {report.error_count} finding(s)"
     restored = evidence.add_step("restore", data_proving=False)
     if result is not None:
-        restored.status, restored.message = (
-            PASSED,
-            f"inserted {sum(result.inserted.values())}, updated " + str(sum(result.updated.values())),
-        )
+        written = (sum(result.inserted.values()), sum(result.updated.values()))
+        restored.status, restored.message = PASSED, f"inserted {written[0]}, updated {written[1]}"
+    elif error is not None:
+        restored.status, restored.message = ERROR, first_line(error)
     else:
-        restored.status = SKIPPED if error is None else "error"
-        restored.message = first_line(error) if error is not None else "not run"
+        restored.status = SKIPPED
     evidence.sections.update(
         source={"archive": {"uri": str(args.export)}},
         target={"environment": target.environment, "database": target.describe()},
