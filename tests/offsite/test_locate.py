@@ -1,0 +1,201 @@
+"""Locating the archive a drill reads, on a real moto server: the newest by the generated-at in its
+key (never by LastModified, never by content), explicit keys and pinned versions, and freshness."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.archive import ArchiveInfo, create_archive
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
+from harness.offsite.freshness import freshness, human
+from harness.offsite.keys import S3Uri
+from harness.offsite.locate import archive_time, locate, locate_newest, locate_newest_named, name_time
+from harness.portable.export import ExportResult
+from tests.offsite.conftest import PREFIX, posture, upload
+
+
+def archive_at(reference_export: ExportResult, tmp_path: Path, generated_at: str) -> ArchiveInfo:
+    """A real archive of the reference export whose manifest says ``generated_at``."""
+    export = tmp_path / f"export-{generated_at.replace(':', '')}"
+    shutil.copytree(reference_export.directory, export)
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest["generated_at"] = generated_at
+    (export / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return create_archive(export, tmp_path / f"{export.name}.tar.gz")
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_newest_is_chosen_by_the_time_in_the_key_not_by_upload_order(
+    s3: Any, bucket: str, reference_export: ExportResult, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    newest = archive_at(reference_export, tmp_path, iso(now - timedelta(hours=1)))
+    older = archive_at(reference_export, tmp_path, iso(now - timedelta(days=2)))
+    report = posture(s3, bucket)
+    kept = upload(s3, bucket, newest, report=report)
+    time.sleep(1.1)  # the older archive is uploaded last: LastModified would pick it
+    upload(s3, bucket, older, report=report)
+    s3.put_object(Bucket=bucket, Key=f"{PREFIX}/README-api_key=AKIAIOSFODNN7EXAMPLE.txt", Body=b"x")
+    located = locate_newest(s3, S3Uri(bucket, f"{PREFIX}/"))
+    assert located.uri is not None
+    assert located.uri.key == kept.uri.key
+    assert located.uri.version_id == kept.version_id  # pinned at locate time
+    assert located.candidates == 2
+    assert located.ignored == 1
+    assert located.older == (upload_key(older, now - timedelta(days=2)),)
+    assert "AKIA" not in json.dumps(located.to_dict())  # an ignored key is counted, never named
+
+
+def upload_key(_: ArchiveInfo, moment: datetime) -> str:
+    return f"{PREFIX}/drill/{moment:%Y-%m-%d}/portable-export-{moment:%Y%m%dT%H%M%SZ}.tar.gz"
+
+
+def test_an_empty_prefix_fails_and_says_what_keys_it_expects(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key=f"{PREFIX}/notes.txt", Body=b"not an archive")
+    with pytest.raises(VerificationFailed, match=r"no archive under the prefix \(1 other object") as err:
+        locate_newest(s3, S3Uri(bucket, f"{PREFIX}/"))
+    assert "notes.txt" not in str(err.value)
+    with pytest.raises(VerificationFailed, match="no archive under the prefix; expected keys like"):
+        locate_newest(s3, S3Uri(bucket, "nothing-here/"))
+
+
+def test_two_archives_with_the_same_newest_time_are_refused(s3: Any, bucket: str) -> None:
+    for environment in ("blue", "green"):
+        key = f"{PREFIX}/{environment}/2026-01-31/portable-export-20260131T020000Z.tar.gz"
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="2 archives share the newest time 2026-01-31T02:00:00Z"):
+        locate_newest(s3, S3Uri(bucket, f"{PREFIX}/"), now)
+
+
+def test_a_key_dated_in_the_future_is_never_picked(s3: Any, bucket: str) -> None:
+    s3.put_object(
+        Bucket=bucket, Key=f"{PREFIX}/drill/2099-01-01/portable-export-20990101T000000Z.tar.gz", Body=b"x"
+    )
+    with pytest.raises(VerificationFailed, match="lies in the future"):
+        locate_newest(s3, S3Uri(bucket, f"{PREFIX}/"))
+
+
+def test_an_explicit_key_and_a_pinned_version(
+    s3: Any, bucket: str, archive: ArchiveInfo, tmp_path: Path
+) -> None:
+    first = upload(s3, bucket, archive)
+    located = locate(s3, str(first.uri), first.version_id, tmp_path)
+    assert located.how == "explicit key"
+    assert located.uri == S3Uri(bucket, first.uri.key, first.version_id)
+    s3.delete_object(Bucket=bucket, Key=first.uri.key, VersionId=first.version_id)
+    with pytest.raises(
+        VerificationFailed, match=f"the pinned version {first.version_id} is not in the bucket"
+    ):
+        locate(s3, f"{first.uri}?versionId={first.version_id}", None, tmp_path)
+    with pytest.raises(VerificationFailed, match="no such archive in the bucket"):
+        locate(s3, str(first.uri), None, tmp_path)
+
+
+def test_bad_archive_uris_are_configuration_errors(s3: Any, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="two different version ids"):
+        locate(s3, "s3://some-bucket/a/b.tar.gz?versionId=1", "2", tmp_path)
+    with pytest.raises(ConfigError, match="name a key, not a prefix"):
+        locate(s3, "s3://some-bucket/prefix/", "1", tmp_path)
+    with pytest.raises(ConfigError, match="version_id applies to s3:// keys only"):
+        locate(None, "local.tar.gz", "1", tmp_path)
+    with pytest.raises(VerificationFailed, match="no such archive file"):
+        locate(None, "missing.tar.gz", None, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (
+            "portable-export/production/2026-01-31/portable-export-20260131T020000Z.tar.gz",
+            "2026-01-31T02:00:00",
+        ),
+        ("a/b/c/production/2026-01-31/nightly-20260131T235959Z.tar.gz", "2026-01-31T23:59:59"),
+        (
+            "portable-export/production/2026-02-01/portable-export-20260131T020000Z.tar.gz",
+            None,
+        ),  # date folder lies
+        ("portable-export/production/2026-01-31/portable-export-20260131T020000Z.tar", None),
+        ("portable-export/Production/2026-01-31/portable-export-20260131T020000Z.tar.gz", None),
+        ("portable-export/production/2026-13-31/portable-export-20261331T020000Z.tar.gz", None),
+        ("production/2026-01-31/portable-export-20260131T020000Z.tar.gz", None),  # no prefix label
+    ],
+)
+def test_archive_time_reads_only_the_key_grammar(key: str, expected: str | None) -> None:
+    found = archive_time(key)
+    assert (found.strftime("%Y-%m-%dT%H:%M:%S") if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("nightly-20261201T020000Z.dump", "2026-12-01T02:00:00"),
+        ("app_2026-12-01T02-30-00Z.dump", "2026-12-01T02:30:00"),
+        ("app 2026-12-01T02:30:00Z.dump", "2026-12-01T02:30:00"),
+        ("db-2026-12-01.dump", "2026-12-01T00:00:00"),  # midnight: the age is never under-stated
+        ("a-20261201T020000Z-20261202T020000Z.dump", None),  # two stamps: ambiguous
+        ("2026-12-01-2026-12-02.dump", None),
+        ("v1.2.3.dump", None),
+        ("120261201T020000Z.dump", None),
+        ("db-2026-02-30.dump", None),
+    ],
+)
+def test_name_time_finds_exactly_one_utc_stamp(name: str, expected: str | None) -> None:
+    found = name_time(name)
+    assert (found.strftime("%Y-%m-%dT%H:%M:%S") if found else None) == expected
+
+
+def test_the_newest_dump_under_a_prefix(s3: Any, bucket: str) -> None:
+    for name in ("db-20261130T020000Z.dump", "db-20261201T020000Z.dump", "db-latest.dump"):
+        s3.put_object(Bucket=bucket, Key=f"dumps/{name}", Body=b"PGDMP", ChecksumAlgorithm="SHA256")
+    located = locate_newest_named(s3, S3Uri(bucket, "dumps/"), datetime(2026, 12, 2, tzinfo=UTC))
+    assert located.uri is not None
+    assert located.uri.key == "dumps/db-20261201T020000Z.dump"
+    assert located.uri.version_id
+    assert (located.candidates, located.ignored) == (2, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_key_and_name_parsers_never_crash_on_any_text(text: str) -> None:
+    archive_time(text)
+    name_time(text)
+
+
+def test_key_and_name_parsers_are_linear_on_adversarial_1mb_inputs() -> None:
+    for text in ("a/" * 500_000, "2026-12-01" * 100_000, "20261201T" * 110_000, "a-" * 500_000 + ".tar.gz"):
+        started = time.perf_counter()
+        archive_time(text)
+        name_time(text)
+        assert time.perf_counter() - started < 5.0  # generous: linear time, RE2
+
+
+def test_freshness_passes_fails_and_reports() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    fresh = freshness("backup A", now - timedelta(hours=3), 90000, now=now)
+    assert fresh.judge() == "fresh: the newest backup backup A is 3h old (10800s), within 1d 1h (90000s)"
+    assert fresh.to_dict()["met"] is True
+    stale = freshness("backup B", now - timedelta(hours=26, minutes=5), 90000, now=now)
+    with pytest.raises(
+        VerificationFailed, match=r"stale: the newest backup backup B is 1d 2h 5m old \(93900s\)"
+    ):
+        stale.judge()
+    assert stale.to_dict()["met"] is False
+    with pytest.raises(StepSkipped, match="reported, not judged"):
+        freshness("backup C", now, None, now=now).judge()
+    with pytest.raises(VerificationFailed, match="lies in the future"):
+        freshness("backup D", now + timedelta(hours=1), 90000, now=now).judge()
+    assert human(0) == "0s"
+    assert human(3661) == "1h 1m 1s"
