@@ -311,6 +311,7 @@ class PgBackRest:
     def restore_command(self, data: Path) -> str:
         """The restored server's ``restore_command``: ``archive-get`` (paths from :meth:`server_env`)."""
         args = [*self.base_args(), "--reset-pg1-host", f"--repo={self.repo}", f"--pg1-path={data}"]
+        args.append("--log-level-console=info")  # "unable to find <segment> in the archive" is info
         quoted = " ".join(shlex.quote(a).replace("%", "%%") for a in args)
         return f'{quoted} archive-get %f "%p"'
 

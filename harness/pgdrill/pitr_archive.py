@@ -83,6 +83,7 @@ class PitrArchiveLane(Lane):
     smoke_results: list[SmokeResult]
     found: dict[str, Any]
     gap_check: dict[str, Any]
+    replayed: list[str]  # WAL files restore_command delivered (from the server log)
 
     def parse_options(self) -> PitrArchiveOptions:
         return PitrArchiveOptions.parse(self.scenario.options, str(self.scenario.path))
@@ -192,7 +193,10 @@ class PitrArchiveLane(Lane):
             newest = source.repo.newest()
             self.major, self.backup_time = source.major, chosen.stopped
             self.backup_name = f"pgBackRest backup {chosen.label} (stanza {source.backrest.stanza})"
-            self.fresh_backup = (f"pgBackRest backup {newest.label}", newest.stopped)
+            self.fresh_backup = (
+                f"pgBackRest backup {newest.label} (stanza {source.backrest.stanza})",
+                newest.stopped,
+            )
             count = len(source.repo.backups)
             return (
                 f"{count} backup(s) in stanza {source.backrest.stanza}; restoring {chosen.label} "
@@ -317,7 +321,7 @@ class PitrArchiveLane(Lane):
             conn.execute("SELECT count(*) FROM pg_class")
         self.rto_seconds = time.perf_counter() - self.restore_clock
         self.recovered_at = datetime.now(UTC)
-        replayed = self.restored.restored_from_archive()
+        self.replayed = replayed = self.restored.restored_from_archive()  # the log goes with the cluster
         to = format_target(self.target) if self.target else "the end of the archive"
         return (
             f"recovered to {to} and promoted in {self.rto_seconds:.2f}s from the restore start; "
@@ -447,7 +451,7 @@ class PitrArchiveLane(Lane):
         if hasattr(self, "restored"):
             section["restored"] = {
                 **self.restored.describe(),
-                "wal_restored_from_archive": self.restored.restored_from_archive(),
+                "wal_restored_from_archive": getattr(self, "replayed", []),
             }
         if self.stand_in is not None:
             s = self.stand_in
