@@ -12,9 +12,6 @@ also proves exactly the rows committed before the target came back.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,26 +25,15 @@ from harness.offsite.freshness import Freshness, freshness
 from harness.offsite.keys import is_s3_uri
 from harness.pgdrill.base_archive import BaseBackupSource
 from harness.pgdrill.options import PitrArchiveOptions
-from harness.pgdrill.pgbackrest import PgBackRest, PgBackRestSource
+from harness.pgdrill.pgbackrest import PgBackRestSource
+from harness.pgdrill.pitr_sources import first_gap, open_source
 from harness.pgdrill.standin import MARKS, STAND_IN_DB, StandIn, full_backup, pgbackrest_stand_in
 from harness.postgres.binaries import bindir_for_major, pg_free_env
-from harness.postgres.embedded import service_account
 from harness.postgres.foreign import ForeignCluster, data_major, foreign_cluster
 from harness.postgres.process import run_tool
-from harness.postgres.recovery import format_target, segment_range, target_settings
+from harness.postgres.recovery import format_target, target_settings
 from harness.scenario import HeartbeatSpec
 from harness.smoke import SmokeResult, run_smoke
-
-
-def first_gap(start: str, present: list[str], size: int) -> tuple[str, int] | None:
-    """The first segment missing between ``start`` and the newest ``present`` one on its timeline,
-    with how many are missing in all; None when the archive is continuous."""
-    names = sorted(n for n in present if n[:8] == start[:8] and n >= start)
-    if not names:
-        return (start, 1)
-    have = set(names)
-    missing = [s for s in segment_range(start, names[-1], size) if s not in have]
-    return (missing[0], len(missing)) if missing else None
 
 
 class PitrArchiveLane(Lane):
@@ -99,69 +85,12 @@ class PitrArchiveLane(Lane):
         target: datetime | None = self.opts.target
         return target
 
-    def _scratch(self) -> Path:
-        """Where pgBackRest's lock/log/spool and fetched files go: a private temporary directory the
-        server account owns (pgBackRest and restore_command run as it), removed with the lane."""
-        if not hasattr(self, "_scratch_dir"):
-            self._scratch_dir = Path(tempfile.mkdtemp(prefix="drill-src-"))
-            self.stack.callback(shutil.rmtree, self._scratch_dir, ignore_errors=True)
-            account = self._account()
-            if account:
-                os.chown(self._scratch_dir, *account)
-        return self._scratch_dir
-
-    @staticmethod
-    def _account() -> tuple[int, int] | None:
-        return service_account()
-
     def _source(self) -> PgBackRestSource | BaseBackupSource:
         if not hasattr(self, "source"):
-            opts: PitrArchiveOptions = self.opts
-            if opts.pgbackrest is not None:
-                raw = opts.pgbackrest
-                config = self.stand_in.config if self.stand_in else self._config_path(raw.get("config"))
-                backrest = PgBackRest(
-                    self.stand_in.stanza if self.stand_in else str(raw.get("stanza", "drill")),
-                    self._scratch(),
-                    config=config,
-                    repo=int(raw.get("repo", 1)),
-                    account=self._account(),
-                )
-                self.source = PgBackRestSource(backrest)
-            else:
-                raw = opts.base_backup or {}
-                self.source = BaseBackupSource(
-                    str(raw["backup"]),
-                    str(raw["wal"]),
-                    base=self.scenario.path.parent,
-                    scratch=self._scratch(),
-                    s3=self._s3_factory(raw.get("aws")),
-                )
+            self.source = open_source(
+                self.opts, self.stand_in, self.scenario, self.stack, self.options.aws_provider
+            )
         return self.source
-
-    def _config_path(self, text: str | None) -> Path | None:
-        if text is None:
-            return None
-        path = Path(text) if Path(text).is_absolute() else self.scenario.resolve(text)
-        if not path.is_file():
-            raise ConfigError(f"{self.scenario.path}: options.pgbackrest.config: {path} does not exist")
-        return path
-
-    def _s3_factory(self, aws: dict[str, Any] | None) -> Any:
-        def client() -> Any:
-            from harness.aws.providers import aws_endpoint, resolve_provider
-            from harness.offsite.client import s3_client
-
-            raw = aws or {}
-            provider = resolve_provider(self.options.aws_provider, raw.get("provider"))
-            if not hasattr(self, "_s3"):
-                endpoint = self.stack.enter_context(
-                    aws_endpoint(provider, region=raw.get("region"), url=raw.get("endpoint_url"))
-                )
-                self._s3 = s3_client(endpoint)
-            return self._s3
-
-        return client
 
     # -- steps ----------------------------------------------------------------------------------
     def step_stand_in(self) -> str:

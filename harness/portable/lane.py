@@ -23,6 +23,7 @@ from harness.portable.restore import PRODUCTION, RestoreResult, apply_schema, de
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
+from harness.registry import load
 from harness.scenario import RunOptions, Scenario
 from harness.smoke import SmokeResult, run_smoke
 
@@ -82,9 +83,8 @@ class PortableExportLane(Lane):
     def for_scenario(cls, scenario: Scenario, options: RunOptions) -> type[Lane]:
         """Archive mode (``source.archive`` or ``drill run --archive``) drills an existing archive."""
         if scenario.source.archive is not None or options.archive:
-            from harness.portable.archive_lane import PortableArchiveLane
-
-            return PortableArchiveLane
+            archive_lane: type[Lane] = load("harness.portable.archive_lane:PortableArchiveLane")
+            return archive_lane  # by name: the archive lane is a subclass of this one
         return cls
 
     def parse_options(self) -> PortableOptions:

@@ -8,26 +8,22 @@ against real AWS (the drilling lane refuses) and its work files go with the dril
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.aws.endpoint import AwsEndpoint
 from harness.errors import ConfigError, ProviderError
 from harness.evidence import PASSED
 from harness.lanes.runner import run_step, start
+from harness.portable.lane import PortableExportLane
 from harness.portable.options import StandIn
 from harness.scenario import load_scenario
-
-if TYPE_CHECKING:
-    from harness.portable.archive_lane import PortableArchiveLane
 
 #: The production writer's steps: what a nightly export job does.
 WRITER_STEPS = ("seed", "export", "archive", "posture", "upload")
 
 
-def run_stand_in(drill: PortableArchiveLane, spec: StandIn, endpoint: AwsEndpoint) -> dict[str, Any]:
+def run_stand_in(drill: PortableExportLane, spec: StandIn, endpoint: AwsEndpoint) -> dict[str, Any]:
     """Run the stand-in scenario's writer steps against ``endpoint``; returns what it wrote."""
-    from harness.portable.lane import PortableExportLane
-
     path = drill.scenario.resolve(spec.scenario)
     scenario = load_scenario(path)
     where = f"{drill.scenario.path}: options.stand_in.scenario"

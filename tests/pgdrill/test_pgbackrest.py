@@ -100,7 +100,7 @@ def test_a_team_repository_is_restored_by_pgbackrest_to_the_target_and_never_tou
     repository: Repository, tmp_path: Path
 ) -> None:
     before = tree_state(repository.root)
-    lane, doc = run(team_scenario(tmp_path, repository, "team"), tmp_path)
+    _, doc = run(team_scenario(tmp_path, repository, "team"), tmp_path)
     assert doc["verdict"] == "verified", doc["reason"]
     status = statuses(doc)
     assert status.pop("stand-in") == "skipped" and status.pop("verify-target") == "skipped"
@@ -269,7 +269,7 @@ def test_pgbackrest_info_is_parsed_field_by_field_and_hostile_shapes_are_refused
         parse_info(json.dumps(broken), "main")
     broken = json.loads(json.dumps(INFO))
     broken[0]["backup"][0]["timestamp"]["stop"] = "yesterday"
-    with pytest.raises(ProviderError, match="unexpected backup.0.timestamp.stop|unexpected timestamp.stop"):
+    with pytest.raises(ProviderError, match=r"unexpected timestamp\.stop"):
         parse_info(json.dumps(broken), "main")
     broken = json.loads(json.dumps(INFO))
     broken[0]["backup"][0]["error"] = True  # pgBackRest found checksum errors while backing up
