@@ -67,3 +67,14 @@ def test_production_restore_is_dispatch_only_protected_and_ordered() -> None:
     for step in job["steps"]:
         if "uses" in step:
             assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]  # pinned by commit SHA
+
+
+def test_ci_installs_pgbackrest_then_runs_the_readme_test_command() -> None:
+    script = (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    command = "python -m pip install -e '.[test]' && python -m pytest"
+    assert command in readme
+    lines = [line.strip() for line in script.splitlines() if line.strip() and not line.startswith("#")]
+    assert lines[-1] == command  # the README's test command, last
+    install = next(i for i, line in enumerate(lines) if "apt-get install -y pgbackrest" in line)
+    assert "apt-get update &&" in lines[install] and install < len(lines) - 1
