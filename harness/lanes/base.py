@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.evidence import Evidence
 from harness.postgres.database import Database
 from harness.postgres.embedded import EmbeddedCluster, EmbeddedProvider
@@ -139,6 +139,22 @@ class Lane:
             "met": None if measured is None or goal is None else measured <= goal,
             "definition": definition,
         }
+
+    def judge_objectives(self, measured: dict[str, float | None]) -> str:
+        """The ``objectives`` step: each measured RTO/RPO (``measured["rto"|"rpo"]``) against the
+        scenario's objective; VerificationFailed naming every one missed, StepSkipped without any."""
+        goals = self.scenario.objectives
+        if goals.rto_seconds is None and goals.rpo_seconds is None:
+            raise StepSkipped("the scenario sets no objectives")
+        missed: list[str] = []
+        met: list[str] = []
+        for key in ("rto", "rpo"):
+            goal, value = goals.get(key), measured.get(key)
+            if goal is not None and value is not None:
+                (met if value <= goal else missed).append(f"{key.upper()} {value:.1f}s vs {goal:g}s")
+        if missed:
+            raise VerificationFailed("objective missed: " + ", ".join(missed))
+        return "met: " + ", ".join(met)
 
     def make_work_dir(self) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ from harness.errors import ArchiveError, ConfigError, VerificationFailed
 from harness.offsite.fetch import fetch_archive
 from harness.offsite.keys import S3Uri, is_s3_uri, parse_s3_uri
 from harness.offsite.locate import list_keys
-from harness.pgdrill.wal_files import extract_tree, gunzip_file, hand_over
+from harness.pgdrill.wal_files import extract_tree, gunzip_file
+from harness.postgres.process import hand_over
 from harness.postgres.recovery import SEGMENT, WAL_FILE, label_time, parse_backup_label, quoted_path
 
 _TARS = (".tar", ".tar.gz", ".tgz")

@@ -297,20 +297,7 @@ class PitrLane(Lane):
         return max(0.0, (self.target - self.backup.started_at).total_seconds())
 
     def step_objectives(self) -> str:
-        objectives = self.scenario.objectives
-        if objectives.rto_seconds is None and objectives.rpo_seconds is None:
-            raise StepSkipped("the scenario sets no objectives")
-        measured = {"rto": self.rto_seconds, "rpo": self._rpo()}
-        missed: list[str] = []
-        met: list[str] = []
-        for key in ("rto", "rpo"):
-            objective, value = objectives.get(key), measured[key]
-            if objective is None or value is None:
-                continue
-            (met if value <= objective else missed).append(f"{key.upper()} {value:.1f}s vs {objective:g}s")
-        if missed:
-            raise VerificationFailed("objective missed: " + ", ".join(missed))
-        return "met: " + ", ".join(met)
+        return self.judge_objectives({"rto": self.rto_seconds, "rpo": self._rpo()})
 
     # -- evidence -------------------------------------------------------------------------------
     def _rpo_section(self, rpo: float | None) -> dict[str, Any]:

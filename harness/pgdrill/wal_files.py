@@ -133,13 +133,3 @@ def gunzip_file(source: Path, dest: Path) -> tuple[str, int]:
     finally:
         tmp.unlink(missing_ok=True)
     return digest.hexdigest(), size
-
-
-def hand_over(path: Path, account: tuple[int, int] | None) -> None:
-    """Give a fetched tree to the server account (restore_command runs as it)."""
-    if not account:
-        return
-    for root, dirs, files in os.walk(path):
-        for name in (*dirs, *files):
-            os.chown(os.path.join(root, name), *account, follow_symlinks=False)
-    os.chown(path, *account)

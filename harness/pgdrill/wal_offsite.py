@@ -37,7 +37,8 @@ from harness.offsite.locate import list_keys
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings, load_settings
 from harness.offsite.upload import StoredObject, put_verified
-from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, hand_over, write_backup_tar
+from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, write_backup_tar
+from harness.postgres.process import hand_over
 from harness.postgres.recovery import SEGMENT, WAL_FILE, BaseBackup, archived_files, read_backup_label
 from harness.secrets import scan_text
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.archive import extract_archive
 from harness.clock import utc_iso
 from harness.dataset.heartbeat import HeartbeatResult, measure_heartbeat
-from harness.errors import ArchiveError, ConfigError, RefusedError, StepSkipped, VerificationFailed
+from harness.errors import ArchiveError, ConfigError, StepSkipped, VerificationFailed
 from harness.files import MANIFEST, sha256_file
 from harness.lanes.base import StepSpec
 from harness.offsite.fetch import FetchResult, fetch_archive
@@ -37,8 +37,7 @@ from harness.offsite.settings import OffsiteSettings
 from harness.offsite.upload import read_manifest
 from harness.portable.export import SourceInfo, export
 from harness.portable.lane import PortableExportLane, compare_manifests
-from harness.portable.restore import PRODUCTION, declared_environment, restore
-from harness.smoke import run_smoke
+from harness.smoke import judged, run_smoke
 
 
 class PortableArchiveLane(PortableExportLane):
@@ -206,20 +205,8 @@ class PortableArchiveLane(PortableExportLane):
         return f"extracted {self.located.where} safely into {self.extracted}"
 
     def step_restore(self) -> str:
-        target = self._target()
-        if declared_environment(target) == PRODUCTION:
-            raise RefusedError(
-                f"{target.label} is declared production; drills never restore into production "
-                "(use `drill restore --approve-production REF` for an approved human restore)"
-            )
-        self.restored = restore(target, self.contract, self.extracted, self.report)
-        self.restore_done = (time.perf_counter(), datetime.now(UTC))
         counts = self.manifest.get("entity_counts") or {}
-        total = sum(v for v in counts.values() if isinstance(v, int))
-        written = sum(self.restored.inserted.values()) + sum(self.restored.updated.values())
-        if written != total:
-            raise VerificationFailed(f"restore wrote {written} records but the manifest lists {total}")
-        return f"restored {written} records into {target.label} in {self.restored.seconds:.1f}s"
+        return self._restore_all(sum(v for v in counts.values() if isinstance(v, int)), "the manifest lists")
 
     def step_smoke(self) -> str:
         checks = self.scenario.data.get("smoke") or []
@@ -233,15 +220,12 @@ class PortableArchiveLane(PortableExportLane):
             raise StepSkipped(f"no smoke query applies to an archive drill{why}")
         self.smoke_results = run_smoke(self._target(), runnable, source=None)
         self.smoke_done = time.perf_counter()
-        failed = [r for r in self.smoke_results if not r.passed]
-        if failed:
-            raise VerificationFailed("; ".join(f"{r.name}: {r.detail}" for r in failed))
         skipped = (
             f"; {len(not_applicable)} compare with the live source only: not applicable in archive mode"
             if not_applicable
             else ""
         )
-        return f"{len(self.smoke_results)} smoke queries passed{skipped}"
+        return judged(self.smoke_results) + skipped
 
     def step_manifest_compare(self) -> str:
         again = export(
@@ -288,19 +272,7 @@ class PortableArchiveLane(PortableExportLane):
         return None, "bound", "age of the archive when the restore completed"
 
     def step_objectives(self) -> str:
-        goals = self.scenario.objectives
-        if goals.rto_seconds is None and goals.rpo_seconds is None:
-            raise StepSkipped("the scenario sets no RTO/RPO objectives")
-        measured = {"rto": self._rto(), "rpo": self._rpo()[0]}
-        missed: list[str] = []
-        met: list[str] = []
-        for key in ("rto", "rpo"):
-            goal, value = goals.get(key), measured[key]
-            if goal is not None and value is not None:
-                (met if value <= goal else missed).append(f"{key.upper()} {value:.1f}s vs {goal:g}s")
-        if missed:
-            raise VerificationFailed("objective missed: " + ", ".join(missed))
-        return "met: " + ", ".join(met)
+        return self.judge_objectives({"rto": self._rto(), "rpo": self._rpo()[0]})
 
     def _rto(self) -> float | None:
         if not (hasattr(self, "restore_done") and hasattr(self, "restore_clock")):

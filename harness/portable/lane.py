@@ -214,6 +214,11 @@ class PortableExportLane(Lane):
         )
 
     def step_restore(self) -> str:
+        return self._restore_all(sum(self.exported.manifest["entity_counts"].values()), "the export holds")
+
+    def _restore_all(self, total: int, reference: str) -> str:
+        """Import the validated export into the scratch target (never production); every one of the
+        ``total`` records must be written (``reference`` says where the total comes from)."""
         target = self._target()
         if declared_environment(target) == PRODUCTION:
             raise RefusedError(
@@ -222,10 +227,9 @@ class PortableExportLane(Lane):
             )
         self.restored = restore(target, self.contract, self.extracted, self.report)
         self.restore_done = (time.perf_counter(), datetime.now(UTC))
-        total = sum(self.exported.manifest["entity_counts"].values())
         written = sum(self.restored.inserted.values()) + sum(self.restored.updated.values())
         if written != total:
-            raise VerificationFailed(f"restore wrote {written} records but the export holds {total}")
+            raise VerificationFailed(f"restore wrote {written} records but {reference} {total}")
         return f"restored {written} records into {target.label} in {self.restored.seconds:.1f}s"
 
     def step_smoke(self) -> str:

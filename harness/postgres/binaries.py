@@ -28,6 +28,17 @@ def pg_free_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def pg_config_bindir() -> Path | None:
+    """``pg_config --bindir``, or None when pg_config is absent or fails."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                return Path(out.stdout.strip())
+    return None
+
+
 def find_bindir(configured: str | os.PathLike[str] | None = None) -> Path:
     """Locate PostgreSQL server binaries; raise a ProviderError naming the package if absent."""
     candidates: list[tuple[str, Path]] = []
@@ -40,12 +51,9 @@ def find_bindir(configured: str | os.PathLike[str] | None = None) -> Path:
         if not all((path / b).is_file() for b in SERVER_BINARIES):
             raise ProviderError(f"{source}={path} does not contain {', '.join(SERVER_BINARIES)}; {APT_HINT}")
         return path
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
-            if out.returncode == 0 and out.stdout.strip():
-                candidates.append(("pg_config --bindir", Path(out.stdout.strip())))
+    configured_bindir = pg_config_bindir()
+    if configured_bindir is not None:
+        candidates.append(("pg_config --bindir", configured_bindir))
     versioned = glob.glob("/usr/lib/postgresql/*/bin")
     versioned.sort(key=lambda p: int(re.sub(r"\D", "", Path(p).parent.name) or 0), reverse=True)
     candidates.extend(("/usr/lib/postgresql", Path(p)) for p in versioned)
@@ -91,12 +99,9 @@ def bindir_for_major(major: str, configured: str | os.PathLike[str] | None = Non
         candidates.append(("postgres.bindir", Path(configured)))
     if os.environ.get("DRILL_PG_BINDIR"):
         candidates.append(("DRILL_PG_BINDIR", Path(os.environ["DRILL_PG_BINDIR"])))
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
-            if out.returncode == 0 and out.stdout.strip():
-                candidates.append(("pg_config --bindir", Path(out.stdout.strip())))
+    from_pg_config = pg_config_bindir()
+    if from_pg_config is not None:
+        candidates.append(("pg_config --bindir", from_pg_config))
     candidates.append((f"/usr/lib/postgresql/{major}/bin", Path(f"/usr/lib/postgresql/{major}/bin")))
     on_path = shutil.which("postgres")
     if on_path:

@@ -22,7 +22,7 @@ from typing import Any
 from harness.errors import ProviderError
 from harness.postgres.binaries import major_hint, pg_free_env, server_major
 from harness.postgres.database import Database
-from harness.postgres.process import run_tool
+from harness.postgres.process import hand_over, run_tool
 from harness.postgres.recovery import RestoredCluster
 
 #: The backup's own configuration files, set aside and replaced.
@@ -105,11 +105,7 @@ class ForeignCluster(RestoredCluster):
         )
         (self.data / "pg_ident.conf").write_text("")
         (self.data / "recovery.signal").touch()
-        if self.account:
-            for root, dirs, files in os.walk(self.data):
-                for name in (*dirs, *files):
-                    os.chown(os.path.join(root, name), *self.account, follow_symlinks=False)
-            os.chown(self.data, *self.account)
+        hand_over(self.data, self.account)
         os.chmod(self.data, 0o700)
         self.controls = self._control_minimums()
         for setting, default in _DEFAULTS.items():
