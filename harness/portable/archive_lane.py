@@ -35,8 +35,7 @@ from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings
 from harness.offsite.upload import read_manifest
-from harness.portable.export import SourceInfo, export
-from harness.portable.lane import PortableExportLane, compare_manifests
+from harness.portable.lane import PortableExportLane
 from harness.smoke import judged, run_smoke
 
 
@@ -228,21 +227,10 @@ class PortableArchiveLane(PortableExportLane):
         return judged(self.smoke_results) + skipped
 
     def step_manifest_compare(self) -> str:
-        again = export(
-            self._target(),
-            self.contract,
-            self.work_dir / "reexport",
-            SourceInfo.from_env(self._target().environment),
-        )
-        self.comparison = compare_manifests(self.manifest, again.manifest)
-        if not self.comparison["passed"]:
-            bad = [n for n, e in self.comparison["entities"].items() if not e["match"]]
-            raise VerificationFailed(
-                f"the restored data differs from the archive's manifest for: {', '.join(bad)}"
-            )
+        count = self._compare_reexport(self.manifest, "the restored data differs from the archive's manifest")
         return (
-            f"all {len(self.comparison['entities'])} entities re-export to the manifest's counts and "
-            "sha256 (no live source: the manifest is the reference)"
+            f"all {count} entities re-export to the manifest's counts and sha256 (no live source: "
+            "the manifest is the reference)"
         )
 
     def step_heartbeat(self) -> str:

@@ -244,18 +244,21 @@ class PortableExportLane(Lane):
         return f"{len(self.smoke_results)} smoke queries passed"
 
     def step_re_export_compare(self) -> str:
+        count = self._compare_reexport(self.exported.manifest, "re-export differs from the source")
+        return f"all {count} entities match the source byte for byte (counts and sha256)"
+
+    def _compare_reexport(self, reference: dict[str, Any], differs: str) -> int:
+        """Export the restored target again and compare counts and sha256 with ``reference`` (a
+        manifest); VerificationFailed ``differs`` for the entities that do not match."""
+        target = self._target()
         again = export(
-            self._target(),
-            self.contract,
-            self.work_dir / "reexport",
-            SourceInfo.from_env(self._target().environment),
+            target, self.contract, self.work_dir / "reexport", SourceInfo.from_env(target.environment)
         )
-        self.comparison = compare_manifests(self.exported.manifest, again.manifest)
+        self.comparison = compare_manifests(reference, again.manifest)
         if not self.comparison["passed"]:
             bad = [n for n, e in self.comparison["entities"].items() if not e["match"]]
-            raise VerificationFailed(f"re-export differs from the source for: {', '.join(bad)}")
-        count = len(self.comparison["entities"])
-        return f"all {count} entities match the source byte for byte (counts and sha256)"
+            raise VerificationFailed(f"{differs} for: {', '.join(bad)}")
+        return len(self.comparison["entities"])
 
     # -- evidence -----------------------------------------------------------------------------------
     def _measurements(self) -> dict[str, Any]:
