@@ -70,7 +70,8 @@ class Freshness:
                 f"{self.backup} is {age}; objectives.max_backup_age_seconds is not set, so freshness "
                 "is reported, not judged"
             )
-        bound = f"{human(self.max_age_seconds)} ({self.max_age_seconds:g}s)"
+        limit = human(self.max_age_seconds)
+        bound = limit if limit == f"{self.max_age_seconds:g}s" else f"{limit} ({self.max_age_seconds:g}s)"
         if self.age_seconds < -300:
             raise VerificationFailed(
                 f"{self.backup}: its time {utc_iso(self.backup_time)} lies in the future; the backup's "

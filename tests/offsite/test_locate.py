@@ -199,3 +199,53 @@ def test_freshness_passes_fails_and_reports() -> None:
         freshness("backup D", now + timedelta(hours=1), 90000, now=now).judge()
     assert human(0) == "0s"
     assert human(3661) == "1h 1m 1s"
+
+
+def test_freshness_evidence_and_boundaries() -> None:
+    now = datetime(2026, 12, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    taken = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    fresh = freshness("s3://b/k.tar.gz", taken, 36000.5, now=now, time_means="the generated-at in its key")
+    assert fresh.to_dict() == {
+        "backup": "s3://b/k.tar.gz",
+        "backup_time": "2026-12-01T02:00:00Z",
+        "backup_time_means": "the generated-at in its key",
+        "measured_at": "2026-12-01T12:00:00Z",
+        "age_seconds": 36000.5,
+        "max_age_seconds": 36000.5,
+        "met": True,  # exactly at the bound is still fresh
+    }
+    assert fresh.judge() == (
+        "fresh: the newest backup s3://b/k.tar.gz is 10h old (36000s), within 10h (36000.5s)"
+    )
+    late = freshness("s3://b/k.tar.gz", taken, 36000.4, now=now)
+    assert late.met is False
+    with pytest.raises(VerificationFailed) as err:
+        late.judge()
+    assert str(err.value) == (
+        "stale: the newest backup s3://b/k.tar.gz is 10h old (36000s), older than the "
+        "10h (36000.4s) allowed (taken 2026-12-01T02:00:00Z)"
+    )
+    unbounded = freshness("b", taken, None, now=now)
+    assert unbounded.met is None and unbounded.to_dict()["max_age_seconds"] is None
+    with pytest.raises(StepSkipped) as skipped:
+        unbounded.judge()
+    assert str(skipped.value) == (
+        "b is 10h old (36000s); objectives.max_backup_age_seconds is not set, so freshness is reported, "
+        "not judged"
+    )
+    assert freshness("b", now, 10, now=now).judge() == "fresh: the newest backup b is 0s old, within 10s"
+    assert freshness("b", now + timedelta(seconds=300), 10, now=now).judge().startswith("fresh:")  # skew
+    with pytest.raises(VerificationFailed) as future:
+        freshness("b", now + timedelta(seconds=300, microseconds=1), 10, now=now).judge()
+    assert str(future.value) == (
+        "b: its time 2026-12-01T12:05:00Z lies in the future; the backup's clock or name is wrong, so "
+        "its freshness cannot be judged"
+    )
+    precise = freshness("b", taken, None, now=now + timedelta(microseconds=123456))
+    assert precise.to_dict()["age_seconds"] == 36000.623  # milliseconds, rounded
+    before = datetime.now(UTC)
+    assert before <= freshness("b", taken, 1).measured_at <= datetime.now(UTC)
+    assert freshness("b", taken, 1).time_means == "when the backup was taken"
+    assert [human(s) for s in (59, 60, 61, 3599, 3600, 86399, 86400, 90061, -61)] == [
+        "59s", "1m", "1m 1s", "59m 59s", "1h", "23h 59m 59s", "1d", "1d 1h 1m 1s", "-1m 1s",
+    ]  # fmt: skip
