@@ -95,17 +95,28 @@ class Located:
         return str(self.uri) if self.uri is not None else str(self.path)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "how": self.how,
-            "uri": str(self.uri) if self.uri is not None else None,
-            "version_id": self.uri.version_id if self.uri is not None else None,
-            "local_path": str(self.path.resolve()) if self.path is not None else None,
-            "generated_at": utc_iso(self.generated_at) if self.generated_at else None,
-            "candidates": self.candidates,
-            "ignored_keys": self.ignored,
-            "older": list(self.older),
-            "size_bytes": self.size_bytes,
-        }
+        return with_version_hex(
+            {
+                "how": self.how,
+                "uri": str(self.uri) if self.uri is not None else None,
+                "version_id": self.uri.version_id if self.uri is not None else None,
+                "local_path": str(self.path.resolve()) if self.path is not None else None,
+                "generated_at": utc_iso(self.generated_at) if self.generated_at else None,
+                "candidates": self.candidates,
+                "ignored_keys": self.ignored,
+                "older": list(self.older),
+                "size_bytes": self.size_bytes,
+            }
+        )
+
+
+def with_version_hex(section: dict[str, Any]) -> dict[str, Any]:
+    """``section`` plus ``version_id_hex`` when its version id looks like a token to the evidence
+    scrubber (real S3 ids do), so the pinned version survives scrubbing."""
+    version = section.get("version_id")
+    if isinstance(version, str) and scan_text(version):
+        section["version_id_hex"] = version.encode().hex()
+    return section
 
 
 def is_prefix(uri: S3Uri) -> bool:

@@ -17,18 +17,17 @@ from harness.dataset.chain import ChainCheck, ChainSpec, explain_break, verify_c
 from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.lanes.base import Lane, StepSpec
 from harness.offsite.freshness import Freshness, freshness
+from harness.offsite.locate import Located, with_version_hex
 from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import CanarySpec, RestoreCheckOptions
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
 from harness.postgres.binaries import find_bindir
 from harness.postgres.database import Database, create_database
-from harness.secrets import scan_text
 from harness.smoke import SmokeResult, judged, smoke_without_source
 
 if TYPE_CHECKING:
     from harness.offsite.fetch import FetchResult
-    from harness.offsite.locate import Located
 
 RESTORE_DB = "restore_check"
 _USER_SCHEMAS = (
@@ -207,10 +206,7 @@ class RestoreCheckLane(Lane):
         if hasattr(self, "info"):
             section["dump"] = self.info.to_dict()
         if self.fetched is not None:
-            section["fetch"] = self.fetched.to_dict()
-            version = self.fetched.version_id
-            if version and scan_text(version):  # real S3 ids look like tokens to the scrubber
-                section["fetch"]["version_id_hex"] = version.encode().hex()
+            section["fetch"] = with_version_hex(self.fetched.to_dict())  # real S3 ids look like tokens
         if hasattr(self, "snapshot"):
             section["restored"] = self.snapshot.to_dict()
         if hasattr(self, "counts"):

@@ -30,7 +30,7 @@ from harness.lanes.base import StepSpec
 from harness.offsite.fetch import FetchResult, fetch_archive
 from harness.offsite.freshness import Freshness, freshness
 from harness.offsite.keys import check_label, parse_generated_at
-from harness.offsite.locate import Located, locate
+from harness.offsite.locate import Located, locate, with_version_hex
 from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings
@@ -76,8 +76,8 @@ class PortableArchiveLane(PortableExportLane):
         return spec.uri, spec.version_id
 
     def has(self, feature: str) -> bool:
-        if feature == "stand-in":
-            return self.opts.stand_in is not None
+        if feature == "stand-in":  # --archive names a real archive: the scenario's stand-in does not apply
+            return self.opts.stand_in is not None and not self.options.archive
         return feature == "s3" and self.archive_text[0].startswith("s3://")
 
     def _session(self) -> OffsiteSession:
@@ -102,6 +102,8 @@ class PortableArchiveLane(PortableExportLane):
         spec = self.opts.stand_in
         if spec is None:
             raise StepSkipped("no options.stand_in: the drill reads what production wrote")
+        if self.options.archive:
+            raise StepSkipped("--archive names the archive to drill: the scenario's stand-in does not run")
         from harness.portable.stand_in import run_stand_in
 
         session = self._session()
@@ -332,7 +334,7 @@ class PortableArchiveLane(PortableExportLane):
         if hasattr(self, "source_posture"):
             offsite["source_posture"] = self.source_posture.to_dict()
         if self.fetched_archive is not None:
-            offsite["fetch"] = self.fetched_archive.to_dict()
+            offsite["fetch"] = with_version_hex(self.fetched_archive.to_dict())
         if self.stand_in_record is not None:
             offsite["stand_in"] = self.stand_in_record
         out["extra"] = {"archive_drill": offsite}

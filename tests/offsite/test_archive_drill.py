@@ -238,3 +238,23 @@ def test_the_stand_in_never_runs_against_real_aws(tmp_path: Path) -> None:
     code, doc, out = drill(WEEKLY, tmp_path, None, "--aws-provider", "aws")
     assert code == 2, out[-3000:]
     assert "a stand-in writes archives; it never runs against real AWS" in steps(doc)["stand-in"]["message"]
+
+
+def test_archive_on_the_weekly_scenario_drills_that_archive_without_its_stand_in(
+    moto: AwsEndpoint, s3: Any, bucket: str, reference_export: ExportResult, tmp_path: Path
+) -> None:
+    stored = upload(s3, bucket, archive_at(reference_export, tmp_path, iso(datetime.now(UTC))))
+    data = yaml.safe_load(WEEKLY.read_text())
+    data["contract"] = str(REFERENCE_CONTRACT)
+    data["options"]["offsite"]["aws"] = {"provider": "localstack"}
+    data["options"]["offsite"]["posture"]["object_lock"] = None
+    path = tmp_path / "scenarios" / "weekly.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    _, doc, out = drill(path, tmp_path, moto, "--archive", f"s3://{bucket}/{PREFIX}/")
+    status = steps(doc)
+    assert status["stand-in"]["status"] == "skipped", out[-3000:]
+    assert "--archive names the archive to drill" in status["stand-in"]["message"]
+    assert status["locate"]["status"] == "passed"
+    assert doc["extra"]["archive_drill"]["locate"]["uri"] == str(stored.uri)
+    assert status["manifest-compare"]["status"] == "passed"
