@@ -249,3 +249,83 @@ def test_freshness_evidence_and_boundaries() -> None:
     assert [human(s) for s in (59, 60, 61, 3599, 3600, 86399, 86400, 90061, -61)] == [
         "59s", "1m", "1m 1s", "59m 59s", "1h", "23h 59m 59s", "1d", "1d 1h 1m 1s", "-1m 1s",
     ]  # fmt: skip
+
+
+def test_locate_dispatches_and_reports_every_field(
+    s3: Any, bucket: str, archive: ArchiveInfo, tmp_path: Path
+) -> None:
+    stored = upload(s3, bucket, archive)
+    newest = locate(s3, f"s3://{bucket}/{PREFIX}/", None, tmp_path)
+    assert newest.to_dict() == {
+        "how": "newest under prefix",
+        "uri": str(stored.uri),
+        "version_id": stored.version_id,
+        "local_path": None,
+        "generated_at": stored.manifest["generated_at"],
+        "candidates": 1,
+        "ignored_keys": 0,
+        "older": [],
+        "size_bytes": stored.size_bytes,
+    }
+    assert newest.where == str(stored.uri)
+    (tmp_path / "sub").mkdir()
+    local = tmp_path / "sub" / "a.tar.gz"
+    local.write_bytes(b"12345")
+    found = locate(None, "sub/a.tar.gz", None, tmp_path)
+    assert (found.how, found.path, found.size_bytes, found.uri, found.where) == (
+        "local file",
+        local.resolve(),
+        5,
+        None,
+        str(local.resolve()),
+    )
+    assert found.to_dict()["local_path"] == str(local.resolve())
+
+
+def test_a_pinned_older_version_is_read_and_its_deletion_noticed_while_a_newer_one_exists(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    key = f"{PREFIX}/drill/2026-01-31/portable-export-20260131T020000Z.tar.gz"
+    first = s3.put_object(Bucket=bucket, Key=key, Body=b"v1", ChecksumAlgorithm="SHA256")["VersionId"]
+    second = s3.put_object(Bucket=bucket, Key=key, Body=b"v2-longer", ChecksumAlgorithm="SHA256")["VersionId"]
+    pinned = locate(s3, f"s3://{bucket}/{key}", first, tmp_path)
+    assert pinned.uri == S3Uri(bucket, key, first)
+    assert pinned.size_bytes == 2
+    current = locate(s3, f"s3://{bucket}/{key}", None, tmp_path)
+    assert current.to_dict() == {
+        "how": "explicit key",
+        "uri": f"s3://{bucket}/{key}",
+        "version_id": second,
+        "local_path": None,
+        "generated_at": "2026-01-31T02:00:00Z",
+        "candidates": 1,
+        "ignored_keys": 0,
+        "older": [],
+        "size_bytes": 9,
+    }
+    s3.delete_object(Bucket=bucket, Key=key, VersionId=first)
+    with pytest.raises(VerificationFailed) as gone:
+        locate(s3, f"s3://{bucket}/{key}?versionId={first}", None, tmp_path)
+    assert str(gone.value) == (
+        f"s3://{bucket}/{key}: the pinned version {first} is not in the bucket (deleted, or expired by a "
+        "lifecycle rule); the archive of record is gone"
+    )
+
+
+def test_dumps_are_dated_by_their_file_name_only(s3: Any, bucket: str) -> None:
+    for key in ("dumps/20261130T000000Z/db-2026-12-01.dump", "dumps/20261201T000000Z/db-2026-11-29.dump"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"PGDMP", ChecksumAlgorithm="SHA256")
+    located = locate_newest_named(s3, S3Uri(bucket, "dumps/"), datetime(2026, 12, 2, tzinfo=UTC))
+    assert located.uri is not None
+    assert located.uri.key == "dumps/20261130T000000Z/db-2026-12-01.dump"
+    assert located.generated_at == datetime(2026, 12, 1, tzinfo=UTC)
+    assert located.older == ("dumps/20261201T000000Z/db-2026-11-29.dump",)
+    with pytest.raises(VerificationFailed) as empty:
+        locate_newest_named(s3, S3Uri(bucket, "no-dumps/"))
+    assert str(empty.value) == (
+        f"s3://{bucket}/no-dumps/: no dump under the prefix; expected file names carrying a UTC time, like "
+        "nightly-20261201T020000Z.dump or db-2026-12-01.dump"
+    )
+    s3.put_object(Bucket=bucket, Key="future/db-20991201T000000Z.dump", Body=b"PGDMP")
+    with pytest.raises(VerificationFailed, match="refusing to pick it as the newest dump"):
+        locate_newest_named(s3, S3Uri(bucket, "future/"), datetime(2026, 12, 2, tzinfo=UTC))
