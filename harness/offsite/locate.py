@@ -40,18 +40,15 @@ OLDER_SHOWN = 5
 class ListedObject:
     key: str
     size: int
-    last_modified: datetime | None
 
 
-def list_objects(s3: Any, bucket: str, prefix: str) -> list[ListedObject]:
-    """Every current object under ``prefix`` (ListObjectsV2, paginated), in key order."""
+def list_objects(s3: Any, bucket: str, prefix: str, page_size: int | None = None) -> list[ListedObject]:
+    """Every current object under ``prefix`` (ListObjectsV2, every page), in key order."""
     found: list[ListedObject] = []
+    pages = {"PaginationConfig": {"PageSize": page_size}} if page_size else {}
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            found += [
-                ListedObject(str(o["Key"]), int(o.get("Size", 0)), o.get("LastModified"))
-                for o in page.get("Contents", [])
-            ]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **pages):
+            found += [ListedObject(str(o["Key"]), int(o["Size"])) for o in page.get("Contents", [])]
     except Exception as exc:
         raise translate(exc, f"listing s3://{bucket}/{prefix}") from None
     return sorted(found, key=lambda o: o.key)

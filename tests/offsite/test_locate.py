@@ -329,3 +329,46 @@ def test_dumps_are_dated_by_their_file_name_only(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="future/db-20991201T000000Z.dump", Body=b"PGDMP")
     with pytest.raises(VerificationFailed, match="refusing to pick it as the newest dump"):
         locate_newest_named(s3, S3Uri(bucket, "future/"), datetime(2026, 12, 2, tzinfo=UTC))
+
+
+def test_listing_reads_every_page_and_names_the_prefix_it_could_not_list(s3: Any, bucket: str) -> None:
+    from harness.offsite.locate import list_objects
+
+    for i in range(5):
+        s3.put_object(Bucket=bucket, Key=f"paged/{i}.txt", Body=b"x" * i)
+    listed = list_objects(s3, bucket, "paged/", page_size=2)
+    assert [(o.key, o.size) for o in listed] == [(f"paged/{i}.txt", i) for i in range(5)]
+    with pytest.raises(ConfigError) as err:
+        list_objects(s3, "drill-no-such-bucket", "x/")
+    assert str(err.value).startswith("listing s3://drill-no-such-bucket/x/: not found (NoSuchBucket)")
+
+
+def test_the_future_skew_bound_and_what_a_tie_of_dumps_may_name(s3: Any, bucket: str) -> None:
+    stamp = datetime(2026, 1, 31, 2, 0, tzinfo=UTC)
+    s3.put_object(
+        Bucket=bucket, Key=f"{PREFIX}/drill/2026-01-31/portable-export-20260131T020000Z.tar.gz", Body=b"x"
+    )
+    uri = S3Uri(bucket, f"{PREFIX}/")
+    assert locate_newest(s3, uri, stamp - timedelta(minutes=5)).generated_at == stamp  # at the bound
+    assert locate_newest(s3, uri, stamp + timedelta(minutes=1)).generated_at == stamp  # a minute old
+    with pytest.raises(VerificationFailed) as err:
+        locate_newest(s3, uri, stamp - timedelta(minutes=5, seconds=1))
+    assert str(err.value) == (
+        f"s3://{bucket}/{PREFIX}/drill/2026-01-31/portable-export-20260131T020000Z.tar.gz: its time "
+        "2026-01-31T02:00:00Z lies in the future; refusing to pick it as the newest archive (a misnamed "
+        "object or a wrong clock)"
+    )
+    for name in ("a-20261201T020000Z.dump", "b-2026-12-01T02:00:00Z.dump"):
+        s3.put_object(Bucket=bucket, Key=f"ties/{name}", Body=b"PGDMP")
+    with pytest.raises(ConfigError) as tie:
+        locate_newest_named(s3, S3Uri(bucket, "ties/"), datetime(2026, 12, 2, tzinfo=UTC))
+    assert str(tie.value) == (
+        f"s3://{bucket}/ties/: 2 dumps share the newest time 2026-12-01T02:00:00Z (names withheld); "
+        "narrow the prefix"
+    )
+
+
+def test_a_date_that_begins_a_longer_time_is_not_a_date_of_its_own() -> None:
+    assert name_time("db-2026-12-01Tlate.dump") is None
+    assert name_time("20261201T020000Z.dump") == datetime(2026, 12, 1, 2, tzinfo=UTC)
+    assert name_time("db-2026-12-01") == datetime(2026, 12, 1, tzinfo=UTC)
