@@ -7,6 +7,7 @@ hash chain). Also behind ``drill pg-restore-check FILE|s3://BUCKET/KEY``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,8 +23,9 @@ from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import CanarySpec, RestoreCheckOptions
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
-from harness.postgres.binaries import find_bindir
+from harness.postgres.binaries import bindir_for_major, find_bindir, server_major
 from harness.postgres.database import Database, create_database
+from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
 from harness.smoke import SmokeResult, judged, smoke_without_source
 
 if TYPE_CHECKING:
@@ -119,12 +121,25 @@ class RestoreCheckLane(Lane):
         self.fresh = freshness(name, created, bound, time_means="'Archive created at' in the dump's header")
         return self.fresh.judge()
 
+    def _server(self) -> EmbeddedCluster:
+        """A scratch cluster of the dump's own major (the run's embedded one when it matches); none
+        installed: ProviderError naming the major and the package, never a mismatched server."""
+        found = re.match(r"(\d+)\.", self.info.dumped_from)
+        major = found.group(1) if found else None
+        cluster = self.cluster()
+        if major is None or server_major(cluster.bindir) == major:
+            return cluster
+        bindir = bindir_for_major(major, self.role("source").bindir)
+        server: EmbeddedCluster = self.stack.enter_context(embedded_postgres(bindir))
+        return server
+
     def step_restore(self) -> str:
-        db = create_database(self.cluster().database(), RESTORE_DB).with_environment("scratch")
+        server = self._server()
+        db = create_database(server.database(), RESTORE_DB).with_environment("scratch")
         with db.connect(autocommit=True) as conn:
             for schema in self.info.schemas:  # a dump taken with -n re-creates its schemas itself
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        self.restored = timed_restore(db, db, self.cluster().bindir, self.info.path)
+        self.restored = timed_restore(db, db, server.bindir, self.info.path)
         self.db = db
         with db.connect() as conn:
             schemas = [str(r[0]) for r in conn.execute(_USER_SCHEMAS).fetchall()]
