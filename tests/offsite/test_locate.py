@@ -76,8 +76,13 @@ def test_two_archives_with_the_same_newest_time_are_refused(s3: Any, bucket: str
         key = f"{PREFIX}/{environment}/2026-01-31/portable-export-20260131T020000Z.tar.gz"
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
     now = datetime(2026, 2, 1, tzinfo=UTC)
-    with pytest.raises(ConfigError, match="2 archives share the newest time 2026-01-31T02:00:00Z"):
+    with pytest.raises(ConfigError) as err:
         locate_newest(s3, S3Uri(bucket, f"{PREFIX}/"), now)
+    assert str(err.value) == (
+        f"s3://{bucket}/{PREFIX}/: 2 archives share the newest time 2026-01-31T02:00:00Z "
+        f"({PREFIX}/green/2026-01-31/portable-export-20260131T020000Z.tar.gz, "
+        f"{PREFIX}/blue/2026-01-31/portable-export-20260131T020000Z.tar.gz); narrow the prefix"
+    )
 
 
 def test_a_key_dated_in_the_future_is_never_picked(s3: Any, bucket: str) -> None:
@@ -372,3 +377,29 @@ def test_a_date_that_begins_a_longer_time_is_not_a_date_of_its_own() -> None:
     assert name_time("db-2026-12-01Tlate.dump") is None
     assert name_time("20261201T020000Z.dump") == datetime(2026, 12, 1, 2, tzinfo=UTC)
     assert name_time("db-2026-12-01") == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_older_archives_shown_stop_at_five_and_a_given_clock_is_used_for_dumps(s3: Any, bucket: str) -> None:
+    for day in range(1, 8):
+        key = f"{PREFIX}/drill/2026-01-0{day}/portable-export-2026010{day}T020000Z.tar.gz"
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    located = locate_newest(s3, S3Uri(bucket, f"{PREFIX}/"), datetime(2026, 2, 1, tzinfo=UTC))
+    assert located.candidates == 7
+    assert [k.split("/")[2] for k in located.older] == [f"2026-01-0{d}" for d in (6, 5, 4, 3, 2)]
+    s3.put_object(Bucket=bucket, Key="clock/db-20260601T000000Z.dump", Body=b"PGDMP")
+    with pytest.raises(VerificationFailed, match="lies in the future"):  # in the future of the clock given
+        locate_newest_named(s3, S3Uri(bucket, "clock/"), datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_token_like_version_id_keeps_a_hex_copy_the_scrubber_leaves_alone() -> None:
+    from harness.evidence import scrub_secrets
+    from harness.offsite.locate import with_version_hex
+
+    real_style = "Zq8Xw2Lm9Tn4Rb7Vc1Jk6Hs3Pd0Fg5Ya_8Ue2Io"  # S3 version ids look like tokens
+    section = with_version_hex({"version_id": real_style})
+    assert section["version_id_hex"] == real_style.encode().hex()
+    assert scrub_secrets(section)["version_id_hex"] == real_style.encode().hex()
+    assert with_version_hex({"version_id": "f530c842-b38e-49e5-8498-82907fbde752"}) == {
+        "version_id": "f530c842-b38e-49e5-8498-82907fbde752"
+    }
+    assert with_version_hex({"version_id": None}) == {"version_id": None}
