@@ -302,3 +302,21 @@ def test_a_backup_of_a_major_without_local_binaries_is_refused_naming_the_packag
     )
     assert "`postgresql-16`" in binaries["message"]
     assert statuses(doc)["restore-files"] == "skipped"
+
+
+def test_without_pgbackrest_ci_fails_a_laptop_skips_and_the_harness_names_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from harness.pgdrill.pgbackrest import pgbackrest_binary
+
+    monkeypatch.setattr(shutil, "which", lambda *_, **__: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"pgbackrest is not installed; \.ci/run installs it"):
+        require_pgbackrest()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        require_pgbackrest()
+    with pytest.raises(ProviderError, match="`apt-get install pgbackrest`"):
+        pgbackrest_binary()
