@@ -35,7 +35,7 @@ from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings
 from harness.offsite.upload import read_manifest
-from harness.portable.lane import PortableExportLane
+from harness.portable.lane import MANIFEST_EVIDENCE_KEYS, PortableExportLane
 from harness.smoke import judged, run_smoke
 
 
@@ -301,18 +301,12 @@ class PortableArchiveLane(PortableExportLane):
             source["archive"].update(
                 sha256=f"sha256:{self.fetched_archive.sha256}", size_bytes=self.fetched_archive.size_bytes
             )
-        if hasattr(self, "manifest"):
-            keys = (
-                "generated_at",
-                "schema_version",
-                "export_format_version",
-                "app_git_sha",
-                "source_environment",
-            )
-            source["manifest"] = {k: self.manifest[k] for k in keys if isinstance(self.manifest.get(k), str)}
-            for k in ("entity_counts", "checksums"):
-                if isinstance(self.manifest.get(k), dict):
-                    source["manifest"][k] = self.manifest[k]
+        if hasattr(self, "manifest"):  # a foreign manifest: only the fields of the expected shape
+            source["manifest"] = {
+                k: self.manifest[k]
+                for k in MANIFEST_EVIDENCE_KEYS
+                if isinstance(self.manifest.get(k), dict if k in ("entity_counts", "checksums") else str)
+            }
         out["source"] = source
         target = self.target_db
         out["target"] = (

@@ -27,6 +27,18 @@ from harness.registry import load
 from harness.scenario import RunOptions, Scenario
 from harness.smoke import SmokeResult, run_smoke
 
+#: The manifest fields the evidence repeats under ``source.manifest``.
+MANIFEST_EVIDENCE_KEYS = (
+    "generated_at",
+    "schema_version",
+    "export_format_version",
+    "app_git_sha",
+    "source_environment",
+    "entity_counts",
+    "checksums",
+    "redactions",
+    "omitted_entities",
+)
 SOURCE_DB = "drill_source"
 TARGET_DB = "drill_scratch"
 
@@ -303,18 +315,7 @@ class PortableExportLane(Lane):
                 source["archive"].update(uri=str(uploaded.uri), version_id=uploaded.version_id)
         if hasattr(self, "exported"):
             m = self.exported.manifest
-            keys = (
-                "generated_at",
-                "schema_version",
-                "export_format_version",
-                "app_git_sha",
-                "source_environment",
-                "entity_counts",
-                "checksums",
-                "redactions",
-                "omitted_entities",
-            )
-            source["manifest"] = {k: m[k] for k in keys}
+            source["manifest"] = {k: m[k] for k in MANIFEST_EVIDENCE_KEYS}
         out["source"] = source
         target = self.target_db
         out["target"] = (

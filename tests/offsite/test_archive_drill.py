@@ -58,6 +58,18 @@ def archive_scenario(tmp_path: Path, name: str, uri: str, **top: Any) -> Path:
     return path
 
 
+def on_localstack(scenario: Path, tmp_path: Path) -> Path:
+    """A copy of a repository scenario on the LocalStack provider (aimed at the test's moto server)."""
+    data = yaml.safe_load(scenario.read_text())
+    data["contract"] = str(REFERENCE_CONTRACT)
+    data["options"]["offsite"]["aws"] = {"provider": "localstack"}
+    data["options"]["offsite"]["posture"]["object_lock"] = None
+    path = tmp_path / "scenarios" / scenario.name
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def drill(
     path: Path, tmp_path: Path, moto: AwsEndpoint | None, *args: str
 ) -> tuple[int, dict[str, Any], str]:
@@ -172,13 +184,7 @@ def test_drill_run_archive_turns_an_export_scenario_into_an_archive_drill(
     moto: AwsEndpoint, s3: Any, bucket: str, reference_export: ExportResult, tmp_path: Path
 ) -> None:
     stored = upload(s3, bucket, archive_at(reference_export, tmp_path, iso(datetime.now(UTC))))
-    data = yaml.safe_load((REPO / "scenarios" / "weekly" / "portable-export.yaml").read_text())
-    data["contract"] = str(REFERENCE_CONTRACT)
-    data["options"]["offsite"]["aws"] = {"provider": "localstack"}
-    data["options"]["offsite"]["posture"]["object_lock"] = None
-    path = tmp_path / "scenarios" / "export.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = on_localstack(REPO / "scenarios" / "weekly" / "portable-export.yaml", tmp_path)
     code, doc, out = drill(path, tmp_path, moto, "--archive", f"s3://{bucket}/{PREFIX}/")
     assert code == 0, out[-4000:]
     assert [s["name"] for s in doc["steps"]] == ARCHIVE_STEPS
@@ -244,13 +250,7 @@ def test_archive_on_the_weekly_scenario_drills_that_archive_without_its_stand_in
     moto: AwsEndpoint, s3: Any, bucket: str, reference_export: ExportResult, tmp_path: Path
 ) -> None:
     stored = upload(s3, bucket, archive_at(reference_export, tmp_path, iso(datetime.now(UTC))))
-    data = yaml.safe_load(WEEKLY.read_text())
-    data["contract"] = str(REFERENCE_CONTRACT)
-    data["options"]["offsite"]["aws"] = {"provider": "localstack"}
-    data["options"]["offsite"]["posture"]["object_lock"] = None
-    path = tmp_path / "scenarios" / "weekly.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = on_localstack(WEEKLY, tmp_path)
     _, doc, out = drill(path, tmp_path, moto, "--archive", f"s3://{bucket}/{PREFIX}/")
     status = steps(doc)
     assert status["stand-in"]["status"] == "skipped", out[-3000:]
