@@ -308,20 +308,7 @@ class PortableArchiveLane(PortableExportLane):
                 if isinstance(self.manifest.get(k), dict if k in ("entity_counts", "checksums") else str)
             }
         out["source"] = source
-        target = self.target_db
-        out["target"] = (
-            {"environment": target.environment, "database": target.describe()}
-            if target
-            else {"environment": self.role("target").environment}
-        )
-        for key, attr in (("validation", "report"), ("dry_run", "planned"), ("restore", "restored")):
-            if hasattr(self, attr):
-                value = getattr(self, attr)
-                out[key] = value.summary() if key == "validation" else value.to_dict()
-        if hasattr(self, "smoke_results"):
-            out["smoke"] = [r.to_dict() for r in self.smoke_results]
-        if hasattr(self, "comparison"):
-            out["comparison"] = self.comparison
+        out.update(self._restore_sections())
         offsite: dict[str, Any] = {}
         if hasattr(self, "located"):
             offsite["locate"] = self.located.to_dict()

@@ -293,6 +293,26 @@ class PortableExportLane(Lane):
             "rows_per_second": rates,
         }
 
+    def _restore_sections(self) -> dict[str, Any]:
+        """The target and what the validate → restore → compare steps found (as far as they got)."""
+        target = self.target_db
+        out: dict[str, Any] = {
+            "target": {"environment": target.environment, "database": target.describe()}
+            if target
+            else {"environment": self.role("target").environment}
+        }
+        if hasattr(self, "report"):
+            out["validation"] = self.report.summary()
+        if hasattr(self, "planned"):
+            out["dry_run"] = self.planned.to_dict()
+        if hasattr(self, "restored"):
+            out["restore"] = self.restored.to_dict()
+        if hasattr(self, "smoke_results"):
+            out["smoke"] = [r.to_dict() for r in self.smoke_results]
+        if hasattr(self, "comparison"):
+            out["comparison"] = self.comparison
+        return out
+
     def sections(self) -> dict[str, Any]:
         out: dict[str, Any] = {"measurements": self._measurements()}
         source: dict[str, Any] = {}
@@ -317,22 +337,7 @@ class PortableExportLane(Lane):
             m = self.exported.manifest
             source["manifest"] = {k: m[k] for k in MANIFEST_EVIDENCE_KEYS}
         out["source"] = source
-        target = self.target_db
-        out["target"] = (
-            {"environment": target.environment, "database": target.describe()}
-            if target
-            else {"environment": self.role("target").environment}
-        )
-        if hasattr(self, "report"):
-            out["validation"] = self.report.summary()
-        if hasattr(self, "planned"):
-            out["dry_run"] = self.planned.to_dict()
-        if hasattr(self, "restored"):
-            out["restore"] = self.restored.to_dict()
-        if hasattr(self, "smoke_results"):
-            out["smoke"] = [r.to_dict() for r in self.smoke_results]
-        if hasattr(self, "comparison"):
-            out["comparison"] = self.comparison
+        out.update(self._restore_sections())
         if self.offsite is not None:
             out["extra"] = {"offsite": self.offsite.sections()}
         return out
