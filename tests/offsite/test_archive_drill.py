@@ -258,3 +258,22 @@ def test_archive_on_the_weekly_scenario_drills_that_archive_without_its_stand_in
     assert status["locate"]["status"] == "passed"
     assert doc["extra"]["archive_drill"]["locate"]["uri"] == str(stored.uri)
     assert status["manifest-compare"]["status"] == "passed"
+
+
+def test_the_archive_drill_and_the_scenario_it_stands_in_for_verify_in_one_run(tmp_path: Path) -> None:
+    """One `drill run` of both: they provision the same embedded bucket (moto's state is per process)."""
+    export = REPO / "scenarios" / "weekly" / "portable-export.yaml"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_", "AWS_", "LOCALSTACK"))
+    }
+    env["PYTHONPATH"] = str(REPO)
+    reports = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(export), str(WEEKLY), "--dataset-rows", "300"]
+    cmd += ["--evidence-dir", str(reports), "--work-dir", str(tmp_path / "work")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    verdicts = {
+        d["scenario"]["name"]: d["verdict"]
+        for d in (json.loads(p.read_text()) for p in reports.glob("*.json"))
+    }
+    assert verdicts == {"portable-export": "verified", "portable-archive": "verified"}
