@@ -128,7 +128,8 @@ class PortableArchiveLane(PortableExportLane):
             session = self._session()
             session.start()
             s3 = session.s3
-        self.located = located = locate(s3, text, version, self.scenario.path.parent)
+        base = Path.cwd() if self.options.archive else self.scenario.path.parent  # --archive: as typed
+        self.located = located = locate(s3, text, version, base)
         if located.uri is None:
             return f"local archive {located.path} ({located.size_bytes} bytes)"
         older = f"; {len(located.older)} older shown in the evidence" if located.older else ""

@@ -277,3 +277,17 @@ def test_the_archive_drill_and_the_scenario_it_stands_in_for_verify_in_one_run(t
         for d in (json.loads(p.read_text()) for p in reports.glob("*.json"))
     }
     assert verdicts == {"portable-export": "verified", "portable-archive": "verified"}
+
+
+def test_a_local_archive_given_on_the_command_line_is_read_relative_to_where_drill_runs(
+    reference_export: ExportResult, tmp_path: Path
+) -> None:
+    made = archive_at(reference_export, tmp_path, iso(datetime.now(UTC)))
+    made.path.rename(tmp_path / "nightly.tar.gz")
+    path = on_localstack(REPO / "scenarios" / "weekly" / "portable-export.yaml", tmp_path)
+    code, doc, out = drill(path, tmp_path, None, "--archive", "nightly.tar.gz")
+    assert code == 0, out[-4000:]
+    status = steps(doc)
+    assert status["locate"]["message"].startswith(f"local archive {tmp_path / 'nightly.tar.gz'}")
+    assert status["posture"]["status"] == "skipped" and status["fetch"]["status"] == "passed"
+    assert doc["measurements"]["freshness"]["backup_time_means"] == "generated_at in its manifest"
