@@ -34,6 +34,8 @@ examples:
   drill dry-run export.tar.gz --contract ... --target-dsn-env SCRATCH_DSN
   drill restore export.tar.gz --contract ... --target-dsn-env SCRATCH_DSN --target-environment scratch
   drill run --aws-provider localstack          # the same drills against a LocalStack endpoint
+  drill run scenarios/weekly/portable-archive.yaml --archive s3://prod-backups/portable-export/ \
+      --aws-provider aws                      # drill the newest archive production wrote
   drill posture s3://my-backups/portable-export   # is the archive bucket as production needs it?
   drill validate s3://my-backups/path/to/export.tar.gz --contract ...   # fetched, verified first
   drill pg-restore-check nightly.dump --min-rows users=1000             # drill your own pg_dump -Fc
@@ -66,7 +68,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["-p", "harness.plugin"]
     if args.k:
         argv += ["-k", args.k]
-    for opt in ("evidence_dir", "work_dir", "pg_provider", "aws_provider", "dataset_rows", "junitxml"):
+    for opt in (
+        "evidence_dir",
+        "work_dir",
+        "pg_provider",
+        "aws_provider",
+        "dataset_rows",
+        "junitxml",
+        "archive",
+    ):
         value = getattr(args, opt)
         if value is not None:
             argv += [f"--{opt.replace('_', '-')}", str(value)]
@@ -133,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="override every scenario's AWS endpoint provider (offsite archive)",
     )
     run.add_argument("--dataset-rows", type=int, help="override the seeded dataset size")
+    run.add_argument(
+        "--archive",
+        metavar="URI",
+        help="portable-export scenarios drill this existing archive instead of exporting one: "
+        "s3://BUCKET/PREFIX/ (the newest under it, by the generated-at in its key), "
+        "s3://BUCKET/KEY[?versionId=ID], or a local .tar.gz (read-only on the source)",
+    )
     run.add_argument("--junitxml", help="also write JUnit XML here")
     run.add_argument("--keep-workdir", action="store_true", help="keep work files even when verified")
     run.add_argument(

@@ -72,6 +72,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME[:key=value,...]",
         help="also write to this sink (prometheus, pushgateway, webhook) or configure one (ledger)",
     )
+    group.addoption(
+        "--archive",
+        default=None,
+        metavar="URI",
+        help="portable-export scenarios drill this existing archive (s3://BUCKET/PREFIX/ = the newest "
+        "under it, s3://BUCKET/KEY[?versionId=], or a local .tar.gz) instead of exporting one",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,11 +125,13 @@ def _options(config: pytest.Config) -> RunOptions:
         aws_provider=config.getoption("--aws-provider"),
         dataset_rows=config.getoption("--dataset-rows"),
         keep_workdir=config.getoption("--keep-workdir"),
+        archive=config.getoption("--archive"),
     )
 
 
 class ScenarioFile(pytest.File):
     scenario: Scenario | None = None
+    lane_cls: type[Lane] | None = None
     lane: Lane | None = None
     evidence: Evidence | None = None
     load_error: DrillError | None = None
@@ -131,9 +140,11 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            scenario = load_scenario(self.path)
-            self.lane_cls = lane_class(scenario.lane, str(self.path))
-            self.scenario = scenario
+            self.scenario = load_scenario(self.path)
+            cls = lane_class(self.scenario.lane, str(self.path)).for_scenario(
+                self.scenario, _options(self.config)
+            )
+            self.lane_cls = cls
         except DrillError as exc:
             # Still a test item, so a broken scenario is reported (exit 2) instead of vanishing.
             self.load_error = exc
@@ -214,6 +225,18 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     stash[_RESULTS_KEY].extend(output.get("drill_results", []))
     stash[_LOAD_ERRORS_KEY] += int(output.get("drill_load_errors", 0))
     stash[_OTHER_FAILURES_KEY] += int(output.get("drill_other_failures", 0))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """``--archive`` that no collected scenario takes is an error, never silently ignored."""
+    if not session.config.getoption("--archive"):
+        return
+    files = {item.parent for item in session.items if isinstance(item, DrillStep)}
+    if not any(isinstance(f, ScenarioFile) and f.lane_cls and f.lane_cls.accepts_archive for f in files):
+        raise pytest.UsageError(
+            "--archive: none of the selected scenarios drills an archive (portable-export scenarios do); "
+            "name one, e.g. scenarios/weekly/portable-archive.yaml"
+        )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -52,3 +52,55 @@ def test_verdict_is_a_function_of_the_step_records() -> None:
     steps = [StepRecord("export", False, PASSED), StepRecord("validate", True, PASSED)]
     assert verdict_of(steps)[0] == "verified"
     assert verdict_of(steps[:1]) == ("failed", "no data-proving check passed, so nothing was verified")
+
+
+def test_the_summary_shows_freshness_and_how_the_rpo_was_measured() -> None:
+    from harness.evidence.sinks.markdown import render_markdown
+
+    ev = Evidence(scenario={"name": "unit", "file": "unit.yaml", "lane": "pitr-archive"})
+    ev.add_step("heartbeat", data_proving=True).status = PASSED
+    beat = {
+        "table": "app_heartbeat",
+        "column": "at",
+        "newest": "2026-12-01T09:59:00Z",
+        "reference": "2026-12-01T10:00:00Z",
+        "reference_means": "recovery target",
+        "rpo_seconds": 60.0,
+    }
+    ev.sections["measurements"] = {
+        "rto": {"measured_seconds": 12.0, "objective_seconds": 14400, "met": True},
+        "rpo": {
+            "measured_seconds": 60.0,
+            "objective_seconds": 3600,
+            "met": True,
+            "method": "heartbeat",
+            "heartbeat": beat,
+        },
+        "freshness": {
+            "backup": "pgBackRest backup 20261201-020000F (stanza main)",
+            "backup_time": "2026-12-01T02:00:00Z",
+            "measured_at": "2026-12-01T10:00:00Z",
+            "age_seconds": 28800.0,
+            "max_age_seconds": 90000,
+            "met": True,
+        },
+    }
+    doc = ev.finish()
+    from harness.evidence import validate_evidence
+
+    validate_evidence(doc)
+    text = render_markdown(doc)
+    assert "- RPO (measured, newest heartbeat in `app_heartbeat` at 2026-12-01T09:59:00Z): 60.0s" in text
+    assert (
+        "- Freshness: newest backup `pgBackRest backup 20261201-020000F (stanza main)` taken "
+        "2026-12-01T02:00:00Z, 28800.0s old (max 90000.0s, met: yes)"
+    ) in text
+    doc["measurements"]["rpo"] = {
+        "measured_seconds": 5.0,
+        "objective_seconds": None,
+        "met": None,
+        "method": "bound",
+    }
+    del doc["measurements"]["freshness"]
+    text = render_markdown(doc)
+    assert "- RPO (backup age): 5.0s" in text and "Freshness" not in text
