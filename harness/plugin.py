@@ -136,8 +136,6 @@ class ScenarioFile(pytest.File):
     evidence: Evidence | None = None
     load_error: DrillError | None = None
 
-    lane_cls: type[Lane] | None = None
-
     def collect(self) -> Iterator[pytest.Item]:
         try:
             self.scenario = load_scenario(self.path)

@@ -20,7 +20,14 @@ def test_plan_matrix_has_one_entry_per_scenario_with_a_stable_id(capsys: Any) ->
     line = capsys.readouterr().out
     assert line.count("\n") == 1  # one line, for $GITHUB_OUTPUT
     matrix = json.loads(line)
-    assert [e["id"] for e in matrix["include"]] == ["pg-roundtrip", "pitr", "portable-export", "snapshot"]
+    assert [e["id"] for e in matrix["include"]] == [
+        "pg-roundtrip",
+        "pgbackrest",
+        "pitr",
+        "portable-archive",
+        "portable-export",
+        "snapshot",
+    ]
     assert all(e["id"] == e["name"] and Path(REPO / e["scenario"]).is_file() for e in matrix["include"])
     assert (
         main(["plan", str(REPO / "scenarios" / "weekly" / "pitr.yaml"), str(REPO / "scenarios"), "--matrix"])
@@ -31,6 +38,8 @@ def test_plan_matrix_has_one_entry_per_scenario_with_a_stable_id(capsys: Any) ->
         "pitr",
         "least-privilege-gate",
         "pg-roundtrip",
+        "pgbackrest",
+        "portable-archive",
         "portable-export",
         "snapshot",
     ]

@@ -19,24 +19,28 @@ CASES = [
         "archive-reader-can-delete-versions.yaml",
         "IAM002",
         "- Sid: FetchArchivesAndPinnedVersions",
+        "Resource:",
         "s3:DeleteObjectVersion",
     ),
     (
         "archive-reader-decrypt-anywhere.yaml",
         "IAM002",
         "- Sid: DecryptThroughS3Only",
+        "Resource:",
         "use the key outside S3",
     ),
     (
         "archive-reader-no-pinned-versions.yaml",
         "IAM001",
         "- Sid: ListTheArchivePrefix",
+        "Action:",
         "s3:GetObjectVersion",
     ),
     (
         "archive-reader-whole-bucket.yaml",
         "IAM002",
         "- Sid: FetchArchivesAndPinnedVersions",
+        "Resource:",
         "read outside the archive prefix",
     ),
 ]
@@ -48,11 +52,16 @@ def test_the_minimal_read_only_policy_passes() -> None:
     assert report.passed and report.roles_evaluated == ["ArchiveDrillRole"]
 
 
-@pytest.mark.parametrize(("variant", "rule", "anchor", "says"), CASES, ids=[c[0] for c in CASES])
-def test_a_broader_or_narrower_role_is_caught(variant: str, rule: str, anchor: str, says: str) -> None:
+@pytest.mark.parametrize(("variant", "rule", "anchor", "element", "says"), CASES, ids=[c[0] for c in CASES])
+def test_a_broader_or_narrower_role_is_caught(
+    variant: str, rule: str, anchor: str, element: str, says: str
+) -> None:
     path = BROKEN / variant
     (finding,) = run_gate(load_spec(SPEC), [path]).findings
-    assert (finding.rule, finding.file, finding.line) == (rule, str(path), line_of(path, anchor))
+    assert (finding.rule, finding.file) == (rule, str(path))
+    # The finding sits on the element at fault, anchored to the statement it is about.
+    assert finding.anchor == line_of(path, anchor)
+    assert finding.line == line_of(path, element, after=anchor)
     assert says in finding.message
 
 
