@@ -35,7 +35,9 @@ from harness.offsite.posture import PostureReport, check_posture
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings
 from harness.offsite.upload import read_manifest
+from harness.portable.contract import ManifestView, read_view
 from harness.portable.lane import MANIFEST_EVIDENCE_KEYS, PortableExportLane
+from harness.portable.validate.rules.manifest import generated_moment
 from harness.smoke import judged, run_smoke
 
 
@@ -142,14 +144,28 @@ class PortableArchiveLane(PortableExportLane):
         if self.located.generated_at is not None:
             return self.located.generated_at, "the generated-at in its key"
         if self.located.path is not None:
-            manifest = read_manifest(self.located.path)
-            return parse_generated_at(str(manifest.get("generated_at")), f"{MANIFEST}: generated_at"), (
-                "generated_at in its manifest"
-            )
+            return self._generated(read_manifest(self.located.path)), "generated_at in its manifest"
         raise VerificationFailed(
             f"{self.located.where}: the key carries no generated-at; its age cannot be told before "
             "fetching (name archives <prefix>/<environment>/<YYYY-MM-DD>/<name>-<YYYYMMDDTHHMMSSZ>.tar.gz)"
         )
+
+    def _view(self, manifest: dict[str, Any]) -> ManifestView:
+        return read_view(manifest, self.contract.profile)
+
+    def _generated(self, manifest: dict[str, Any]) -> datetime:
+        """The manifest's generated-at, read where and in the form its contract's profile says."""
+        profile = self.contract.profile
+        value = self._view(manifest).generated_at
+        if profile.builtin:
+            return parse_generated_at(str(value), f"{MANIFEST}: {profile.generated_at}")
+        moment = generated_moment(value, profile.generated_form)
+        if moment is None:
+            raise VerificationFailed(
+                f"{MANIFEST}: {profile.generated_at} is not a {profile.generated_form} time "
+                f"({type(value).__name__}); the archive's age cannot be told"
+            )
+        return moment
 
     def step_freshness(self) -> str:
         when, means = self._archive_time()
@@ -199,16 +215,26 @@ class PortableArchiveLane(PortableExportLane):
         if not isinstance(self.manifest, dict):
             raise ArchiveError(f"{self.located.where}: {MANIFEST} is not an object")
         stamped = self.located.generated_at
-        if stamped is not None and self.manifest.get("generated_at") != utc_iso(stamped):
+        if stamped is not None and not self._stamped_as(stamped):
             raise VerificationFailed(
                 f"{self.located.where}: the manifest's generated_at differs from the time in the key "
                 f"({utc_iso(stamped)}): a misfiled or altered archive"
             )
         return f"extracted {self.located.where} safely into {self.extracted}"
 
+    def _stamped_as(self, stamped: datetime) -> bool:
+        """Whether the manifest says the archive was generated at its key's time stamp (the harness's
+        own manifest: the very string; another profile: the same second)."""
+        if self.contract.profile.builtin:
+            return bool(self.manifest.get("generated_at") == utc_iso(stamped))
+        moment = generated_moment(
+            self._view(self.manifest).generated_at, self.contract.profile.generated_form
+        )
+        return moment is not None and moment.replace(microsecond=0) == stamped
+
     def step_restore(self) -> str:
-        counts = self.manifest.get("entity_counts") or {}
-        return self._restore_all(sum(v for v in counts.values() if isinstance(v, int)), "the manifest lists")
+        counts = self._view(self.manifest).counts
+        return self._restore_all(sum(counts.values()), "the manifest lists")
 
     def step_smoke(self) -> str:
         checks = self.scenario.data.get("smoke") or []
@@ -231,6 +257,8 @@ class PortableArchiveLane(PortableExportLane):
 
     def step_manifest_compare(self) -> str:
         count = self._compare_reexport(self.manifest, "the restored data differs from the archive's manifest")
+        if self.contract.version >= 2:
+            return self.compared(count, "the archive") + " (no live source: the archive is the reference)"
         return (
             f"all {count} entities re-export to the manifest's counts and sha256 (no live source: "
             "the manifest is the reference)"
@@ -271,6 +299,26 @@ class PortableArchiveLane(PortableExportLane):
         return getattr(self, "smoke_done", self.restore_done[0]) - self.restore_clock
 
     # -- evidence -----------------------------------------------------------------------------------
+    def _manifest_evidence(self) -> dict[str, Any]:
+        """The archive's manifest as evidence: the harness's own shape keeps its fields (those of the
+        expected type only); another profile's is normalised through it (counts, hex checksums, the
+        generated-at in RFC 3339, the schema version), so evidence reads alike whoever wrote it."""
+        if self.contract.profile.builtin:
+            return {
+                k: self.manifest[k]
+                for k in MANIFEST_EVIDENCE_KEYS
+                if isinstance(self.manifest.get(k), dict if k in ("entity_counts", "checksums") else str)
+            }
+        view = self._view(self.manifest)
+        out: dict[str, Any] = {"profile": "contract", "entity_counts": view.counts}
+        out["checksums"] = {f: f"sha256:{h}" for f, h in view.checksums.items()}
+        moment = generated_moment(view.generated_at, self.contract.profile.generated_form)
+        if moment is not None:
+            out["generated_at"] = utc_iso(moment)
+        if view.schema_version is not None:
+            out["schema_version"] = view.schema_version
+        return out
+
     def sections(self) -> dict[str, Any]:
         rpo, method, how = self._rpo()
         measurements: dict[str, Any] = {
@@ -302,12 +350,8 @@ class PortableArchiveLane(PortableExportLane):
             source["archive"].update(
                 sha256=f"sha256:{self.fetched_archive.sha256}", size_bytes=self.fetched_archive.size_bytes
             )
-        if hasattr(self, "manifest"):  # a foreign manifest: only the fields of the expected shape
-            source["manifest"] = {
-                k: self.manifest[k]
-                for k in MANIFEST_EVIDENCE_KEYS
-                if isinstance(self.manifest.get(k), dict if k in ("entity_counts", "checksums") else str)
-            }
+        if hasattr(self, "manifest"):
+            source["manifest"] = self._manifest_evidence()
         out["source"] = source
         out.update(self._restore_sections())
         offsite: dict[str, Any] = {}
