@@ -10,7 +10,9 @@ Safety rules, checked before any connection writes:
 
 Each entity file is streamed with COPY into a temporary staging table of raw
 JSON documents and upserted with ``jsonb_populate_record`` in referential
-order, all in one transaction: a failure leaves the target untouched.
+order, all in one transaction: a failure leaves the target untouched. Into an
+empty target the same transaction bulk-loads instead, with foreign keys and plain
+indexes dropped and put back before commit (``harness.portable.restore_empty``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from harness.errors import ConfigError, RefusedError, VerificationFailed, first_line
+from harness.portable import restore_empty
 from harness.portable.contract import Contract, Entity
 from harness.portable.validate.findings import ValidationReport
 from harness.postgres.database import Database
@@ -40,6 +43,8 @@ class RestoreResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    method: str = "upsert"
+    bulk_load_skipped: str | None = None  # why an empty-target bulk load did not run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +56,8 @@ class RestoreResult:
                 k: {"inserted": self.inserted[k], "updated": self.updated[k]} for k in self.inserted
             },
             "seconds": round(self.seconds, 3),
+            "method": self.method,
+            "bulk_load_skipped": self.bulk_load_skipped,
         }
 
 
@@ -96,10 +103,14 @@ def _copy_file(cur: psycopg.Cursor[Any], path: Path) -> None:
             copy.write(chunk.replace(b"\\", b"\\\\"))
 
 
-def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
+def _target(ent: Entity) -> tuple[sql.Composable, list[sql.Identifier]]:
+    """The entity's table and the columns its records are populated into (in this order)."""
     assert ent.table is not None
-    table = sql.Identifier(*ent.table.split("."))
-    cols = [sql.Identifier(f) for f in ent.fields]
+    return sql.Identifier(*ent.table.split(".")), [sql.Identifier(f) for f in ent.fields]
+
+
+def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
+    table, cols = _target(ent)
     updates = [sql.SQL("{} = EXCLUDED.{}").format(c, c) for c in cols if c != sql.Identifier(ent.primary_key)]
     conflict = (
         sql.SQL("DO UPDATE SET {}").format(sql.SQL(", ").join(updates)) if updates else sql.SQL("DO NOTHING")
@@ -146,6 +157,9 @@ def restore(
     result = RestoreResult(target=db.describe(), approval_reference=approval_reference)
     with db.connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE drill_stage (doc jsonb NOT NULL) ON COMMIT DROP")
+        if _bulk_load(conn, cur, db, contract, Path(export_dir), result):
+            result.seconds = time.perf_counter() - started
+            return result
         for ent in contract.load_order():
             try:
                 _copy_file(cur, Path(export_dir) / ent.file)
@@ -163,3 +177,34 @@ def restore(
         conn.commit()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _bulk_load(
+    conn: psycopg.Connection[Any],
+    cur: psycopg.Cursor[Any],
+    db: Database,
+    contract: Contract,
+    export_dir: Path,
+    result: RestoreResult,
+) -> bool:
+    """The empty-target fast path (committed here), or False when it does not apply."""
+    entities = contract.load_order()
+    plan = restore_empty.eligibility(cur, entities)
+    if plan.reason is not None:
+        result.bulk_load_skipped = plan.reason
+        return False
+    try:
+        inserted = restore_empty.load_empty_target(
+            cur, entities, plan, lambda c, ent: _copy_file(c, export_dir / ent.file), _target
+        )
+    except restore_empty.LoadFailed as exc:
+        conn.rollback()
+        raise VerificationFailed(
+            f"restore of {exc.what} into {db.label} failed: {exc.detail}; "
+            "the transaction was rolled back, nothing was written"
+        ) from None
+    conn.commit()
+    result.method = restore_empty.METHOD
+    result.inserted = inserted
+    result.updated = dict.fromkeys(inserted, 0)
+    return True
