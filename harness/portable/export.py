@@ -105,12 +105,20 @@ def _column_types(conn: psycopg.Connection[Any], entity: Entity, contract: Contr
 
 
 def entity_query(
-    conn: psycopg.Connection[Any], entity: Entity, contract: Contract, *, keys_param: bool = False
+    conn: psycopg.Connection[Any],
+    entity: Entity,
+    contract: Contract,
+    *,
+    keys_param: bool = False,
+    key_range: bool = False,
 ) -> sql.Composed:
     """The SELECT producing one canonical JSON text per record, ordered by primary key.
 
     Shared by the exporter and the dry-run comparison so both render records identically.
-    With ``keys_param`` the query takes one parameter: a list of primary keys as text.
+    With ``keys_param`` the query takes one named parameter, ``keys``: a JSON array of primary keys
+    as strings, and each row starts with the record's primary key as text (then the JSON), in no
+    particular order. With ``key_range`` as well, it takes ``low``, ``high`` and ``cap`` instead:
+    the first ``cap`` rows (by key) with keys from ``low`` to ``high``.
     """
     types = _column_types(conn, entity, contract)
     context = f"{contract.path}: entity {entity.name!r}"
@@ -140,13 +148,24 @@ def entity_query(
         else:
             columns.append(ident)
     pk = sql.Identifier(entity.primary_key)
+    order: sql.Composable = sql.SQL(" ORDER BY {}").format(pk)
+    key: sql.Composable = sql.SQL("")
     where: sql.Composable = sql.SQL("")
     if keys_param:
-        where = sql.SQL(" WHERE {} = ANY(%s::text[]::{}[])").format(
-            pk, sql.Identifier(types[entity.primary_key])
-        )
-    return sql.SQL("SELECT row_to_json(r)::text FROM (SELECT {} FROM {} AS src{} ORDER BY {}) AS r").format(
-        sql.SQL(", ").join(columns), _source_relation(entity), where, pk
+        pk_type = sql.Identifier(types[entity.primary_key])
+        where = sql.SQL(
+            " WHERE {} = ANY(ARRAY(SELECT jsonb_array_elements_text(%(keys)s::jsonb))::{}[])"
+        ).format(pk, pk_type)
+        if key_range:  # keys sorted ascending: one index range scan instead of a probe per key
+            where = sql.SQL(" WHERE {} BETWEEN %(low)s::text::{} AND %(high)s::text::{}").format(
+                pk, pk_type, pk_type
+            )
+            order = sql.SQL(" ORDER BY {} LIMIT %(cap)s").format(pk)
+        else:
+            order = sql.SQL("")  # the comparison needs no order
+        key = sql.SQL("r.{}::text, ").format(pk)
+    return sql.SQL("SELECT {}row_to_json(r)::text FROM (SELECT {} FROM {} AS src{}{}) AS r").format(
+        key, sql.SQL(", ").join(columns), _source_relation(entity), where, order
     )
 
 
