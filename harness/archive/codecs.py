@@ -16,7 +16,6 @@ Skippable frames (pzstd writes them) are skipped.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import struct
@@ -155,28 +154,20 @@ class ZstdDecoder:
         self._raw = handle
         self._dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
         self._frame: zstandard.ZstdDecompressionObj | None = None
-        self._ready: collections.deque[bytes] = collections.deque()
-        self._ready_len = 0
+        self._ready = bytearray()  # decoded bytes; those before _pos are handed out already
+        self._pos = 0
         self._offset = 0  # compressed bytes consumed
         self._frames = 0
         self._eof = False
 
     def read(self, size: int) -> bytes:
-        while self._ready_len < size and not self._eof:
+        while len(self._ready) - self._pos < size and not self._eof:
             self._step()
-        parts: list[bytes] = []
-        want = size
-        while want and self._ready:
-            block = self._ready[0]
-            if len(block) <= want:
-                parts.append(self._ready.popleft())
-                want -= len(block)
-            else:
-                parts.append(block[:want])
-                self._ready[0] = block[want:]
-                want = 0
-        out = b"".join(parts)
-        self._ready_len -= len(out)
+        out = bytes(self._ready[self._pos : self._pos + size])
+        self._pos += len(out)
+        if self._pos >= _BLOCK_MAX:  # drop what was handed out, now and then (not per read)
+            del self._ready[: self._pos]
+            self._pos = 0
         return out
 
     def _exact(self, size: int, what: str) -> bytes:
@@ -195,9 +186,7 @@ class ZstdDecoder:
             if "checksum" in text:
                 raise StreamError("corrupt compressed data: zstd content checksum mismatch") from exc
             raise StreamError(f"corrupt compressed data: {text}") from exc
-        if out:
-            self._ready.append(out)
-            self._ready_len += len(out)
+        self._ready += out
 
     def _step(self) -> None:
         """Decode one frame header or one block (at most 128 KiB of output)."""

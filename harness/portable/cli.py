@@ -181,7 +181,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from harness.portable.bench import run_benchmark
 
-    results = run_benchmark(args.rows, work_dir=Path(args.work_dir))
+    results = run_benchmark(args.rows, work_dir=Path(args.work_dir), compare=args.compare)
     _emit(args, results)
     return EXIT_VERIFIED
 
@@ -265,4 +265,10 @@ def register(add: AddCommand) -> None:
     )
     bench.add_argument("--rows", type=int, default=1_000_000)
     bench.add_argument("--work-dir", default=".tmp/bench")
+    bench.add_argument(
+        "--compare",
+        action="store_true",
+        help="also time each stage's raw limit on the same data (COPY out, COPY into jsonb, orjson "
+        "parse, sha256, zlib/gzip/pigz/zstd where installed) and print the ratios",
+    )
     bench.add_argument("--json", action="store_true")
