@@ -141,14 +141,18 @@ class EmbeddedCluster:
         template = _template(self.bindir, self.account)
         self.claim()
         shutil.copytree(template.data, self.data, symlinks=True)
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        self.hand_over_data()
+        self.password, self.version = template.password, template.version
+
+    def hand_over_data(self) -> None:
+        """Give the data directory the server needs: owned by the server account, private (0700)."""
         if self.account:
             for root, dirs, files in os.walk(self.data):
                 for name in (*dirs, *files):
                     os.chown(os.path.join(root, name), *self.account, follow_symlinks=False)
             os.chown(self.data, *self.account)
         os.chmod(self.data, 0o700)
-        (self.data / "postmaster.pid").unlink(missing_ok=True)
-        self.password, self.version = template.password, template.version
 
     def run_initdb(self) -> None:
         """Run initdb into this cluster's data directory (the template's way; see :meth:`initdb`)."""

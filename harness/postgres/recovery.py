@@ -303,12 +303,7 @@ class RestoredCluster(EmbeddedCluster):
             shutil.copytree(backup, self.data, symlinks=True)
         (self.data / "backup_manifest").unlink(missing_ok=True)
         (self.data / "recovery.signal").touch()
-        if self.account:
-            for root, dirs, files in os.walk(self.data):
-                for name in (*dirs, *files):
-                    os.chown(os.path.join(root, name), *self.account, follow_symlinks=False)
-            os.chown(self.data, *self.account)
-        os.chmod(self.data, 0o700)
+        self.hand_over_data()
 
     def recover(self, timeout: float = 600) -> None:
         """Start, wait until recovery reached the target and the server was promoted."""
