@@ -290,3 +290,51 @@ def test_zstd_extractor_refuses_or_extracts_safely(zst_bytes: bytes, data: st.Da
             assert {p.name: p.read_bytes() for p in dest.iterdir()} == sample_files()
         assert sorted(p.name for p in (root / "out").iterdir()) in ([], ["dest"])
         shutil.rmtree(root / "out")
+
+
+# --------------------------------------------------------------------------- frame headers, exactly
+
+
+@pytest.mark.parametrize("size", [0, 10, 255, 256, 300, 65_791, 65_792, 70_000, 300_000])
+@pytest.mark.parametrize("content_size", [True, False])
+def test_every_frame_header_form_decodes_exactly(size: int, content_size: bool) -> None:
+    """Single-segment frames with 1-, 2- (+256) and 4-byte content sizes, and windowed frames."""
+    data = bytes(i * 7 % 251 for i in range(size))
+    blob = zst(data, write_content_size=content_size)
+    decoder = ZstdDecoder(io.BufferedReader(io.BytesIO(blob)))  # type: ignore[arg-type]
+    out = b""
+    while chunk := decoder.read(4096):
+        assert len(chunk) <= 4096
+        out += chunk
+    assert out == data
+
+
+def _opening(header: bytes) -> bytes:
+    """The first bytes of a frame that starts with ``header``: one 10-byte RLE block, not the last."""
+    decoder = ZstdDecoder(
+        io.BufferedReader(io.BytesIO(header + rle_block(0, 10) + rle_block(0, 5, last=True)))
+    )  # type: ignore[arg-type]
+    return decoder.read(5)
+
+
+@pytest.mark.parametrize(
+    ("window", "accepted"),
+    [(0x87, True), (0x88, True), (0x89, False), (0x90, False)],  # 120 MiB, 128 MiB, 144 MiB, 256 MiB
+)
+def test_the_window_limit_is_exactly_128_mib(window: int, accepted: bool) -> None:
+    header = codecs.ZSTD_MAGIC + bytes([0x04, window])
+    if accepted:
+        assert _opening(header) == bytes(5)
+    else:
+        with pytest.raises(codecs.StreamError, match="needs a window over 128 MiB"):
+            _opening(header)
+
+
+@pytest.mark.parametrize(("content", "accepted"), [(1 << 27, True), ((1 << 27) + 1, False)])
+def test_a_single_segment_window_is_its_content_size(content: int, accepted: bool) -> None:
+    header = codecs.ZSTD_MAGIC + bytes([0xA4]) + content.to_bytes(4, "little")  # 4-byte size, one segment
+    if accepted:
+        assert _opening(header) == bytes(5)
+    else:
+        with pytest.raises(codecs.StreamError, match="needs a window over 128 MiB"):
+            _opening(header)
