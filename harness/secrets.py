@@ -27,7 +27,7 @@ import functools
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,7 +276,13 @@ def shown_key(key: str, found: tuple[str, int] | None) -> str:
 
 
 def _walk(
-    value: Any, path: str, bare: str, under_credential: bool, hits: list[SecretHit], allowed: tuple[str, ...]
+    value: Any,
+    path: str,
+    bare: str,
+    under_credential: bool,
+    hits: list[SecretHit],
+    allowed: tuple[str, ...],
+    credential_key: Callable[[str], bool] = credential_name,
 ) -> Iterator[tuple[str, str, str, Any, bool]]:
     """Yield (path, path-without-indices, leaf key, scalar value, under a credential name) for every
     string or number leaf; report object keys that look like secrets into ``hits``."""
@@ -291,15 +297,15 @@ def _walk(
                 continue
             if found is not None:
                 hits.append(SecretHit(shown_path, f"{found[0]}_in_key", found[1]))
-            credential = under_credential or credential_name(key)
+            credential = under_credential or credential_key(key)
             if isinstance(item, dict | list):
-                yield from _walk(item, shown_path, shown_bare, credential, hits, allowed)
+                yield from _walk(item, shown_path, shown_bare, credential, hits, allowed, credential_key)
             else:
                 yield shown_path, shown_bare, key, item, credential
     elif isinstance(value, list):
         for i, item in enumerate(value):
             if isinstance(item, dict | list):
-                yield from _walk(item, f"{path}[{i}]", bare, under_credential, hits, allowed)
+                yield from _walk(item, f"{path}[{i}]", bare, under_credential, hits, allowed, credential_key)
             else:
                 yield f"{path}[{i}]", bare, bare.rsplit(".", 1)[-1], item, under_credential
 
@@ -313,11 +319,28 @@ def _allowed(bare: str, allowed: tuple[str, ...]) -> bool:
     return any(bare == a or bare.startswith(a + ".") for a in allowed)
 
 
-def scan_record(record: dict[str, Any], *, allow_fields: Iterable[str] = ()) -> list[SecretHit]:
-    """Every suspected secret in ``record``; ``allow_fields`` (dotted, no indices) are skipped."""
+def scan_record(
+    record: dict[str, Any],
+    *,
+    allow_fields: Iterable[str] = (),
+    key_pattern: Any = None,
+    value_pattern: Any = None,
+) -> list[SecretHit]:
+    """Every suspected secret in ``record``; ``allow_fields`` (dotted, no indices) are skipped.
+
+    ``key_pattern`` / ``value_pattern`` (compiled RE2) are an application's own secrets, added to
+    the built-in rules: a key they match is a credential field, a value they match a secret."""
     allowed = tuple(allow_fields)
     hits: list[SecretHit] = []
-    for path, _bare, key, value, credential in _walk(record, "", "", False, hits, allowed):
+    if key_pattern is None:
+        credential_key: Callable[[str], bool] = credential_name
+    else:
+        search = key_pattern.search
+
+        def credential_key(key: str) -> bool:
+            return credential_name(key) or search(key) is not None
+
+    for path, _bare, key, value, credential in _walk(record, "", "", False, hits, allowed, credential_key):
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int | float):
@@ -338,4 +361,6 @@ def scan_record(record: dict[str, Any], *, allow_fields: Iterable[str] = ()) -> 
         found = _find(value)
         if found is not None:
             hits.append(SecretHit(path, found[0], found[1]))
+        elif value_pattern is not None and value_pattern.search(value) is not None:
+            hits.append(SecretHit(path, "application_secret", len(value)))
     return hits

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import RefusedError, VerificationFailed
+from harness.portable.compare import compare_manifests
 from harness.portable.contract import Contract
 from harness.portable.dryrun import dry_run
 from harness.portable.export import SourceInfo, export
-from harness.portable.lane import compare_manifests
 from harness.portable.restore import restore
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database

@@ -156,8 +156,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if not report.ok:
             for finding in report.findings[:20]:
                 _print(str(finding))
-        result = restore(target, contract, export_dir, report, approval_reference=args.approve_production)
+        try:
+            result = restore(target, contract, export_dir, report, approval_reference=args.approve_production)
+        except Exception as exc:
+            if args.evidence_dir:
+                _restore_evidence(args, report, target, None, exc)
+            raise
     data = result.to_dict()
+    if args.evidence_dir:
+        _print(f"evidence: {_restore_evidence(args, report, target, result, None)}")
     _print(
         f"restored into {target.label}: inserted {data['inserted']}, updated {data['updated']} "
         f"in {result.seconds:.1f}s"
@@ -165,6 +172,75 @@ def cmd_restore(args: argparse.Namespace) -> int:
     )
     _emit(args, data)
     return EXIT_VERIFIED
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.portable.compare import compare_exports, compare_manifests
+    from harness.portable.export import SourceInfo, export
+
+    with _validated(args) as (contract, export_dir, report):
+        if not report.ok:
+            _print(f"{args.export}: NOT valid ({report.error_count} error(s)); run drill validate first")
+            return EXIT_NOT_VERIFIED
+        target = _database(args.target_dsn_env, args.target_environment, "target")
+        again_dir = Path(args.work_dir) / f"reexport-{secrets.token_hex(4)}"
+        try:
+            again = export(target, contract, again_dir, SourceInfo.from_env(target.environment))
+            if contract.version >= 2:
+                result = compare_exports(contract, export_dir, again.directory)
+            else:
+                result = compare_manifests(report.manifest, again.manifest)
+        finally:
+            shutil.rmtree(again_dir, ignore_errors=True)
+    for name, entry in result["entities"].items():
+        if not entry["match"]:
+            _print(f"{name}: differs ({entry['source_count']} source, {entry['restored_count']} restored)")
+    verdict = "the target holds the export's records" if result["passed"] else "NOT equal"
+    _print(f"compare {args.export} with {target.label}: {verdict}")
+    _emit(args, result)
+    return EXIT_VERIFIED if result["passed"] else EXIT_NOT_VERIFIED
+
+
+def cmd_target_schema(args: argparse.Namespace) -> int:
+    from harness.portable.contract import load_contract
+    from harness.portable.target_schema import schema_ddl
+
+    for statement in schema_ddl(load_contract(args.contract)):
+        _print(statement.as_string(None) + ";")
+    return EXIT_VERIFIED
+
+
+def _restore_evidence(
+    args: argparse.Namespace, report: Any, target: Any, result: Any, error: BaseException | None
+) -> Path:
+    """An evidence document for a restore by hand (``--evidence-dir``): the archive, the validation,
+    the target and the restore with its approval reference (``restore.approval_reference``)."""
+    from harness.errors import first_line
+    from harness.evidence import ERROR, FAILED, PASSED, SKIPPED, Evidence, write_evidence
+
+    name = "production-restore" if args.approve_production else "restore"
+    evidence = Evidence(scenario={"name": name, "file": "command line", "lane": "restore"})
+    validated = evidence.add_step("validate", data_proving=True)
+    validated.status = PASSED if report.ok else FAILED
+    validated.message = f"{report.records_checked} records checked, {report.error_count} finding(s)"
+    restored = evidence.add_step("restore", data_proving=False)
+    if result is not None:
+        written = (sum(result.inserted.values()), sum(result.updated.values()))
+        restored.status, restored.message = PASSED, f"inserted {written[0]}, updated {written[1]}"
+    elif error is not None:
+        restored.status, restored.message = ERROR, first_line(error)
+    else:
+        restored.status = SKIPPED
+    evidence.sections.update(
+        source={"archive": {"uri": str(args.export)}},
+        target={"environment": target.environment, "database": target.describe()},
+        validation=report.summary(),
+        restore=result.to_dict()
+        if result is not None
+        else {"inserted": 0, "updated": 0, "approval_reference": args.approve_production},
+    )
+    json_path, _ = write_evidence(evidence.finish(), Path(args.evidence_dir))
+    return json_path
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -253,6 +329,27 @@ def register(add: AddCommand) -> None:
     res.add_argument(
         "--approve-production", metavar="REF", help="human approval reference for a production target"
     )
+    res.add_argument(
+        "--evidence-dir",
+        metavar="DIR",
+        help="also write an evidence document (JSON + Markdown) here, the approval reference included",
+    )
+
+    cmp = add(
+        "compare",
+        cmd_compare,
+        "re-export a restored target and compare it with the export (byte for byte for the harness's "
+        "own format, record for record for a version-2 contract)",
+    )
+    contract_args(cmp)
+    target_args(cmp)
+
+    ddl = add(
+        "target-schema",
+        cmd_target_schema,
+        "print the CREATE TABLE statements a contract describes (what target.schema_sql: contract runs)",
+    )
+    ddl.add_argument("--contract", required=True, help="export contract YAML")
 
     seed = add("seed", cmd_seed, "fill a (non-production) database with the reference dataset")
     seed.add_argument("--dsn-env", required=True, metavar="VAR")

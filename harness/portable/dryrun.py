@@ -2,8 +2,10 @@
 
 Records are read from the export in batches and compared with the target's
 rows rendered by the exporter's own query (same field order, same timestamp
-format), so "identical" means byte-identical canonical JSON. The comparison runs in the server:
-each batch sends keys and the SHA-256 of each line, and only counts come back:
+format). For the harness's own (version 1) export "identical" means byte-identical canonical
+JSON and the comparison runs in the server: each batch sends keys and the SHA-256 of each line, and
+only counts come back. A version-2 export (possibly another writer's) is compared in the client,
+both sides in canonical form (harness/portable/compare.py):
 
 * would_insert: the primary key is not in the target;
 * would_update: the key exists and the record differs;
@@ -34,10 +36,10 @@ import psycopg
 from psycopg import sql
 
 from harness.errors import ConfigError
+from harness.portable.compare import canonical
 from harness.portable.contract import Contract, Entity
 from harness.portable.export import entity_query
 from harness.portable.validate.findings import ValidationReport
-from harness.portable.validate.validator import record_key
 from harness.postgres.database import Database
 
 BATCH = 5_000
@@ -154,7 +156,7 @@ def _prepared(path: Path, pk: str, invalid: set[str]) -> Iterator[_Batch]:
                 value = loads(raw).get(pk)
             except (orjson.JSONDecodeError, AttributeError):
                 value = None
-            rid = str(value) if type(value) is int or type(value) is str else record_key(value)
+            rid = str(value) if type(value) is int or type(value) is str else None  # key_text, inlined
             if rid is None or rid in invalid:
                 bad += 1
             else:
@@ -212,10 +214,12 @@ def _plan_entity(
 
     A batch of ascending integer keys (the exporter writes them so) is looked up as one key range,
     capped at twice the batch; a range holding more rows than that is looked up key by key."""
+    if not compares_in_server(contract, ent):
+        return _plan_canonical(conn, contract, ent, export_dir, invalid)
     plan = EntityPlan(ent.name)
-    by_key = sql.SQL(_COMPARE).format(entity_query(conn, ent, contract, keys_param=True))
-    by_range = sql.SQL(_COMPARE).format(entity_query(conn, ent, contract, keys_param=True, key_range=True))
-    for batch in _ahead(_prepared(export_dir / ent.file, ent.primary_key, invalid)):
+    by_key = sql.SQL(_COMPARE).format(entity_query(conn, ent, contract, lookup="keys"))
+    by_range = sql.SQL(_COMPARE).format(entity_query(conn, ent, contract, lookup="range"))
+    for batch in _ahead(_prepared(export_dir / ent.file, ent.key_fields[0], invalid)):
         plan.invalid += batch.invalid
         if not batch.wanted:
             continue
@@ -232,6 +236,53 @@ def _plan_entity(
         plan.skipped += same
         plan.would_update += differ
         plan.would_insert += batch.wanted - same - differ
+    return plan
+
+
+def compares_in_server(contract: Contract, ent: Entity) -> bool:
+    """Whether the entity's records can be compared in the server, as digests of their lines: the
+    harness's own (version 1) export with a one-field key is byte-identical to the target's
+    rendering. A version-2 export may come from another writer and is compared in canonical form."""
+    return contract.version < 2 and len(ent.key_fields) == 1
+
+
+def _plan_canonical(
+    conn: psycopg.Connection[Any], contract: Contract, ent: Entity, export_dir: Path, invalid: set[str]
+) -> EntityPlan:
+    """Compare in the client: the target's rows for each batch's keys rendered by the exporter's
+    query, both sides in canonical form (harness/portable/compare.py), as the re-export compare."""
+    plan = EntityPlan(ent.name)
+    query = entity_query(conn, ent, contract, keys_param=True)
+    composite = len(ent.key_fields) > 1
+    for batch in iter_batches(export_dir / ent.file):
+        wanted: dict[str, bytes] = {}
+        for raw in batch:
+            try:
+                doc = orjson.loads(raw)
+                rid = ent.record_id(doc) if isinstance(doc, dict) else None
+            except orjson.JSONDecodeError:
+                rid = None
+            if rid is None or rid in invalid:
+                plan.invalid += 1
+            else:
+                wanted[rid] = raw
+        if not wanted:
+            continue
+        keys: Any = "[" + ",".join(wanted) + "]" if composite else list(wanted)
+        existing: dict[str, bytes] = {}
+        for (text,) in conn.execute(query, [keys]):
+            doc = text.encode()
+            rid = ent.record_id(orjson.loads(doc))
+            if rid is not None:
+                existing[rid] = doc
+        for rid, raw in wanted.items():
+            current = existing.get(rid)
+            if current is None:
+                plan.would_insert += 1
+            elif canonical(ent, current) == canonical(ent, raw):
+                plan.skipped += 1
+            else:
+                plan.would_update += 1
     return plan
 
 

@@ -110,62 +110,91 @@ def entity_query(
     contract: Contract,
     *,
     keys_param: bool = False,
-    key_range: bool = False,
+    lookup: str | None = None,
 ) -> sql.Composed:
-    """The SELECT producing one canonical JSON text per record, ordered by primary key.
+    """The SELECT producing one canonical JSON text per record, ordered by primary key, each column
+    under its field's name (the contract's ``columns`` map fields to columns).
 
     Shared by the exporter and the dry-run comparison so both render records identically.
-    With ``keys_param`` the query takes one named parameter, ``keys``: a JSON array of primary keys
-    as strings, and each row starts with the record's primary key as text (then the JSON), in no
-    particular order. With ``key_range`` as well, it takes ``low``, ``high`` and ``cap`` instead:
-    the first ``cap`` rows (by key) with keys from ``low`` to ``high``.
+    With ``keys_param`` the query takes one parameter, the keys to read (``_keys_filter``). With
+    ``lookup`` (the dry run's server-side compare; a one-field key only) each row starts with the
+    record's key as text, then the JSON, and the query takes named parameters: for ``"keys"``,
+    ``keys``, a JSON array of keys as strings (rows in no particular order); for ``"range"``,
+    ``low``, ``high`` and ``cap``: the first ``cap`` rows (by key) with keys from ``low`` to ``high``.
     """
     types = _column_types(conn, entity, contract)
     context = f"{contract.path}: entity {entity.name!r}"
-    missing = sorted(set(entity.fields) - set(types))
+    column_of = {name: entity.column(name) for name in entity.fields}
+    missing = sorted(f for f, c in column_of.items() if c not in types)
     if missing:
         raise ConfigError(f"{context}: schema fields missing from the source: {', '.join(missing)}")
-    undeclared = sorted(set(types) - set(entity.fields) - set(entity.redact))
+    undeclared = sorted(set(types) - set(column_of.values()) - set(entity.redact))
     if undeclared:
         raise ConfigError(
             f"{context}: source columns neither declared in the schema nor redacted: {', '.join(undeclared)} "
             "(add them to the entity's schema, or to 'redact' if they must not leave the database)"
         )
     columns: list[sql.Composable] = []
-    for name in entity.fields:
-        ident = sql.Identifier(name)
-        type_name = types[name]
+    for name, column in column_of.items():
+        ident, alias = sql.Identifier(column), sql.Identifier(name)
+        type_name = types[column]
         if type_name in _BINARY_TYPES:
             raise ConfigError(
-                f"{context}: column {name!r} is binary ({type_name}); raw binary payloads are never "
+                f"{context}: column {column!r} is binary ({type_name}); raw binary payloads are never "
                 "exported — add it to 'redact'"
             )
         if type_name in _TIMESTAMP_TYPES:
             zone = sql.SQL(" AT TIME ZONE 'UTC'") if type_name == "timestamptz" else sql.SQL("")
             columns.append(
-                sql.SQL("to_char({}{}, {}) AS {}").format(ident, zone, sql.Literal(_RFC3339_US), ident)
+                sql.SQL("to_char({}{}, {}) AS {}").format(ident, zone, sql.Literal(_RFC3339_US), alias)
             )
         else:
-            columns.append(ident)
-    pk = sql.Identifier(entity.primary_key)
-    order: sql.Composable = sql.SQL(" ORDER BY {}").format(pk)
-    key: sql.Composable = sql.SQL("")
+            columns.append(sql.SQL("{} AS {}").format(ident, alias))
+    keys = [sql.Identifier(entity.column(k)) for k in entity.key_fields]
+    head: sql.Composable = sql.SQL("")
     where: sql.Composable = sql.SQL("")
+    order: sql.Composable = sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(keys))
     if keys_param:
-        pk_type = sql.Identifier(types[entity.primary_key])
-        where = sql.SQL(
-            " WHERE {} = ANY(ARRAY(SELECT jsonb_array_elements_text(%(keys)s::jsonb))::{}[])"
-        ).format(pk, pk_type)
-        if key_range:  # keys sorted ascending: one index range scan instead of a probe per key
-            where = sql.SQL(" WHERE {} BETWEEN %(low)s::text::{} AND %(high)s::text::{}").format(
-                pk, pk_type, pk_type
-            )
-            order = sql.SQL(" ORDER BY {} LIMIT %(cap)s").format(pk)
-        else:
-            order = sql.SQL("")  # the comparison needs no order
-        key = sql.SQL("r.{}::text, ").format(pk)
+        where = _keys_filter(entity, keys, types)
+    elif lookup is not None:
+        head, where, order = _lookup(entity, types, lookup)
     return sql.SQL("SELECT {}row_to_json(r)::text FROM (SELECT {} FROM {} AS src{}{}) AS r").format(
-        key, sql.SQL(", ").join(columns), _source_relation(entity), where, order
+        head, sql.SQL(", ").join(columns), _source_relation(entity), where, order
+    )
+
+
+def _lookup(
+    entity: Entity, types: dict[str, str], lookup: str
+) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+    """The key-text head, ``WHERE`` and ``ORDER BY`` of a ``lookup`` query (see :func:`entity_query`)."""
+    if len(entity.key_fields) != 1 or lookup not in ("keys", "range"):
+        raise ValueError(f"entity {entity.name!r}: no {lookup!r} lookup for this key")
+    field_name = entity.key_fields[0]
+    column = sql.Identifier(entity.column(field_name))
+    cast = sql.Identifier(types[entity.column(field_name)])
+    head = sql.SQL("r.{}::text, ").format(sql.Identifier(field_name))
+    if lookup == "range":  # keys sorted ascending: one index range scan instead of a probe per key
+        where = sql.SQL(" WHERE {} BETWEEN %(low)s::text::{} AND %(high)s::text::{}").format(
+            column, cast, cast
+        )
+        return head, where, sql.SQL(" ORDER BY {} LIMIT %(cap)s").format(column)
+    where = sql.SQL(" WHERE {} = ANY(ARRAY(SELECT jsonb_array_elements_text(%(keys)s::jsonb))::{}[])").format(
+        column, cast
+    )
+    return head, where, sql.SQL("")  # the comparison needs no order
+
+
+def _keys_filter(entity: Entity, keys: list[sql.Identifier], types: dict[str, str]) -> sql.Composable:
+    """``WHERE`` the key is one of a parameter: a text array of ids, or for a composite key a JSON
+    array of the ids' arrays (``[["doc-1",2],…]``), each part cast to its column's type."""
+    casts = [sql.Identifier(types[entity.column(k)]) for k in entity.key_fields]
+    if len(keys) == 1:
+        return sql.SQL(" WHERE {} = ANY(%s::text[]::{}[])").format(keys[0], casts[0])
+    parts = sql.SQL(", ").join(
+        sql.SQL("(e ->> {})::{}").format(sql.Literal(i), cast) for i, cast in enumerate(casts)
+    )
+    return sql.SQL(" WHERE ({}) IN (SELECT {} FROM jsonb_array_elements(%s::jsonb) AS e)").format(
+        sql.SQL(", ").join(keys), parts
     )
 
 

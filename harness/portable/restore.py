@@ -29,6 +29,7 @@ from psycopg import sql
 from harness.errors import ConfigError, RefusedError, VerificationFailed, first_line
 from harness.portable import restore_empty
 from harness.portable.contract import Contract, Entity
+from harness.portable.target_schema import schema_ddl
 from harness.portable.validate.findings import ValidationReport
 from harness.postgres.database import Database
 
@@ -61,17 +62,29 @@ class RestoreResult:
         }
 
 
-def apply_schema(db: Database, schema_sql: str, scenario_dir: Path) -> None:
-    """Create the application schema in a scratch target ('reference' = the bundled schema)."""
-    if schema_sql == "reference":
+def apply_schema(db: Database, schema_sql: str, scenario_dir: Path, contract: Contract | None = None) -> None:
+    """Create the application schema in a scratch target: ``reference`` is the bundled schema,
+    ``contract`` the tables the contract describes (harness/portable/target_schema.py), anything
+    else a SQL file relative to the scenario."""
+    statements: list[Any]
+    if schema_sql == "contract":
+        if contract is None:
+            raise ConfigError("target.schema_sql: 'contract' needs the lane's contract")
+        statements = list(schema_ddl(contract))
+    elif schema_sql == "reference":
         text = resources.files("harness.dataset").joinpath("schema.sql").read_text(encoding="utf-8")
+        statements = [text.encode()]
     else:
         path = (scenario_dir / schema_sql).resolve()
         if not path.is_file():
             raise ConfigError(f"target.schema_sql: {path} not found")
-        text = path.read_text(encoding="utf-8")
+        statements = [path.read_text(encoding="utf-8").encode()]
     with db.connect() as conn:
-        conn.execute(text.encode())
+        try:
+            for statement in statements:
+                conn.execute(statement)
+        except psycopg.Error as exc:
+            raise ConfigError(f"target.schema_sql ({schema_sql}): {first_line(exc)}") from None
         conn.commit()
 
 
@@ -103,22 +116,71 @@ def _copy_file(cur: psycopg.Cursor[Any], path: Path) -> None:
             copy.write(chunk.replace(b"\\", b"\\\\"))
 
 
-def _target(ent: Entity) -> tuple[sql.Composable, list[sql.Identifier]]:
-    """The entity's table and the columns its records are populated into (in this order)."""
+def _unmapped_fields(cur: psycopg.Cursor[Any], ent: Entity) -> list[str]:
+    """Fields the staged records hold that have no column in the target table (a restore never drops
+    a field silently: ``jsonb_populate_record`` would)."""
     assert ent.table is not None
-    return sql.Identifier(*ent.table.split(".")), [sql.Identifier(f) for f in ent.fields]
+    columns = {
+        str(r[0])
+        for r in cur.execute(
+            "SELECT attname FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [ent.table],
+        ).fetchall()
+    }
+    keys = [
+        str(r[0]) for r in cur.execute("SELECT DISTINCT jsonb_object_keys(doc) FROM drill_stage").fetchall()
+    ]
+    return sorted(k for k in keys if ent.column(k) not in columns)
+
+
+def _staged_document(ent: Entity) -> sql.Composable:
+    """The staged record with its fields renamed to their columns (the contract's ``columns``)."""
+    doc: sql.Composable = sql.SQL("s.doc")
+    renamed = sorted((f, c) for f, c in ent.columns.items() if f != c)
+    if not renamed:
+        return doc
+    pairs = sql.SQL(", ").join(
+        sql.SQL("{}, s.doc -> {}").format(sql.Literal(column), sql.Literal(fld)) for fld, column in renamed
+    )
+    dropped = sql.SQL(", ").join(sql.Literal(fld) for fld, _ in renamed)
+    return sql.SQL("jsonb_strip_nulls(jsonb_build_object({})) || (s.doc - ARRAY[{}]::text[])").format(
+        pairs, dropped
+    )
+
+
+def _target(ent: Entity) -> tuple[sql.Composable, list[sql.Identifier], sql.Composable]:
+    """The entity's table, the columns its records are populated into (in this order) and the staged
+    document (alias ``s``) to populate them from."""
+    assert ent.table is not None
+    table = sql.Identifier(*ent.table.split("."))
+    return table, [sql.Identifier(ent.column(f)) for f in ent.fields], _staged_document(ent)
+
+
+def _stage(cur: psycopg.Cursor[Any], ent: Entity, export_dir: Path) -> str | None:
+    """COPY the entity's file into ``drill_stage``; a message when a field has no column (then
+    nothing may be written)."""
+    _copy_file(cur, export_dir / ent.file)
+    unmapped = _unmapped_fields(cur, ent)
+    if not unmapped:
+        return None
+    return (
+        f"entity {ent.name!r}: field(s) {', '.join(unmapped)} have no column in table "
+        f"{ent.table!r}; a restore never drops a field: nothing was written"
+    )
 
 
 def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
-    table, cols = _target(ent)
-    updates = [sql.SQL("{} = EXCLUDED.{}").format(c, c) for c in cols if c != sql.Identifier(ent.primary_key)]
+    table, cols, doc = _target(ent)
+    keys = [sql.Identifier(ent.column(f)) for f in ent.key_fields]
+    updates = [sql.SQL("{} = EXCLUDED.{}").format(c, c) for c in cols if c not in keys]
     conflict = (
         sql.SQL("DO UPDATE SET {}").format(sql.SQL(", ").join(updates)) if updates else sql.SQL("DO NOTHING")
     )
     query = sql.SQL(
         """WITH up AS (
              INSERT INTO {table} ({cols})
-             SELECT {rcols} FROM drill_stage s, jsonb_populate_record(NULL::{table}, s.doc) AS r
+             SELECT {rcols} FROM drill_stage s, jsonb_populate_record(NULL::{table}, {doc}) AS r
              ON CONFLICT ({pk}) {conflict}
              RETURNING (xmax = 0) AS inserted)
            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"""
@@ -126,7 +188,8 @@ def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
         table=table,
         cols=sql.SQL(", ").join(cols),
         rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(c) for c in cols),
-        pk=sql.Identifier(ent.primary_key),
+        pk=sql.SQL(", ").join(keys),
+        doc=doc,
         conflict=conflict,
     )
     row = cur.execute(query).fetchone()
@@ -160,9 +223,13 @@ def restore(
         if _bulk_load(conn, cur, db, contract, Path(export_dir), result):
             result.seconds = time.perf_counter() - started
             return result
+        cur.execute("SET CONSTRAINTS ALL DEFERRED")  # reference cycles: checked at commit, all at once
         for ent in contract.load_order():
             try:
-                _copy_file(cur, Path(export_dir) / ent.file)
+                unmapped = _stage(cur, ent, Path(export_dir))
+                if unmapped:
+                    conn.rollback()
+                    raise VerificationFailed(unmapped)
                 inserted, updated = _upsert(cur, ent)
             except psycopg.Error as exc:
                 conn.rollback()
@@ -174,7 +241,13 @@ def restore(
             result.inserted[ent.name] = inserted
             result.updated[ent.name] = updated
             cur.execute("TRUNCATE drill_stage")
-        conn.commit()
+        try:
+            conn.commit()  # deferred constraints are checked here
+        except psycopg.Error as exc:
+            raise VerificationFailed(
+                f"restore into {db.label} failed at commit (deferred constraints): {first_line(exc)}; "
+                "nothing was written"
+            ) from None
     result.seconds = time.perf_counter() - started
     return result
 
@@ -193,17 +266,29 @@ def _bulk_load(
     if plan.reason is not None:
         result.bulk_load_skipped = plan.reason
         return False
+
+    def stage(c: psycopg.Cursor[Any], ent: Entity) -> None:
+        refused = _stage(c, ent, export_dir)
+        if refused:
+            raise VerificationFailed(refused)
+
     try:
-        inserted = restore_empty.load_empty_target(
-            cur, entities, plan, lambda c, ent: _copy_file(c, export_dir / ent.file), _target
-        )
+        inserted = restore_empty.load_empty_target(cur, entities, plan, stage, _target)
+    except VerificationFailed:
+        conn.rollback()
+        raise
     except restore_empty.LoadFailed as exc:
         conn.rollback()
         raise VerificationFailed(
             f"restore of {exc.what} into {db.label} failed: {exc.detail}; "
             "the transaction was rolled back, nothing was written"
         ) from None
-    conn.commit()
+    try:
+        conn.commit()
+    except psycopg.Error as exc:  # nothing is deferred on this path (eligibility); still never a crash
+        raise VerificationFailed(
+            f"restore into {db.label} failed at commit: {first_line(exc)}; nothing was written"
+        ) from None
     result.method = restore_empty.METHOD
     result.inserted = inserted
     result.updated = dict.fromkeys(inserted, 0)

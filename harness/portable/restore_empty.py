@@ -18,7 +18,9 @@ Primary keys, unique and check constraints, NOT NULL, defaults and triggers stay
 throughout, so every constraint is checked before the commit, and a failure anywhere rolls the
 whole restore back (nothing was written, the schema is as it was). Anything this path cannot
 put back exactly makes it step aside for the per-row upsert (:func:`eligibility` says why):
-partitioned or inherited tables, NOT VALID foreign keys, indexes that are clustered, replica
+partitioned or inherited tables, deferrable constraints other than foreign keys and constraint
+triggers (the upsert defers them to the commit; here they would block re-adding the foreign
+keys), NOT VALID foreign keys, indexes that are clustered, replica
 identity, invalid, in their own tablespace or with statistics targets, or tables the session
 does not own.
 """
@@ -37,10 +39,11 @@ from harness.portable.contract import Entity
 
 METHOD = "bulk load into an empty target (set-based constraint checks)"
 
-#: ``copy(cur, entity)`` stages the entity's records in ``drill_stage``; ``columns(entity)`` is the
-#: target table and its columns, in the order the staged records are populated into.
+#: ``copy(cur, entity)`` stages the entity's records in ``drill_stage`` (and may refuse them by
+#: raising); ``columns(entity)`` is the target table, its columns in the order the staged records
+#: are populated into, and the staged document (alias ``s``) they are populated from.
 CopyStage = Callable[[psycopg.Cursor[Any], Entity], None]
-Columns = Callable[[Entity], tuple[sql.Composable, list[sql.Identifier]]]
+Columns = Callable[[Entity], tuple[sql.Composable, list[sql.Identifier], sql.Composable]]
 
 
 class LoadFailed(Exception):
@@ -74,7 +77,11 @@ SELECT t.name, c.oid IS NOT NULL, c.relkind, coalesce(c.relispartition, false),
        coalesce(c.relhassubclass, false) OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid),
        coalesce(pg_has_role(c.relowner, 'USAGE'), false),
        coalesce(has_table_privilege(c.oid, 'TRUNCATE'), false),
-       EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
+       EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal),
+       EXISTS (SELECT 1 FROM pg_constraint k
+               WHERE k.conrelid = c.oid AND k.condeferrable AND k.contype <> 'f')
+         OR EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal
+                    AND g.tgconstraint <> 0)
 FROM unnest(%(tables)s::text[]) AS t(name) LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)
 """
 _FOREIGN_KEYS_SQL = """
@@ -122,11 +129,15 @@ def eligibility(cur: psycopg.Cursor[Any], entities: Sequence[Entity]) -> Plan:
         return Plan("two entities import the same table")
     rows = cur.execute(_TABLES_SQL, {"tables": tables}).fetchall()
     truncate = True
-    for name, exists, kind, partition, inherits, owned, may_truncate, triggers in rows:
+    for name, exists, kind, partition, inherits, owned, may_truncate, triggers, deferrable in rows:
         if not exists:
             return Plan(f"table {name} does not exist")  # the upsert path reports it
         if kind != "r" or partition or inherits:
             return Plan(f"table {name} is partitioned or inherited")
+        if deferrable:
+            return Plan(
+                f"table {name} has a deferrable constraint or constraint trigger besides foreign keys"
+            )
         if not owned:
             return Plan(f"the session does not own table {name}")
         truncate = truncate and may_truncate and not triggers
@@ -204,15 +215,16 @@ def load_empty_target(
         what = f"entity {ent.name!r}"
         try:
             copy(cur, ent)
-            table, cols = columns(ent)
+            table, cols, doc = columns(ent)
             # The function in the select list of an OFFSET 0 subquery runs once per row, without the
             # per-row tuplestore a LATERAL function scan builds.
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {table} ({cols}) SELECT {fields} FROM "
-                    "(SELECT jsonb_populate_record(NULL::{table}, s.doc) AS r FROM drill_stage s OFFSET 0) x"
+                    "(SELECT jsonb_populate_record(NULL::{table}, {doc}) AS r FROM drill_stage s OFFSET 0) x"
                 ).format(
                     table=table,
+                    doc=doc,
                     cols=sql.SQL(", ").join(cols),
                     fields=sql.SQL(", ").join(sql.SQL("(x.r).{}").format(c) for c in cols),
                 )

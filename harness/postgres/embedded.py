@@ -33,7 +33,7 @@ from harness.errors import ProviderError
 from harness.net import free_port
 from harness.postgres.binaries import find_bindir, pg_free_env
 from harness.postgres.database import Database
-from harness.postgres.process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
+from harness.postgres.process import DIR_PREFIX, OWNER_FILE, hand_over, kill_postmaster, sweep_stale_clusters
 from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
 SERVICE_USER = "postgres"
@@ -82,6 +82,12 @@ def _service_account() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+def service_account() -> tuple[int, int] | None:
+    """(uid, gid) of the unprivileged account servers (and tools writing their files) run as when
+    the harness is root; None when not root."""
+    return _service_account()
+
+
 def _quote_setting(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -108,13 +114,14 @@ class EmbeddedCluster:
         self.port = 0
         self.version = ""
         self.running = False
+        self.env: dict[str, str] = {}  # extra environment for the server (e.g. its restore_command's)
 
     # -- process helpers
     def _run(self, args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, Any] = {}
         if self.account:
             kwargs.update(user=self.account[0], group=self.account[1], extra_groups=[])
-        env = pg_free_env(LC_ALL="C")
+        env = pg_free_env(LC_ALL="C", **self.env)
         return subprocess.run(
             args,
             capture_output=True,
@@ -147,11 +154,7 @@ class EmbeddedCluster:
 
     def hand_over_data(self) -> None:
         """Give the data directory the server needs: owned by the server account, private (0700)."""
-        if self.account:
-            for root, dirs, files in os.walk(self.data):
-                for name in (*dirs, *files):
-                    os.chown(os.path.join(root, name), *self.account, follow_symlinks=False)
-            os.chown(self.data, *self.account)
+        hand_over(self.data, self.account)
         os.chmod(self.data, 0o700)
 
     def run_initdb(self) -> None:

@@ -251,7 +251,7 @@ def manifest_cases() -> list[Case]:
         (
             "count-negative",
             _m(lambda m: m["entity_counts"].update(users=-1)),
-            rules("manifest.schema", "count.mismatch"),
+            rules("manifest.schema", "manifest.counts"),  # a negative count is no count
         ),
         (
             "count-string",

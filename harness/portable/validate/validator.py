@@ -26,7 +26,8 @@ import orjson
 
 from harness.errors import ConfigError
 from harness.files import open_regular
-from harness.portable.contract import Contract, Entity, load_contract
+from harness.portable.contract import Contract, Entity, load_contract, read_view
+from harness.portable.contract import key_text as record_key
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.parallel import check_entities_in_parallel
@@ -38,7 +39,6 @@ from harness.portable.validate.rules import records as record_rules
 from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
 from harness.portable.validate.rules.context import EntityContext, ExportContext
 from harness.portable.validate.rules.reader import too_deep
-from harness.portable.validate.rules.records import record_key
 
 __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
 
@@ -89,8 +89,9 @@ class Validator:
         if manifest is None:
             return None
         self.report.manifest = manifest
+        view = read_view(manifest, self.contract.profile)
         for check in MANIFEST_RULES:
-            check(self.context, manifest)
+            check(self.context, manifest, view)
         return manifest
 
     def check_files(self) -> None:
@@ -103,7 +104,11 @@ class Validator:
             handle = open_regular(path)
         except ConfigError:
             return  # missing, a link or a special file: file.missing / file.not_regular say so
-        ctx = EntityContext(self.report, self.contract.strictness, ent, index)
+        declared: frozenset[str] = frozenset()
+        view = read_view(manifest, self.contract.profile) if manifest is not None else None
+        if view is not None:
+            declared = frozenset((view.redactions or {}).get(ent.name, ()))
+        ctx = EntityContext(self.report, self.contract.strictness, ent, index, self.contract, declared)
         checks = [check for check in (bind(ctx) for bind in RECORD_RULES) if check is not None]
         digest = hashlib.sha256()
         update = digest.update
@@ -111,6 +116,7 @@ class Validator:
         add_id, maybe_flush = index.ids.append, index.maybe_flush
         mark_invalid = self.report.mark_invalid
         name, primary_key = ent.name, ent.primary_key
+        composite = ent.record_id if len(ent.key_fields) > 1 else None
         limit = self.contract.strictness.max_record_bytes
         max_depth = self.contract.strictness.max_depth
         lines = 0
@@ -136,7 +142,7 @@ class Validator:
                 if not isinstance(record, dict):
                     record_rules.report_not_an_object(ctx, lines)
                     continue
-                rid = record_key(record.get(primary_key))
+                rid = composite(record) if composite else record_key(record.get(primary_key))
                 if too_deep(text, record, max_depth):
                     reader_rules.report_too_deep(ctx, lines, rid)
                     mark_invalid(name, rid)
@@ -155,9 +161,9 @@ class Validator:
                 maybe_flush()
         self.report.records_checked += lines
         self.report.entity_counts[name] = lines
-        if manifest is not None:
-            file_rules.check_checksum(ctx, manifest, digest.hexdigest())
-            file_rules.check_count(ctx, manifest, lines)
+        if view is not None:
+            file_rules.check_checksum(ctx, view, digest.hexdigest())
+            file_rules.check_count(ctx, view, lines)
 
     def run(self, workers: int = 1) -> ValidationReport:
         started = time.perf_counter()

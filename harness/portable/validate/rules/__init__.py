@@ -16,11 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.portable.contract import ManifestView
 from harness.portable.validate.index import RecordIndex
-from harness.portable.validate.rules import fields, manifest, reader, records, relationships, secrets, types
+from harness.portable.validate.rules import (
+    crossrecord,
+    fields,
+    manifest,
+    reader,
+    records,
+    relationships,
+    secrets,
+    types,
+)
 from harness.portable.validate.rules.context import ExportContext, RecordRuleBinder
 
-MANIFEST_RULES: tuple[Callable[[ExportContext, dict[str, Any]], None], ...] = (
+MANIFEST_RULES: tuple[Callable[[ExportContext, dict[str, Any], ManifestView], None], ...] = (
+    manifest.check_profile_shape,
     manifest.check_schema_version,
     manifest.check_entity_files,
     manifest.check_omitted,
@@ -41,11 +52,15 @@ RECORD_RULES: tuple[RecordRuleBinder, ...] = (
     fields.bind_redacted_fields,
     secrets.bind_secret_scan,
     relationships.bind_references,
+    relationships.bind_unique,
     relationships.bind_at_least_one_of,
+    crossrecord.bind_rule_facts,
 )
 
 # The duplicate check goes first: it flushes the index and indexes the ids the join needs.
 INDEX_RULES: tuple[Callable[[ExportContext, RecordIndex], None], ...] = (
     records.report_duplicate_ids,
+    relationships.report_unique_violations,
     relationships.report_dangling_references,
+    crossrecord.report_rule_violations,
 )

@@ -11,7 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-FAMILIES = ("manifest", "files", "reader", "records", "types", "fields", "secrets", "relationships")
+FAMILIES = (
+    "manifest",
+    "files",
+    "reader",
+    "records",
+    "types",
+    "fields",
+    "secrets",
+    "relationships",
+    "crossrecord",
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,11 @@ RULES: dict[str, Rule] = {
         Rule("record.primary_key", "records", "A record's primary key is missing or not an integer/string."),
         Rule("record.duplicate_id", "records", "A primary key repeats an earlier record of the entity."),
         Rule(
+            "record.duplicate_unique",
+            "relationships",
+            "A unique combination of fields repeats an earlier record's.",
+        ),
+        Rule(
             "type.integer",
             "types",
             "An integer field holds a non-integer literal or a number outside its column's range.",
@@ -63,6 +78,9 @@ RULES: dict[str, Rule] = {
         Rule("type.column", "types", "A value cannot be stored in the field's declared column type."),
         Rule("relationship.dangling", "relationships", "A reference is empty or names no exported record."),
         Rule("relationship.at_least_one_of", "relationships", "None of a group of references is set."),
+        Rule(
+            "rule.*", "crossrecord", "A cross-record rule of the contract fails (rule.<its id>, its message)."
+        ),
         Rule("enum.unknown", "fields", "A field holds a value outside its enum."),
         Rule("timestamp.unparseable", "fields", "A timestamp field is not RFC 3339 with a zone."),
         Rule("redaction.field_present", "fields", "A field the contract redacts is present."),
@@ -79,8 +97,14 @@ LOWERABLE = frozenset(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: A contract's own cross-record rules report as ``rule.<id>``: one catalogue entry stands for them.
+CONTRACT_RULES = "rule.*"
+
+
 def rule(rule_id: str) -> Rule:
     """The catalogue entry of ``rule_id``; an unknown id is a programming error."""
+    if rule_id.startswith("rule.") and rule_id != CONTRACT_RULES:
+        return RULES[CONTRACT_RULES]
     try:
         return RULES[rule_id]
     except KeyError:

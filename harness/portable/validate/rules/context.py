@@ -57,6 +57,8 @@ class ExportContext(RuleContext):
 class EntityContext(RuleContext):
     entity: Entity
     index: RecordIndex
+    contract: Contract | None = None
+    declared_redactions: frozenset[str] = frozenset()  # fields the manifest says are redacted
 
 
 # A record rule bound to one entity: (record, line text, line number, record id) -> the record broke it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from typing import Any
 
@@ -52,7 +53,11 @@ def _not_one_of(allowed: tuple[Any, ...]) -> str:
 
 @produces("timestamp.unparseable")
 def bind_timestamps(ctx: EntityContext) -> RecordRule | None:
-    tests = tuple((fld, _is_timestamp, _not_a_timestamp) for fld in ctx.entity.timestamps)
+    forms = ctx.entity.timestamp_forms
+    tests = tuple(
+        (fld, FORM_TESTS[forms.get(fld, "rfc3339")], partial(_not_a_timestamp, forms.get(fld, "rfc3339")))
+        for fld in ctx.entity.timestamps
+    )
     return _bind_field_tests(ctx, "timestamp.unparseable", tests)
 
 
@@ -62,13 +67,51 @@ def _is_timestamp(value: Any) -> bool:
     return parse_rfc3339(value) is not None
 
 
-def _not_a_timestamp() -> str:
-    return "not an RFC 3339 timestamp with a zone"
+def _is_date(value: Any) -> bool:
+    """``YYYY-MM-DD``, a real calendar date."""
+    if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return value[:4].isdigit() and value[5:7].isdigit() and value[8:].isdigit()
+
+
+#: Epoch seconds PostgreSQL's to_timestamp takes: 0001-01-01 to 9999-12-31.
+_EPOCH_RANGE = (-62135596800, 253402300799)
+
+
+def _is_epoch(scale: int, value: Any) -> bool:
+    """A whole number of seconds (``scale`` 1) or milliseconds (1000) since 1970, within years 1-9999."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    low, high = _EPOCH_RANGE
+    return low * scale <= value <= high * scale + (scale - 1)
+
+
+FORM_TESTS: dict[str, Callable[[Any], bool]] = {
+    "rfc3339": _is_timestamp,
+    "date": _is_date,
+    "epoch_s": partial(_is_epoch, 1),
+    "epoch_ms": partial(_is_epoch, 1000),
+}
+_FORM_NAMES = {
+    "rfc3339": "an RFC 3339 timestamp with a zone",
+    "date": "a YYYY-MM-DD date",
+    "epoch_s": "whole epoch seconds",
+    "epoch_ms": "whole epoch milliseconds",
+}
+
+
+def _not_a_timestamp(form: str = "rfc3339") -> str:
+    return f"not {_FORM_NAMES[form]}"
 
 
 @produces("redaction.field_present")
 def bind_redacted_fields(ctx: EntityContext) -> RecordRule | None:
-    redact = tuple(dict.fromkeys(ctx.entity.redact))  # contract order: the same in every process
+    """Fields the contract redacts, and those the manifest says it redacted, are absent."""
+    redact = tuple(dict.fromkeys((*ctx.entity.redact, *sorted(ctx.declared_redactions))))
     if not redact:
         return None
     redact_set = frozenset(redact)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
 
 from harness.files import MANIFEST
+from harness.portable.contract import ManifestView
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext
-from harness.portable.validate.rules.manifest import checksums, entity_counts
 from harness.secrets import safe_key
 
 _KIND = {
@@ -56,18 +55,22 @@ def check_files(ctx: ExportContext) -> None:
 
 
 @produces("file.checksum")
-def check_checksum(ctx: EntityContext, manifest: dict[str, Any], sha256_hex: str) -> None:
+def check_checksum(ctx: EntityContext, view: ManifestView, sha256_hex: str) -> None:
     file = ctx.entity.file
-    want = checksums(manifest).get(file)
+    want = view.checksums.get(file)
     got = f"sha256:{sha256_hex}"
-    if want is None:
+    if file in view.bad_checksums:
+        ctx.finding(
+            "file.checksum", file, "the manifest's checksum for this file is not in the declared form"
+        )
+    elif want is None:
         ctx.finding("file.checksum", file, "manifest has no checksum for this file")
-    elif want != got:
+    elif want != sha256_hex:
         ctx.finding("file.checksum", file, f"sha256 mismatch: the file's is {got}, the manifest's differs")
 
 
 @produces("count.mismatch")
-def check_count(ctx: EntityContext, manifest: dict[str, Any], lines: int) -> None:
-    count = entity_counts(manifest).get(ctx.entity.name)
+def check_count(ctx: EntityContext, view: ManifestView, lines: int) -> None:
+    count = view.counts.get(ctx.entity.name)
     if count is not None and count != lines:
         ctx.finding("count.mismatch", ctx.entity.file, f"manifest says {count} records, file has {lines}")

@@ -1,10 +1,10 @@
-"""Manifest rules: ``manifest.json`` exists, parses strictly, meets its schema and agrees with the
-contract and with itself (every file counted and checksummed, no entry for a file that is not an
-entity file, a real ``generated_at`` that is not in the future, the contract's own name and hash,
-no secrets).
+"""Manifest rules: ``manifest.json`` exists, parses strictly, has its profile's shape (the harness's
+own manifest schema, or the shape a version-2 contract declares) and agrees with the contract and
+with itself: every file counted and checksummed, no entry for a file that is not an entity file, a
+real ``generated_at`` that is not in the future, the contract's own name and hash, no secrets.
 
-A manifest that breaks its schema does not hide the other checks: whatever parts of it still have
-the right shape are checked as well (``usable_manifest``).
+A manifest that breaks its profile does not hide the other checks: the rules work on the
+:class:`~harness.portable.contract.ManifestView` of whatever parts of it have the right shape.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import orjson
 from harness.clock import parse_rfc3339
 from harness.errors import ConfigError
 from harness.files import MANIFEST, open_regular
+from harness.portable.contract import ManifestView
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import ExportContext
 from harness.portable.validate.rules.reader import repeats_a_key_exactly
@@ -51,43 +52,31 @@ def read_manifest(ctx: ExportContext) -> dict[str, Any] | None:
         return None
     if repeats_a_key_exactly(blob):
         ctx.finding("manifest.duplicate_key", MANIFEST, "an object repeats a key; one value would be lost")
-    errors = list(package_validator("manifest.schema.json").iter_errors(manifest))
-    for err in errors[:20]:
-        where = path_text(err.absolute_path)
-        ctx.finding("manifest.schema", MANIFEST, f"{where}: {describe_schema_error(err, show_values=False)}")
+    if ctx.contract.profile.builtin:
+        errors = list(package_validator("manifest.schema.json").iter_errors(manifest))
+        for err in errors[:20]:
+            message = describe_schema_error(err, show_values=False)
+            ctx.finding("manifest.schema", MANIFEST, f"{path_text(err.absolute_path)}: {message}")
+    elif not isinstance(manifest, dict):
+        ctx.finding("manifest.schema", MANIFEST, "not a JSON object")
     return manifest if isinstance(manifest, dict) else None
 
 
-def _mapping(manifest: dict[str, Any], key: str, item: type) -> dict[str, Any]:
-    """``manifest[key]`` keeping only the entries of the right shape (a broken manifest hides no
-    check that its well-formed parts allow)."""
-    value = manifest.get(key)
-    if not isinstance(value, dict):
-        return {}
-    return {
-        k: v
-        for k, v in value.items()
-        if isinstance(k, str) and isinstance(v, item) and not isinstance(v, bool)
-    }
-
-
-def entity_files(manifest: dict[str, Any]) -> dict[str, str]:
-    return _mapping(manifest, "entity_files", str)
-
-
-def entity_counts(manifest: dict[str, Any]) -> dict[str, int]:
-    return _mapping(manifest, "entity_counts", int)
-
-
-def checksums(manifest: dict[str, Any]) -> dict[str, str]:
-    return _mapping(manifest, "checksums", str)
+@produces("manifest.schema")
+def check_profile_shape(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
+    """A declared (version-2) manifest profile: the parts it names have their shape (the harness's
+    own profile is checked against its JSON Schema when the manifest is read)."""
+    if ctx.contract.profile.builtin:
+        return
+    for where, problem in view.problems[:50]:
+        ctx.finding("manifest.schema", MANIFEST, f"{path_text(where)}: {problem}")
 
 
 @produces("manifest.schema_version")
-def check_schema_version(ctx: ExportContext, manifest: dict[str, Any]) -> None:
+def check_schema_version(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
     contract = ctx.contract
-    version = manifest.get("schema_version")
-    if isinstance(version, str) and version != contract.schema_version:
+    version = view.schema_version
+    if version is not None and version != contract.schema_version:
         ctx.finding(
             "manifest.schema_version",
             MANIFEST,
@@ -97,9 +86,9 @@ def check_schema_version(ctx: ExportContext, manifest: dict[str, Any]) -> None:
 
 
 @produces("manifest.entities")
-def check_entity_files(ctx: ExportContext, manifest: dict[str, Any]) -> None:
+def check_entity_files(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
     expected = {e.name: e.file for e in ctx.contract.entities}
-    listed = entity_files(manifest)
+    listed = view.entity_files
     for name in sorted(set(expected) - set(listed)):
         ctx.finding("manifest.entities", MANIFEST, f"entity {name!r} of the contract is not in the manifest")
     for name in sorted(set(listed) - set(expected)):
@@ -118,26 +107,43 @@ def check_entity_files(ctx: ExportContext, manifest: dict[str, Any]) -> None:
 
 
 @produces("manifest.omitted")
-def check_omitted(ctx: ExportContext, manifest: dict[str, Any]) -> None:
-    raw = manifest.get("omitted_entities")
-    listed = {o.get("entity") for o in raw if isinstance(o, dict)} if isinstance(raw, list) else set()
+def check_omitted(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
+    listed = view.omitted if view.omitted is not None else set()
     for om in ctx.contract.omitted:
         if om.entity not in listed:
             ctx.finding(
                 "manifest.omitted",
                 MANIFEST,
-                f"omitted entity {om.entity!r} is not declared in the manifest's omitted_entities",
+                f"omitted entity {om.entity!r} is not declared in the manifest's omitted entities",
             )
 
 
+def generated_moment(value: Any, form: str) -> datetime | None:
+    """``generated_at`` in its profile's form as an aware datetime, or None when it is not one."""
+    if form == "rfc3339":
+        return parse_rfc3339(value) if isinstance(value, str) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    seconds = value / 1000 if form == "epoch_ms" else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 @produces("manifest.generated_at")
-def check_generated_at(ctx: ExportContext, manifest: dict[str, Any], now: datetime | None = None) -> None:
-    value = manifest.get("generated_at")
-    if not isinstance(value, str):
-        return  # the schema reports a missing or mistyped generated_at
-    moment = parse_rfc3339(value)
+def check_generated_at(
+    ctx: ExportContext, manifest: dict[str, Any], view: ManifestView, now: datetime | None = None
+) -> None:
+    value = view.generated_at
+    if value is None:
+        return  # the schema reports a missing generated_at
+    if ctx.contract.profile.builtin and not isinstance(value, str):
+        return  # the manifest schema reports a mistyped one
+    moment = generated_moment(value, ctx.contract.profile.generated_form)
     if moment is None:
-        ctx.finding("manifest.generated_at", MANIFEST, "generated_at is not a real RFC 3339 date-time")
+        form = ctx.contract.profile.generated_form
+        ctx.finding("manifest.generated_at", MANIFEST, f"generated_at is not a real {form} time")
         return
     ahead = (moment - (now or datetime.now(UTC))).total_seconds()
     skew = ctx.strictness.clock_skew_seconds
@@ -150,39 +156,36 @@ def check_generated_at(ctx: ExportContext, manifest: dict[str, Any], now: dateti
 
 
 @produces("manifest.counts")
-def check_counts(ctx: ExportContext, manifest: dict[str, Any]) -> None:
-    files, counts = entity_files(manifest), entity_counts(manifest)
+def check_counts(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
+    files, counts = view.entity_files, view.counts
     for name in sorted(set(files) - set(counts)):
-        ctx.finding("manifest.counts", MANIFEST, f"entity {name!r} has no entity_counts entry")
+        ctx.finding("manifest.counts", MANIFEST, f"entity {name!r} has no count")
     for name in sorted(set(counts) - set(files)):
         ctx.finding(
-            "manifest.counts", MANIFEST, f"entity_counts names an entity with no file ({path_text([name])})"
+            "manifest.counts", MANIFEST, f"a count names an entity with no file ({path_text([name])})"
         )
 
 
 @produces("manifest.checksums")
-def check_checksum_entries(ctx: ExportContext, manifest: dict[str, Any]) -> None:
-    listed = set(entity_files(manifest).values())
-    for file in sorted(set(checksums(manifest)) - listed):
+def check_checksum_entries(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
+    listed = set(view.entity_files.values())
+    for file in sorted((set(view.checksums) | view.bad_checksums) - listed):
         ctx.finding(
             "manifest.checksums",
             MANIFEST,
-            f"checksums names a file that is not an entity file of the export ({path_text([file])})",
+            f"a checksum names a file that is not an entity file of the export ({path_text([file])})",
         )
 
 
 @produces("manifest.contract", "manifest.contract_version")
-def check_contract_identity(ctx: ExportContext, manifest: dict[str, Any]) -> None:
-    declared = manifest.get("contract")
-    if not isinstance(declared, dict):
+def check_contract_identity(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
+    declared = view.contract
+    if declared is None:
         return
     contract = ctx.contract
     if declared.get("name") != contract.name:
-        ctx.finding(
-            "manifest.contract",
-            MANIFEST,
-            f"the export was written for another contract, not {contract.name!r}",
-        )
+        message = f"the export was written for another contract, not {contract.name!r}"
+        ctx.finding("manifest.contract", MANIFEST, message)
     elif declared.get("sha256") != f"sha256:{contract.sha256}":
         ctx.finding(
             "manifest.contract_version",
@@ -192,6 +195,6 @@ def check_contract_identity(ctx: ExportContext, manifest: dict[str, Any]) -> Non
 
 
 @produces("manifest.secret")
-def check_manifest_secrets(ctx: ExportContext, manifest: dict[str, Any]) -> None:
+def check_manifest_secrets(ctx: ExportContext, manifest: dict[str, Any], view: ManifestView) -> None:
     for hit in scan_record(manifest):
         ctx.finding("manifest.secret", MANIFEST, hit.describe(), field=hit.path)

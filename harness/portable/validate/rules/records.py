@@ -19,15 +19,6 @@ from harness.portable.validate.rules.context import EntityContext, ExportContext
 from harness.shapes import describe_schema_error, path_text
 
 
-def record_key(value: Any) -> str | None:
-    """Stable string form of an id or reference value (ints and strings; anything else is not an id)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | str):
-        return str(value)
-    return None
-
-
 def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
     """The id of an unreadable line, if it can still be read, so the finding names the record
     and the records that point at it are not reported as dangling as well."""
@@ -39,7 +30,7 @@ def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
             record = json.loads(text)
         except (ValueError, RecursionError):
             return None
-    rid = record_key(record.get(ctx.entity.primary_key)) if isinstance(record, dict) else None
+    rid = ctx.entity.record_id(record) if isinstance(record, dict) else None
     if rid is not None:
         ctx.index.ids.append((ctx.entity.name, rid, line))
     return rid
@@ -69,7 +60,7 @@ def report_missing_primary_key(ctx: EntityContext, line: int) -> None:
     ctx.finding(
         "record.primary_key",
         ctx.entity.file,
-        f"primary key {ctx.entity.primary_key!r} missing or not an integer/string",
+        f"primary key {', '.join(map(repr, ctx.entity.key_fields))} missing or not an integer/string",
         line=line,
     )
 

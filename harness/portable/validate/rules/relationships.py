@@ -9,23 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from harness.portable.contract import Relationship, composite_text, key_text
+from harness.portable.contract import key_text as record_key
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule, shown_id
-from harness.portable.validate.rules.records import record_key
 
 
 @produces("relationship.dangling")
 def bind_references(ctx: EntityContext) -> RecordRule | None:
     """Index each reference; one that is empty (where not allowed) or not an id is dangling now."""
-    rels = ctx.entity.relationships
-    if not rels:
+    rels = tuple(r for r in ctx.entity.relationships if r.simple)
+    general = tuple(r for r in ctx.entity.relationships if not r.simple)
+    if not rels and not general:
         return None
     finding, file, name = ctx.finding, ctx.entity.file, ctx.entity.name
     add_ref = ctx.index.refs.append
 
     def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
-        bad = False
+        bad = any([_general(ctx, rel, record, line, rid) for rel in general]) if general else False
         for rel in rels:
             value = record.get(rel.field)
             values = value if rel.array and isinstance(value, list) else [value]
@@ -46,6 +50,97 @@ def bind_references(ctx: EntityContext) -> RecordRule | None:
         return bad
 
     return check
+
+
+@produces("relationship.dangling")
+def _general(
+    ctx: EntityContext, rel: Relationship, record: dict[str, Any], line: int, rid: str | None
+) -> bool:
+    """A version-2 reference: nested or through arrays of objects, composite, conditional or
+    polymorphic. Indexes every target key it finds; reports what cannot be a reference."""
+    if rel.when is not None and not rel.when.holds(record):
+        return False
+    target = rel.entity
+    if rel.entity_by is not None:
+        selector, choices = rel.entity_by
+        kinds = selector.values(record)
+        chosen = dict(choices).get(kinds[0]) if len(kinds) == 1 and isinstance(kinds[0], str | int) else None
+        if chosen is None:
+            if kinds in ([], [None]) and rel.nullable:
+                return False
+            ctx.finding(
+                "relationship.dangling",
+                ctx.entity.file,
+                f"{selector.text} names none of the entities the reference may point at {rel.targets()}",
+                line=line,
+                record_id=rid,
+                field=selector.text,
+            )
+            return True
+        target = chosen
+    columns = [path.values(record) for path in rel.paths]
+    if len({len(c) for c in columns}) > 1:
+        ctx.finding(
+            "relationship.dangling",
+            ctx.entity.file,
+            f"the parts of a composite reference to {target} do not line up",
+            line=line,
+            record_id=rid,
+            field=rel.field,
+        )
+        return True
+    bad = False
+    for parts in zip(*columns, strict=True):
+        if rel.nullable and any(p is None for p in parts):
+            continue  # as SQL's MATCH SIMPLE: a reference with a null part points nowhere
+        key = key_text(parts[0]) if len(parts) == 1 else composite_text(list(parts))
+        if key is None:
+            ctx.finding(
+                "relationship.dangling",
+                ctx.entity.file,
+                f"reference to {target} is empty or not an id",
+                line=line,
+                record_id=rid,
+                field=rel.field,
+            )
+            bad = True
+        else:
+            ctx.index.refs.append((ctx.entity.name, ctx.entity.file, line, rid, rel.field, target, key))
+    return bad
+
+
+@produces("record.duplicate_unique")
+def bind_unique(ctx: EntityContext) -> RecordRule | None:
+    """Index each record's unique combinations (contract ``unique``); repeats are found in the index."""
+    constraints = ctx.entity.unique
+    if not constraints:
+        return None
+    name, add = ctx.entity.name, ctx.index.uniq.append
+
+    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
+        for number, fields in enumerate(constraints):
+            values = [record.get(f) for f in fields]
+            if all(v is not None for v in values):  # SQL UNIQUE: rows with a NULL never collide
+                add((name, number, orjson.dumps(values).decode(), line, rid))
+        return False
+
+    return check
+
+
+@produces("record.duplicate_unique")
+def report_unique_violations(ctx: ExportContext, index: RecordIndex) -> None:
+    entities = {e.name: e for e in ctx.contract.entities}
+    for entity, number, _key, line, rid in index.unique_violations():
+        ent = entities[entity]
+        fields = ", ".join(ent.unique[number])
+        ctx.finding(
+            "record.duplicate_unique",
+            ent.file,
+            f"({fields}) repeats an earlier record's, and must be unique",
+            line=line,
+            record_id=rid,
+        )
+        ctx.report.mark_invalid(entity, rid)
 
 
 @produces("relationship.at_least_one_of")
