@@ -20,6 +20,7 @@ from harness.portable import restore_empty
 from harness.portable.contract import Contract, load_contract
 from harness.portable.dryrun import compares_in_server, dry_run
 from harness.portable.restore import apply_schema, restore
+from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
 from tests.conftest import REPO
@@ -43,6 +44,20 @@ def _target(admin: Database, contract: Contract) -> Database:
     db = create_database(admin, f"fast_{contract.name}_{next(_made)}").with_environment("scratch")
     apply_schema(db, "contract", REPO, contract)
     return db
+
+
+def _kvstore_target(
+    admin: Database, tmp_path: Path, ddl: str
+) -> tuple[Contract, Path, ValidationReport, Database]:
+    """The kvstore export validated, and an empty target from its contract changed by ``ddl``."""
+    contract = load_contract(kvstore.CONTRACT)
+    export_dir = kvstore.write(tmp_path / "export")
+    report = validate_export(contract, export_dir, scratch_dir=tmp_path / "scratch")
+    db = _target(admin, contract)
+    with db.connect() as conn:
+        conn.execute(ddl)
+        conn.commit()
+    return contract, export_dir, report, db
 
 
 def _not_owner(db: Database) -> Database:
@@ -124,13 +139,9 @@ def test_a_second_restore_upserts_every_record(kind: ModuleType, admin: Database
 
 @pytest.mark.parametrize("bulk", [True, False], ids=["bulk-load", "upsert"])
 def test_a_field_without_a_column_stops_either_path(bulk: bool, admin: Database, tmp_path: Path) -> None:
-    contract = load_contract(kvstore.CONTRACT)
-    export_dir = kvstore.write(tmp_path / "export")
-    report = validate_export(contract, export_dir, scratch_dir=tmp_path / "scratch")
-    db = _target(admin, contract)
-    with db.connect() as conn:
-        conn.execute("ALTER TABLE kv_orders DROP COLUMN note")
-        conn.commit()
+    contract, export_dir, report, db = _kvstore_target(
+        admin, tmp_path, "ALTER TABLE kv_orders DROP COLUMN note"
+    )
     before = _catalog(db)
     writer = db if bulk else _not_owner(db)
     with pytest.raises(VerificationFailed, match=r"entity 'orders': field\(s\) note have no column"):
@@ -144,13 +155,8 @@ def test_deferrable_constraints_besides_foreign_keys_make_the_bulk_load_step_asi
 ) -> None:
     """A deferred unique key or constraint trigger would block re-adding the foreign keys; the
     upsert defers it to the commit instead."""
-    contract = load_contract(kvstore.CONTRACT)
-    export_dir = kvstore.write(tmp_path / "export")
-    report = validate_export(contract, export_dir, scratch_dir=tmp_path / "scratch")
-    db = _target(admin, contract)
-    with db.connect() as conn:
-        conn.execute("ALTER TABLE kv_products ADD CONSTRAINT kv_products_name_key UNIQUE (name) DEFERRABLE")
-        conn.commit()
+    ddl = "ALTER TABLE kv_products ADD CONSTRAINT kv_products_name_key UNIQUE (name) DEFERRABLE"
+    contract, export_dir, report, db = _kvstore_target(admin, tmp_path, ddl)
     result = restore(db, contract, export_dir, report)
     assert result.method == "upsert"
     assert "kv_products" in (result.bulk_load_skipped or "") and "deferrable" in (

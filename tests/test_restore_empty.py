@@ -19,7 +19,15 @@ from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
 from tests.helpers import edit_record
 
-TABLES = ("users", "templates", "tasks", "cards", "recurring_configs", "files", "notifications")
+TABLES: tuple[str, ...] = (
+    "users",
+    "templates",
+    "tasks",
+    "cards",
+    "recurring_configs",
+    "files",
+    "notifications",
+)
 TABLES += ("assistant_jobs", "artifacts", "audit_events", "sessions")
 
 CATALOG_SQL = """
@@ -51,6 +59,13 @@ def count(db: Database, table: str) -> int:
     with db.connect() as conn:
         row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(row[0]) if row else -1
+
+
+def run_sql(db: Database, *statements: str) -> None:
+    with db.connect() as conn:
+        for statement in statements:
+            conn.execute(statement.encode())  # test-owned literal SQL
+        conn.commit()
 
 
 def unvalidated(export_dir: Path) -> ValidationReport:
@@ -133,12 +148,11 @@ def test_unique_and_check_constraints_hold_during_the_load(
 def test_a_target_holding_rows_is_upserted(
     contract: Contract, export_copy: Path, scratch_db: Database
 ) -> None:
-    with scratch_db.connect() as conn:
-        conn.execute(
-            "INSERT INTO users (id, email, display_name, role, status, created_at, updated_at) "
-            "VALUES (-5, 'kept@example.test', 'kept', 'member', 'active', now(), now())"
-        )
-        conn.commit()
+    run_sql(
+        scratch_db,
+        "INSERT INTO users (id, email, display_name, role, status, created_at, updated_at) "
+        "VALUES (-5, 'kept@example.test', 'kept', 'member', 'active', now(), now())",
+    )
     report = validate_export(contract, export_copy)
     result = restore(scratch_db, contract, export_copy, report)
     assert result.method == "upsert" and result.bulk_load_skipped == "the target already holds rows"
@@ -150,12 +164,11 @@ def test_not_valid_foreign_keys_make_the_bulk_load_step_aside(
     contract: Contract, export_copy: Path, scratch_db: Database
 ) -> None:
     """Re-adding a NOT VALID key would not check the loaded rows: the upsert checks each one instead."""
-    with scratch_db.connect() as conn:
-        conn.execute(
-            "ALTER TABLE artifacts ADD CONSTRAINT artifacts_task_again FOREIGN KEY (task_id) "
-            "REFERENCES tasks (id) NOT VALID"
-        )
-        conn.commit()
+    run_sql(
+        scratch_db,
+        "ALTER TABLE artifacts ADD CONSTRAINT artifacts_task_again FOREIGN KEY (task_id) "
+        "REFERENCES tasks (id) NOT VALID",
+    )
     result = restore(scratch_db, contract, export_copy, validate_export(contract, export_copy))
     assert result.method == "upsert"
     assert "artifacts_task_again" in (result.bulk_load_skipped or "")
