@@ -9,6 +9,7 @@ without a column, and leaves tables identical to the upsert's. The dry run's ser
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +20,7 @@ from harness.errors import VerificationFailed
 from harness.portable import restore_empty
 from harness.portable.contract import Contract, load_contract
 from harness.portable.dryrun import compares_in_server, dry_run
-from harness.portable.restore import apply_schema, restore
+from harness.portable.restore import _unmapped_fields, apply_schema, restore
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
@@ -188,3 +189,33 @@ def test_the_dry_run_compares_v2_exports_in_canonical_form(
         conn.commit()
     changed = dry_run(db, contract, export_dir, report)
     assert (changed.total("skipped"), changed.total("would_update")) == (total - 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("columns", "docs", "unmapped"),
+    [
+        ({"priceCents": "price_cents"}, ['{"sku": "S", "name": "n", "priceCents": 1}', "{}"], []),
+        ({"priceCents": "price_cents"}, ['{"price_cents": 1}', '{"sku": "S"}'], []),  # a column, as named
+        (
+            {"priceCents": "price_cents"},
+            ['{"sku": "S", "extra": 1}', '{"more": {"a": 1}}'],
+            ["extra", "more"],
+        ),
+        ({"priceCents": "price_cents", "name": "nosuch"}, ['{"name": "n"}', '{"sku": "S"}'], ["name"]),
+        ({"priceCents": "nosuch"}, ['{"priceCents": 1}'], ["priceCents"]),  # mapped to a missing column
+    ],
+)
+def test_the_unmapped_field_check_is_exact(
+    columns: dict[str, str], docs: list[str], unmapped: list[str], admin: Database
+) -> None:
+    """The one-scan check says "some key has no column" exactly when the listing finds one: a key
+    is held by its own column unless the contract maps it to another, which must then exist."""
+    contract = load_contract(kvstore.CONTRACT)
+    products = next(e for e in contract.entities if e.table == "kv_products")
+    ent = dataclasses.replace(products, columns=columns)
+    db = _target(admin, contract)
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE drill_stage (doc jsonb NOT NULL)")
+        for doc in docs:
+            cur.execute("INSERT INTO drill_stage VALUES (%s::jsonb)", [doc])
+        assert _unmapped_fields(cur, ent) == unmapped

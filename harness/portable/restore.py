@@ -128,6 +128,17 @@ def _unmapped_fields(cur: psycopg.Cursor[Any], ent: Entity) -> list[str]:
             [ent.table],
         ).fetchall()
     }
+    # A key is held iff its column exists: a column under its own name (unless the contract maps
+    # that name elsewhere) or a mapped field whose column exists. One scan says whether any record
+    # holds another key; only then are the keys listed (for the message).
+    held = sorted(
+        {c for c in columns if c not in ent.columns} | {f for f, c in ent.columns.items() if c in columns}
+    )
+    row = cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM drill_stage WHERE doc - %s::text[] <> '{}'::jsonb)", [held]
+    ).fetchone()
+    if not (row and row[0]):
+        return []
     keys = [
         str(r[0]) for r in cur.execute("SELECT DISTINCT jsonb_object_keys(doc) FROM drill_stage").fetchall()
     ]
