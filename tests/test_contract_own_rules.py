@@ -143,6 +143,16 @@ def test_rule_facts_are_kept_only_for_records_with_an_id(tmp_path: Path) -> None
     assert bind_rule_facts(_context(tmp_path / "u", contract, "users")) is None  # no rule about users
 
 
+def test_a_requires_rule_keeps_one_fact_per_record_meeting_its_condition(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, load_contract(docstore.CONTRACT), "jobs")
+    check = bind_rule_facts(ctx)
+    assert check is not None
+    assert check({"jobId": 7, "status": "approved"}, "{}", 1, "7") is False
+    assert check({"jobId": 8, "status": "queued"}, "{}", 2, "8") is False
+    assert check({"jobId": 9, "status": "approved"}, "{}", 3, None) is False
+    assert ctx.index.facts == [("approved-job-has-approval", "jobs", "7", 1, 1)]
+
+
 # -- cross-record rules -----------------------------------------------------------------------------
 def test_a_count_rule_reports_the_counter_and_the_references_it_found(tmp_path: Path) -> None:
     contract = load_contract(docstore.CONTRACT)

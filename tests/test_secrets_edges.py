@@ -312,6 +312,11 @@ def test_paths_are_judged_piece_by_piece(start: str) -> None:
     assert kind_of(start, P31, "x/", Q31) == "high_entropy_token"
 
 
+def test_dashes_around_a_run_without_a_uuid_count_towards_its_length() -> None:
+    assert kind_of("_", SECRET32[:31], "-") == "high_entropy_token"  # 33 characters, judged whole
+    assert kind_of("_", SECRET32[:29], "-") is None  # 31 characters
+
+
 def test_outside_a_path_a_slash_joins_one_run() -> None:
     assert kind_of(P31, "/", Q31) == "high_entropy_token"
     assert kind_of("x.", P31, "/", Q31) == "high_entropy_token"
@@ -329,6 +334,8 @@ UUID_ROWS = [
     ("uuid-then-secret", UUID + "-" + SECRET32, "high_entropy_token"),
     ("secret-then-uuid", SECRET32 + "_" + UUID, "high_entropy_token"),
     ("between-uuids", UUID + SECRET32 + UUID, "high_entropy_token"),
+    ("uuid-then-x-31", UUID + "-X" + SECRET32[:31], "high_entropy_token"),  # only "-"/"_" are stripped
+    ("uuid-then-dashes-31", UUID + "--_" + SECRET32[:31], None),
 ]
 
 
