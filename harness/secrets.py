@@ -47,10 +47,10 @@ __all__ = [
     "shown_key",
 ]
 
-#: A field-name token that makes the field a credential on its own.
-CREDENTIAL_WORDS = frozenset(
-    {"password", "passwd", "pwd", "passphrase", "passcode", "secret", "credential", "credentials", "cookie"}
-)
+#: Credential words found inside longer tokens too (``userpassword``, ``dbpasswd``).
+CREDENTIAL_STEMS = ("password", "passwd", "passphrase", "passcode")
+#: A field-name token that makes the field a credential on its own (the stems among them).
+CREDENTIAL_WORDS = frozenset({"pwd", "secret", "credential", "credentials", "cookie", *CREDENTIAL_STEMS})
 #: Adjacent token pairs that make a credential (``access_token``, ``apiKey``, ``private-key``…).
 CREDENTIAL_PAIRS = frozenset(
     {(q, "token") for q in ("access", "refresh", "session", "auth", "bearer", "id", "oauth", "oauth2", "api")}
@@ -60,8 +60,6 @@ CREDENTIAL_PAIRS = frozenset(
 )
 #: A token that is one of the pairs written as one word (``apikey``, ``accesstoken``, ``passhash``).
 CREDENTIAL_COMPOUNDS = frozenset(a + b for a, b in CREDENTIAL_PAIRS)
-#: Credential words found inside longer tokens too (``userpassword``, ``dbpasswd``).
-CREDENTIAL_STEMS = ("password", "passwd", "passphrase", "passcode")
 #: A last token that marks metadata about a credential, not the credential itself.
 METADATA_WORDS = frozenset(
     {"at", "on", "date", "time", "timestamp", "ts", "count", "length", "len", "size", "type", "kind"}

@@ -14,7 +14,15 @@ import orjson
 import pytest
 import re2
 
-from harness.secrets import credential_name, might_hold_secret, name_tokens, safe_key, scan_record, scan_text
+from harness.secrets import (
+    credential_name,
+    might_hold_secret,
+    name_tokens,
+    safe_key,
+    scan_record,
+    scan_text,
+    shannon_entropy,
+)
 
 
 class Withheld(str):
@@ -129,6 +137,16 @@ AT_LIMIT = [  # (text before the match, the match, kind)
     ("", "AIza" + "SyA-1234567890abcdefghijklmnopqrstu", "google_api_key"),
     ("", "AIza" + "_" * 35, "google_api_key"),
     ("", "xoxb-" + "1234567890abcde", "slack_token"),  # exactly 20 characters: the shortest text scanned
+    # Each member of a character class carries a row of its own (a class member deleted fails one).
+    ("", "secret': '" + X40 + "'", "aws_secret_access_key"),
+    ("", "eyJ" + "ABCDEFGH" + ".eyJ" + "abcdefgh" + "." + "ABCD1234", "jwt"),
+    ("", "$5$" + "0123$" + H43, "crypt_hash"),
+    ("", "$6$" + "salt$" + "." + H43, "crypt_hash"),
+    ("", "$6$" + "salt$" + "/" + H43, "crypt_hash"),
+    ("", "-----BEGIN " + "PKCS8 PRIVATE KEY-----", "private_key"),
+    ("", "github_pat_" + "11AB0CD2EF3" + "_" + "gh4IJ5kl6M", "github_token"),
+    ("token: ", "xoxb-" + "ABCDEFGHIJ", "slack_token"),
+    ("token: ", "xoxb-" + "abcdefghij", "slack_token"),
 ]
 SHORT_OF_IT = [
     ("AKIA" + "IOSFODNN7EXAMPL", "aws_access_key_id"),
@@ -188,6 +206,22 @@ SHORT_OF_IT = [
     ("ak_live_" + "4eC39HqLyjWDarjt", "stripe_key"),
     ("AIza" + "SyA-1234567890abcdefghijklmnopqrst", "google_api_key"),
     ("xoxb-" + "1234567890abcd", "slack_token"),  # 19 characters: too short to be scanned
+    # 40 base64 characters, then one more of each class: 41 characters are no AWS secret key.
+    ("secret = " + X40 + "a", "aws_secret_access_key"),
+    ("secret = " + X40 + "0", "aws_secret_access_key"),
+    ("secret = " + X40 + "+", "aws_secret_access_key"),
+    ("secret = " + X40 + "/", "aws_secret_access_key"),
+    # A signed-URL parameter with an empty value: what follows it ("&...", " ...") is not its value.
+    ("https://b.example/k?Signature=" + "&x=1&Expires=1", "signed_url"),
+    ("https://b.example/k?Signature=" + " x&Expires=1", "signed_url"),
+    ("https://b.example/k?Expires=1&Signature=" + "&x=1", "signed_url"),
+    ("https://b.example/k?Expires=1&Signature=" + " later", "signed_url"),
+    ("https://a.example/c?sig=" + "&" + "A" * 15 + "&se=1", "signed_url"),
+    ("https://a.example/c?sig=" + "A" * 16 + "&se=" + "&x=1", "signed_url"),
+    ("https://a.example/c?sig=" + "A" * 16 + "&se=" + " later", "signed_url"),
+    ("https://a.example/c?se=" + "&x=1&sig=" + "A" * 16, "signed_url"),
+    ("https://a.example/c?se=1&sig=" + "&" + "A" * 15, "signed_url"),
+    ("https://a.example/c?se=1&sig=" + " " + "A" * 15, "signed_url"),
 ]
 
 
@@ -267,6 +301,28 @@ def test_a_run_counts_from_32_characters() -> None:
     assert not flagged_line({"id": 1, "note": W(run[1:])})
 
 
+ALPHA20 = "Q7fK2mZp9LxV4bNc8RtY"
+
+
+def _spread(singles: int) -> str:
+    """20 distinct characters, the first ``singles`` once and the rest twice."""
+    return ALPHA20[:singles] + "".join(ch * 2 for ch in ALPHA20[singles:])
+
+
+def test_the_entropy_threshold_is_4_3_bits() -> None:
+    below, above = W(_spread(3)), W(_spread(2))  # 4.2905 and 4.3006 bits per character
+    assert 4.29 < shannon_entropy(below) < 4.3 < shannon_entropy(above) < 4.301
+    assert kind_of(below) is None
+    assert kind_of(above) == "high_entropy_token"
+
+
+def test_entropy_is_bits_per_character() -> None:
+    assert shannon_entropy("ab") == 1.0
+    assert shannon_entropy("aaaa") == 0.0
+    assert shannon_entropy(ALPHA20[:16] * 2) == 4.0
+    assert shannon_entropy("aab") == pytest.approx(0.9182958)
+
+
 # -- exemptions and where they stop ---------------------------------------------------------------
 HEX22 = "0123456789abcdefABCDEF"
 MIXED_HEX = W(*(HEX22[(i * 7) % 22] for i in range(44)))  # every hex character twice: 4.46 bits
@@ -334,6 +390,7 @@ UUID_ROWS = [
     ("uuid-then-secret", UUID + "-" + SECRET32, "high_entropy_token"),
     ("secret-then-uuid", SECRET32 + "_" + UUID, "high_entropy_token"),
     ("between-uuids", UUID + SECRET32 + UUID, "high_entropy_token"),
+    ("hex-7-is-no-uuid", SECRET32[:20] + UUID[1:], "high_entropy_token"),  # judged whole
     ("uuid-then-x-31", UUID + "-X" + SECRET32[:31], "high_entropy_token"),  # only "-"/"_" are stripped
     ("uuid-then-dashes-31", UUID + "--_" + SECRET32[:31], None),
 ]
@@ -550,6 +607,9 @@ def test_each_prefilter_trigger_alone_routes_a_line_to_the_full_scan(trigger: st
 
 
 PREFILTER_MISSES = [
+    "apiAkey",  # a letter or digit between the two words of a pair is no separator
+    "apiakey",
+    "api2key",
     "tokens",
     "keyboard",
     "monkey",
