@@ -228,13 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regex-dict", action="append", default=[], help="a dict whose values are regexes")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--only", action="append", default=[], help="run only mutants whose line says this")
     args = parser.parse_args(argv)
     source = (REPO / args.module).read_text(encoding="utf-8")
     baseline = ast.unparse(ast.parse(source))
     seen, todo = {baseline}, []
     for mutant in mutants(source, set(args.regex_dict)):
         text = apply(source, mutant)
-        if text is not None and text not in seen:
+        wanted = not args.only or any(part in mutant.describe for part in args.only)
+        if text is not None and text not in seen and wanted:
             seen.add(text)
             todo.append((mutant, text))
     if args.list:
