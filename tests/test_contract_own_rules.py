@@ -129,6 +129,23 @@ def test_without_a_contract_only_the_built_in_scanner_runs_and_no_rule_facts_are
     )
 
 
+def test_the_fields_an_entity_allows_are_not_scanned_the_others_are(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, None, "folders")
+    ctx = replace(ctx, entity=replace(ctx.entity, secret_allow_fields=("meta.password",)))
+    check = bind_secret_scan(ctx)
+    assert check is not None
+    allowed = {"folderId": "f-1", "meta": {"password": "x"}}
+    assert check(allowed, orjson.dumps(allowed).decode(), 1, "f-1") is False
+    both = {"folderId": "f-2", "meta": {"password": "x"}, "password": "y"}
+    assert check(both, orjson.dumps(both).decode(), 2, "f-2") is True
+    assert [(f.rule, f.line, f.field) for f in ctx.report.findings] == [("redaction.secret", 2, "password")]
+
+
+def test_an_entity_that_opts_out_of_the_scan_has_no_secret_rule(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, None, "folders")
+    assert bind_secret_scan(replace(ctx, entity=replace(ctx.entity, secret_scan=False))) is None
+
+
 def test_rule_facts_are_kept_only_for_records_with_an_id(tmp_path: Path) -> None:
     contract = load_contract(docstore.CONTRACT)
     ctx = _context(tmp_path, contract, "folders")
