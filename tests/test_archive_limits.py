@@ -108,7 +108,10 @@ def _with_trailer(zero_bytes: int) -> bytes:
     return buf.getvalue()[:end] + bytes(zero_bytes)
 
 
-@pytest.mark.parametrize("zeros", [END_OF_ARCHIVE, END_OF_ARCHIVE + 512, 10_240, 3 * COPY_CHUNK + 100])
+# 1_057_268: the trailing scan's last read is 500 bytes, so zeros must be counted over every read
+@pytest.mark.parametrize(
+    "zeros", [END_OF_ARCHIVE, END_OF_ARCHIVE + 512, 10_240, 1_057_268, 3 * COPY_CHUNK + 100]
+)
 def test_an_end_of_archive_marker_of_two_or_more_zero_blocks_is_accepted(tmp_path: Path, zeros: int) -> None:
     archive = tmp_path / "a.tar.gz"
     archive.write_bytes(gzip.compress(_with_trailer(zeros)))
@@ -251,6 +254,19 @@ def test_a_member_that_is_not_a_regular_file_is_named_with_its_kind(
 ) -> None:
     archive = write_archive(tmp_path / "a.tar.gz", [reg("manifest.json", MANIFEST_BYTES), entry])
     assert refusal(archive, tmp_path) == f"member {entry[0].name!r}: {says}"
+
+
+def test_a_sparse_member_is_refused_as_such(tmp_path: Path) -> None:
+    info = tarfile.TarInfo("s.jsonl")
+    info.type = tarfile.GNUTYPE_SPARSE
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        manifest, data = reg("manifest.json", MANIFEST_BYTES)
+        tar.addfile(manifest, io.BytesIO(data or b""))
+        tar.addfile(info)
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(gzip.compress(buf.getvalue()))
+    assert refusal(archive, tmp_path) == "member 's.jsonl': sparse file; only plain regular files allowed"
 
 
 def test_a_member_of_an_unknown_type_is_named_by_its_type_byte(tmp_path: Path) -> None:
