@@ -6,6 +6,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.fastschema import compile_schema
 from harness.portable.contract import Contract
@@ -110,3 +112,55 @@ def test_each_keyword_agrees(schema: dict[str, Any]) -> None:
 )
 def test_schemas_outside_the_subset_are_left_to_jsonschema(schema: dict[str, Any]) -> None:
     assert compile_schema(schema) is None
+
+
+_LEAF_SCHEMAS = st.one_of(
+    st.just(True),
+    st.just(False),
+    st.just({}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(
+                ["string", "integer", "number", "boolean", "null", "array", "object", ["integer", "null"]]
+            ),
+            "enum": st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "member"])), max_size=3),
+            "minLength": st.integers(0, 3),
+            "maxLength": st.integers(0, 3),
+            "minimum": st.one_of(st.integers(-3, 3), st.floats(-3, 3)),
+            "maximum": st.one_of(st.integers(-3, 3), st.floats(-3, 3)),
+            "items": st.just({"type": "integer"}),
+            "description": st.just("annotation"),
+        },
+    ),
+)
+_OBJECT_SCHEMAS = st.fixed_dictionaries(
+    {"properties": st.dictionaries(st.sampled_from(["a", "b", "c"]), _LEAF_SCHEMAS, max_size=3)},
+    optional={
+        "type": st.sampled_from(["object", ["object", "null"], "string"]),
+        "required": st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=3),
+        "additionalProperties": st.one_of(st.booleans(), st.just({"type": "string"})),
+    },
+)
+_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 5),
+        st.floats(-5, 5),
+        st.just(2.0),
+        st.sampled_from(["", "a", "b", "member", "long string"]),
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(schema=_OBJECT_SCHEMAS, value=_VALUES)
+def test_generated_object_checks_agree_with_jsonschema(schema: dict[str, Any], value: Any) -> None:
+    """Object schemas become one generated function; it must say what jsonschema says."""
+    fast = compile_schema(schema)
+    assert fast is not None
+    assert fast.__name__ == "check"  # the generated function, not the closures
+    assert bool(fast(value)) == jsonschema.Draft202012Validator(schema).is_valid(value), (schema, value)
