@@ -13,10 +13,13 @@ from typing import Any
 
 from harness.portable.contract import Contract
 from harness.portable.validate.findings import ValidationReport
+from harness.portable.validate.index import IndexPart
 
 #: ``worker(contract_path, export_dir, entity, manifest, scratch)`` checks one entity file in a child
-#: process and returns its report and index file; a module-level function, so it pickles by name.
-EntityWorker = Callable[[Path, Path, str, "dict[str, Any] | None", Path], "tuple[ValidationReport, Path]"]
+#: process and returns its report and index part; a module-level function, so it pickles by name.
+EntityWorker = Callable[
+    [Path, Path, str, "dict[str, Any] | None", Path], "tuple[ValidationReport, IndexPart]"
+]
 
 
 def check_entities_in_parallel(
@@ -26,8 +29,8 @@ def check_entities_in_parallel(
     manifest: dict[str, Any] | None,
     scratch: Path,
     workers: int,
-) -> list[tuple[ValidationReport, Path]] | None:
-    """(report, index file) per entity, in contract order; None if the worker pool broke
+) -> list[tuple[ValidationReport, IndexPart]] | None:
+    """(report, index part) per entity, in contract order; None if the worker pool broke
     (the caller then checks in-process).
 
     Workers are forked when this process runs a single thread, spawned otherwise: the parent

@@ -2,9 +2,10 @@
 
 One streaming pass per entity file checks the checksum, line count, UTF-8,
 JSON, the entity's JSON Schema, enums, timestamps and redaction (dropped
-fields and the secret scanner). Primary keys and references go to an on-disk
-SQLite index so duplicate ids and dangling references are found with joins,
-keeping memory flat however large the export is.
+fields and the secret scanner). Primary keys and references go to an index
+(``index.py``: compact keys, bounded sets that spill to disk) so duplicate ids
+and dangling references are found with set operations, keeping memory flat
+however large the export is.
 
 The rules themselves, and the catalogue of their ids, live in
 ``harness.portable.validate.rules``; this module runs them in order.
@@ -29,7 +30,9 @@ from harness.files import open_regular
 from harness.portable.contract import Contract, Entity, load_contract, read_view
 from harness.portable.contract import key_text as record_key
 from harness.portable.validate.findings import ValidationReport
-from harness.portable.validate.index import RecordIndex
+from harness.portable.validate.index import IndexPart, RecordIndex
+from harness.portable.validate.keys import BOUND, key_of_text
+from harness.portable.validate.lines import LineBlocks
 from harness.portable.validate.parallel import check_entities_in_parallel
 from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_RULES
 from harness.portable.validate.rules import files as file_rules
@@ -38,6 +41,7 @@ from harness.portable.validate.rules import reader as reader_rules
 from harness.portable.validate.rules import records as record_rules
 from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
 from harness.portable.validate.rules.context import EntityContext, ExportContext
+from harness.portable.validate.rules.fused import bind_clean
 from harness.portable.validate.rules.reader import too_deep
 
 __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
@@ -59,17 +63,6 @@ def check_severities(contract: Contract) -> None:
                 f"{contract.path}: strictness.severities.{rule_id}: cannot be lowered to a warning; only "
                 f"{', '.join(sorted(LOWERABLE))} can (the others decide whether the data restores whole)"
             )
-
-
-def _drain_line(readline: Any, update: Any) -> int:
-    """Read (and hash) the rest of an overlong line in bounded pieces; the bytes it had left."""
-    rest = 0
-    while piece := readline(1 << 20):
-        update(piece)
-        rest += len(piece)
-        if piece[-1:] == b"\n":
-            break
-    return rest
 
 
 class Validator:
@@ -109,56 +102,71 @@ class Validator:
         if view is not None:
             declared = frozenset((view.redactions or {}).get(ent.name, ()))
         ctx = EntityContext(self.report, self.contract.strictness, ent, index, self.contract, declared)
-        checks = [check for check in (bind(ctx) for bind in RECORD_RULES) if check is not None]
+        bound = [(bind, bind(ctx)) for bind in RECORD_RULES]
+        clean, covered = bind_clean(ctx)
+        checks = [check for _, check in bound if check is not None]  # for a record clean() refuses
+        rest = [check for bind, check in bound if check is not None and bind not in covered]
+        hooks = tuple(ctx.block_hooks)
         digest = hashlib.sha256()
-        update = digest.update
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        add_id, maybe_flush = index.ids.append, index.maybe_flush
+        add_key, maybe_flush = index.keyset(ent.name).add, index.maybe_flush
         mark_invalid = self.report.mark_invalid
         name, primary_key = ent.name, ent.primary_key
         composite = ent.record_id if len(ent.key_fields) > 1 else None
         limit = self.contract.strictness.max_record_bytes
         max_depth = self.contract.strictness.max_depth
-        lines = 0
+        blocks = LineBlocks(handle, digest.update, limit)
         with handle:
-            readline = handle.readline
-            while raw := readline(limit + 2):  # a line longer than the limit is never held whole
-                lines += 1
-                update(raw)
-                if len(raw) > limit and len(raw) - (raw[-1:] == b"\n") > limit:
-                    size = len(raw) + (0 if raw[-1:] == b"\n" else _drain_line(readline, update))
-                    reader_rules.report_oversized_line(ctx, lines, size)
-                    continue
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    record_rules.report_invalid_utf8(ctx, raw, lines, exc)
-                    continue
-                try:
-                    record = loads(text)
-                except decode_error as exc:
-                    record_rules.report_malformed_json(ctx, raw, lines, exc)
-                    continue
-                if not isinstance(record, dict):
-                    record_rules.report_not_an_object(ctx, lines)
-                    continue
-                rid = composite(record) if composite else record_key(record.get(primary_key))
-                if too_deep(text, record, max_depth):
-                    reader_rules.report_too_deep(ctx, lines, rid)
-                    mark_invalid(name, rid)
-                    continue
-                if rid is None:
-                    record_rules.report_missing_primary_key(ctx, lines)
-                    bad = True
-                else:
-                    add_id((name, rid, lines))
-                    bad = False
-                for check in checks:
-                    if check(record, text, lines, rid):
+            for first, block, body in blocks:
+                for hook in hooks:
+                    hook(body, first)
+                line = first - 1
+                for raw in block:
+                    line += 1
+                    if len(raw) > limit and len(raw) - (raw[-1:] == b"\n") > limit:
+                        reader_rules.report_oversized_line(ctx, line, blocks.sizes.get(line, len(raw)))
+                        continue
+                    try:
+                        text = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        record_rules.report_invalid_utf8(ctx, raw, line, exc)
+                        continue
+                    try:
+                        record = loads(text)
+                    except decode_error as exc:
+                        record_rules.report_malformed_json(ctx, raw, line, exc)
+                        continue
+                    if not isinstance(record, dict):
+                        record_rules.report_not_an_object(ctx, line)
+                        continue
+                    if composite:
+                        rid = composite(record)
+                        key = None if rid is None else key_of_text(rid)
+                    else:
+                        value = record.get(primary_key)
+                        if value.__class__ is int and -BOUND < value < BOUND:
+                            rid, key = str(value), value
+                        else:
+                            rid = record_key(value)
+                            key = None if rid is None else key_of_text(rid)
+                    if too_deep(text, record, max_depth):
+                        reader_rules.report_too_deep(ctx, line, rid)
+                        mark_invalid(name, rid)
+                        continue
+                    if key is None:
+                        record_rules.report_missing_primary_key(ctx, line)
                         bad = True
-                if bad:
-                    mark_invalid(name, rid)
+                    else:
+                        add_key(key, line, rid)
+                        bad = False
+                    for check in rest if clean(record) else checks:
+                        if check(record, text, line, rid):
+                            bad = True
+                    if bad:
+                        mark_invalid(name, rid)
                 maybe_flush()
+        lines = blocks.lines
+        index.finish(name)
         self.report.records_checked += lines
         self.report.entity_counts[name] = lines
         if view is not None:
@@ -174,7 +182,7 @@ class Validator:
         manifest = self.check_manifest()
         self.check_files()
         with tempfile.TemporaryDirectory(prefix="drill-validate-", dir=self.scratch_dir) as scratch:
-            index = RecordIndex(Path(scratch))
+            index = RecordIndex(Path(scratch), rule_fields=rule_fields(self.contract))
             try:
                 parts = None
                 if workers > 1 and len(self.contract.entities) > 1:
@@ -183,9 +191,9 @@ class Validator:
                     )
                 if parts is not None:
                     self.report.workers = workers
-                    for part, index_file in parts:
+                    for part, index_part in parts:
                         self.report.merge(part)
-                        index.absorb(index_file)
+                        index.absorb(index_part)
                 else:
                     for ent in self.contract.entities:
                         self.check_entity(ent, manifest, index)
@@ -201,19 +209,25 @@ class Validator:
             check(self.context, index)
 
 
+def rule_fields(contract: Contract) -> frozenset[tuple[str, str]]:
+    """The (entity, field) references the contract's cross-record rules count."""
+    return frozenset((r.related_entity, r.related_field) for r in contract.rules)
+
+
 def check_one_entity(
     contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
-) -> tuple[ValidationReport, Path]:
-    """One entity file checked in a worker process: its report and its own index file."""
+) -> tuple[ValidationReport, IndexPart]:
+    """One entity file checked in a worker process: its report and its part of the index."""
     contract = load_contract(contract_path)
     validator = Validator(contract, export_dir)
-    index = RecordIndex(scratch, name=f"{entity}.sqlite3")
+    number = [e.name for e in contract.entities].index(entity)
+    index = RecordIndex(scratch, name=f"part-{number}.sqlite3", rule_fields=rule_fields(contract))
     try:
         validator.check_entity(contract.entity(entity), manifest, index)
-        index.flush()
+        part = index.part()
     finally:
         index.close()
-    return validator.report, index.path
+    return validator.report, part
 
 
 def default_workers(export_dir: Path) -> int:
