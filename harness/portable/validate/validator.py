@@ -149,7 +149,7 @@ class Validator:
                         else:
                             rid = record_key(value)
                             key = None if rid is None else key_of_text(rid)
-                    if too_deep(text, record, max_depth):
+                    if text.count("{") + text.count("[") > max_depth and too_deep(text, record, max_depth):
                         reader_rules.report_too_deep(ctx, line, rid)
                         mark_invalid(name, rid)
                         continue

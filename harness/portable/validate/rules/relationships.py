@@ -14,7 +14,7 @@ import orjson
 from harness.portable.contract import Relationship, composite_text, key_text
 from harness.portable.contract import key_text as record_key
 from harness.portable.validate.index import RecordIndex
-from harness.portable.validate.keys import key_of
+from harness.portable.validate.keys import BOUND, key_of
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule, shown_id
 
@@ -49,7 +49,7 @@ def bind_references(ctx: EntityContext) -> RecordRule | None:
         for fld, target, may_be_empty, array, add_key, counted in rels:
             value = record.get(fld)
             for item in value if array and isinstance(value, list) else (value,):
-                key = key_of(item)
+                key = item if item.__class__ is int and -BOUND < item < BOUND else key_of(item)
                 if key is not None:
                     add_key(key)
                     add_place((line, rid, fld, target, key))
