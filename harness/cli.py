@@ -34,11 +34,16 @@ examples:
   drill dry-run export.tar.gz --contract ... --target-dsn-env SCRATCH_DSN
   drill restore export.tar.gz --contract ... --target-dsn-env SCRATCH_DSN --target-environment scratch
   drill run --aws-provider localstack          # the same drills against a LocalStack endpoint
+  drill run scenarios/weekly/portable-archive.yaml --archive s3://prod-backups/portable-export/ \
+      --aws-provider aws                      # drill the newest archive production wrote
   drill posture s3://my-backups/portable-export   # is the archive bucket as production needs it?
   drill validate s3://my-backups/path/to/export.tar.gz --contract ...   # fetched, verified first
   drill pg-restore-check nightly.dump --min-rows users=1000             # drill your own pg_dump -Fc
   drill snapshot verify SNAPSHOT_ID --config snap.yaml --sample 50 --seed 7
   drill gate infra/deploy-role.yaml .github/workflows/deploy.yml        # least-privilege PR gate
+  drill run -n auto --sign-key-env DRILL_SIGNING_KEY --sink prometheus:path=/var/lib/node_exporter
+  drill evidence verify --ledger reports --key drill-signing.pub --expect-every 7d
+  drill evidence controls --ledger reports --key drill-signing.pub --format markdown
 
 Databases are given by the *name* of an environment variable holding the DSN (--dsn-env), so
 passwords never appear on the command line or in shell history.
@@ -63,12 +68,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         argv += ["-p", "harness.plugin"]
     if args.k:
         argv += ["-k", args.k]
-    for opt in ("evidence_dir", "work_dir", "pg_provider", "aws_provider", "dataset_rows", "junitxml"):
+    for opt in (
+        "evidence_dir",
+        "work_dir",
+        "pg_provider",
+        "aws_provider",
+        "dataset_rows",
+        "junitxml",
+        "archive",
+    ):
         value = getattr(args, opt)
         if value is not None:
             argv += [f"--{opt.replace('_', '-')}", str(value)]
     if args.keep_workdir:
         argv.append("--keep-workdir")
+    if args.sign_key_env:
+        argv += ["--sign-key-env", args.sign_key_env]
+    for spec in args.sink or []:
+        argv += ["--sink", spec]
+    if args.workers is not None:
+        workers = _workers(args.workers)
+        if workers is None:
+            return EXIT_COULD_NOT_RUN
+        argv += workers
     argv += ["-v"] if args.verbose else []
     argv += args.pytest_args
     code = int(pytest.main(argv))
@@ -78,6 +100,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_COULD_NOT_RUN
     return code if code in (0, 1, 2) else EXIT_COULD_NOT_RUN
+
+
+def _workers(value: str) -> list[str] | None:
+    """pytest-xdist arguments for ``-n``: whole scenario files per worker (``--dist loadfile``)."""
+    if value != "auto" and not (value.isdigit() and 0 < int(value) <= 256):
+        _error(f"-n {value!r}: expected a number of workers or 'auto'")
+        return None
+    try:
+        import xdist  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        _error("-n needs pytest-xdist: python -m pip install pytest-xdist")
+        return None
+    return ["-n", value, "--dist", "loadfile"]
 
 
 # -- parser ---------------------------------------------------------------------------------------
@@ -108,8 +143,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="override every scenario's AWS endpoint provider (offsite archive)",
     )
     run.add_argument("--dataset-rows", type=int, help="override the seeded dataset size")
+    run.add_argument(
+        "--archive",
+        metavar="URI",
+        help="portable-export scenarios drill this existing archive instead of exporting one: "
+        "s3://BUCKET/PREFIX/ (the newest under it, by the generated-at in its key), "
+        "s3://BUCKET/KEY[?versionId=ID], or a local .tar.gz (read-only on the source)",
+    )
     run.add_argument("--junitxml", help="also write JUnit XML here")
     run.add_argument("--keep-workdir", action="store_true", help="keep work files even when verified")
+    run.add_argument(
+        "-n",
+        "--workers",
+        metavar="N|auto",
+        help="run scenarios in parallel, one scenario per worker (pytest-xdist); same verdicts and evidence",
+    )
+    run.add_argument(
+        "--sign-key-env",
+        metavar="VAR",
+        help="sign each evidence file with the Ed25519 PEM key held in $VAR (see drill evidence keygen)",
+    )
+    run.add_argument(
+        "--sink",
+        action="append",
+        metavar="NAME[:key=value,...]",
+        help="extra evidence output, repeatable: prometheus:path=DIR, pushgateway:url_env=VAR, "
+        "webhook[:url_env=VAR,only_failures=true], ledger:location=DIR|s3://BUCKET/PREFIX",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="list every step")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
 

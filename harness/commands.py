@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "harness.offsite.cli",
     "harness.pgdrill.cli",
     "harness.snapshot.cli",
+    "harness.lanes.cli",
+    "harness.evidence.cli",
 )
 
 #: ``add(name, func, help)`` creates a subcommand parser whose ``func(args)`` returns an exit code.

@@ -6,6 +6,10 @@ owns the lane (and so the services it starts) and writes the evidence when
 its last item finishes; a failing item names its step. Steps whose
 prerequisites did not pass are skipped, never passed. The session's exit
 status is the worst drill verdict: 0 verified, 1 not verified, 2 could not run.
+
+Under pytest-xdist (``drill run -n auto``: ``--dist loadfile``, so one scenario runs whole on one
+worker) each worker sends its verdicts to the controller, which decides the exit status and
+prints the verdicts exactly as a serial run does.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 from harness.aws.providers import AWS_PROVIDERS
 from harness.errors import EXIT_COULD_NOT_RUN, DrillError, VerificationFailed, describe_unexpected
 from harness.evidence import SKIPPED, VERDICT_EXIT, Evidence, write_evidence
+from harness.evidence.sinks import SinkSettings, parse_sink_specs
 from harness.lanes import lane_class
 from harness.lanes.base import Lane, StepSpec
 from harness.lanes.runner import finish, interrupts_deferred, run_step, start
@@ -28,6 +33,8 @@ from harness.scenario import RunOptions, Scenario, load_scenario
 
 _RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
 _OTHER_FAILURES_KEY = pytest.StashKey[int]()
+_LOAD_ERRORS_KEY = pytest.StashKey[int]()
+_SINKS_KEY = pytest.StashKey[SinkSettings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,15 +59,54 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--keep-workdir", action="store_true", help="keep work files even when the drill verifies"
     )
+    group.addoption(
+        "--sign-key-env",
+        metavar="VAR",
+        default=None,
+        help="sign every evidence file (DSSE envelope beside it) with the Ed25519 PEM key in $VAR",
+    )
+    group.addoption(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="NAME[:key=value,...]",
+        help="also write to this sink (prometheus, pushgateway, webhook) or configure one (ledger)",
+    )
+    group.addoption(
+        "--archive",
+        default=None,
+        metavar="URI",
+        help="portable-export scenarios drill this existing archive (s3://BUCKET/PREFIX/ = the newest "
+        "under it, s3://BUCKET/KEY[?versionId=], or a local .tar.gz) instead of exporting one",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "dist", "no") in ("load", "worksteal"):
+        # a scenario's steps share one lane: never split a scenario file across xdist workers
+        config.option.dist = "loadfile"
     config.stash[_RESULTS_KEY] = []
     config.stash[_OTHER_FAILURES_KEY] = 0
+    config.stash[_LOAD_ERRORS_KEY] = 0
+    config.stash[_SINKS_KEY] = _sink_settings(config)
     config.addinivalue_line("markers", "drill: a drill step collected from a scenario file")
     if hasattr(signal, "SIGTERM") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # CI cancellation sends SIGTERM: turn it into KeyboardInterrupt so teardown stops services.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _sink_settings(config: pytest.Config) -> SinkSettings:
+    """The sinks ``--sink``/``--sign-key-env`` configure, checked before any drill runs."""
+    variable = config.getoption("--sign-key-env", None)
+    try:
+        selected = parse_sink_specs(config.getoption("--sink", None) or [])
+        if variable:
+            from harness.evidence.signing import private_key_from_env
+
+            private_key_from_env(variable)
+    except DrillError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return SinkSettings(sign_key_env=variable, selected=selected)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -79,22 +125,24 @@ def _options(config: pytest.Config) -> RunOptions:
         aws_provider=config.getoption("--aws-provider"),
         dataset_rows=config.getoption("--dataset-rows"),
         keep_workdir=config.getoption("--keep-workdir"),
+        archive=config.getoption("--archive"),
     )
 
 
 class ScenarioFile(pytest.File):
     scenario: Scenario | None = None
+    lane_cls: type[Lane] | None = None
     lane: Lane | None = None
     evidence: Evidence | None = None
     load_error: DrillError | None = None
 
-    lane_cls: type[Lane] | None = None
-
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            scenario = load_scenario(self.path)
-            self.lane_cls = lane_class(scenario.lane, str(self.path))
-            self.scenario = scenario
+            self.scenario = load_scenario(self.path)
+            cls = lane_class(self.scenario.lane, str(self.path)).for_scenario(
+                self.scenario, _options(self.config)
+            )
+            self.lane_cls = cls
         except DrillError as exc:
             # Still a test item, so a broken scenario is reported (exit 2) instead of vanishing.
             self.load_error = exc
@@ -112,9 +160,13 @@ class ScenarioFile(pytest.File):
         if self.lane is None or self.evidence is None:
             return
         doc = finish(self.lane, self.evidence)
+        warnings: list[str] = []
         with interrupts_deferred():
-            json_path, _ = write_evidence(doc, self.lane.options.evidence_dir)
-        self.config.stash[_RESULTS_KEY].append({**doc, "_evidence_path": str(json_path)})
+            json_path, _ = write_evidence(
+                doc, self.lane.options.evidence_dir, self.config.stash[_SINKS_KEY], warnings
+            )
+        result = {**doc, "_evidence_path": str(json_path), "_sink_warnings": warnings}
+        self.config.stash[_RESULTS_KEY].append(result)
         self.lane = None
 
 
@@ -163,13 +215,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.config.stash[_OTHER_FAILURES_KEY] = item.config.stash.get(_OTHER_FAILURES_KEY, 0) + 1
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: take a finished worker's verdicts, load errors and other failures."""
+    output = getattr(node, "workeroutput", {})
+    stash = node.config.stash
+    stash[_RESULTS_KEY].extend(output.get("drill_results", []))
+    stash[_LOAD_ERRORS_KEY] += int(output.get("drill_load_errors", 0))
+    stash[_OTHER_FAILURES_KEY] += int(output.get("drill_other_failures", 0))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """``--archive`` that no collected scenario takes is an error, never silently ignored."""
+    if not session.config.getoption("--archive"):
+        return
+    files = {item.parent for item in session.items if isinstance(item, DrillStep)}
+    if not any(isinstance(f, ScenarioFile) and f.lane_cls and f.lane_cls.accepts_archive for f in files):
+        raise pytest.UsageError(
+            "--archive: none of the selected scenarios drills an archive (portable-export scenarios do); "
+            "name one, e.g. scenarios/weekly/portable-archive.yaml"
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    results = session.config.stash.get(_RESULTS_KEY, [])
-    load_errors = [
-        item
-        for item in session.items
-        if isinstance(item, DrillStep) and item.file_node.load_error is not None
-    ]
+    config = session.config
+    results = config.stash.get(_RESULTS_KEY, [])
+    results.sort(key=lambda doc: doc["scenario"]["file"])  # collection order, with or without xdist
+    load_errors = config.stash.get(_LOAD_ERRORS_KEY, 0) + sum(
+        1 for item in session.items if isinstance(item, DrillStep) and item.file_node.load_error is not None
+    )
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller decides
+        workeroutput["drill_results"] = results
+        workeroutput["drill_load_errors"] = load_errors
+        workeroutput["drill_other_failures"] = config.stash.get(_OTHER_FAILURES_KEY, 0)
     if not results and not load_errors:
         return
     worst = max((VERDICT_EXIT[r["verdict"]] for r in results), default=0)
@@ -196,3 +275,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"{doc['verdict'].upper():9} {doc['scenario']['name']} (exit {doc['exit_code']}): {doc['reason']}"
         )
         terminalreporter.write_line(f"          evidence: {doc['_evidence_path']}")
+        for line in doc.get("_sink_warnings", []):
+            terminalreporter.write_line(f"          warning: {line}")

@@ -28,6 +28,7 @@ class RunOptions:
     aws_provider: str | None = None
     dataset_rows: int | None = None
     keep_workdir: bool = False
+    archive: str | None = None  # ``drill run --archive URI``: drill this existing archive
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,24 +56,35 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class ArchiveSpec:
+    """``source.archive``: an archive that already exists (``s3://`` prefix or key, or a local path)."""
+
+    uri: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     postgres: PostgresSpec = PostgresSpec()
     environment: str | None = None
     stack: str = ""
     region: str = ""
     dataset: DatasetSpec | None = None
+    archive: ArchiveSpec | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any] | None) -> SourceSpec:
         raw = raw or {}
         data = raw.get("dataset")
         dataset = DatasetSpec(int(data["rows"]), int(data.get("seed", 42))) if data else None
+        archive = raw.get("archive")
         return cls(
             PostgresSpec.parse(raw.get("postgres")),
             raw.get("environment"),
             raw.get("stack", ""),
             raw.get("region", ""),
             dataset,
+            ArchiveSpec(archive["uri"], archive.get("version_id")) if archive else None,
         )
 
 
@@ -94,15 +106,35 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class Objectives:
-    """``objectives``: recovery-time and recovery-point objectives in seconds (None: none set)."""
+    """``objectives``: recovery-time and recovery-point objectives and the freshness bound, in seconds
+    (None: not set)."""
 
     rto_seconds: float | None = None
     rpo_seconds: float | None = None
+    max_backup_age_seconds: float | None = None
 
     def get(self, key: str) -> float | None:
-        """The objective for ``rto`` or ``rpo``."""
+        """The objective for ``rto``, ``rpo`` or ``max_backup_age``."""
         value: float | None = getattr(self, f"{key}_seconds")
         return value
+
+
+@dataclass(frozen=True)
+class HeartbeatSpec:
+    """``heartbeat``: a row the application writes regularly (table, timestamptz column, equality
+    filter); the newest one found after a restore measures the RPO."""
+
+    table: str
+    column: str
+    where: tuple[tuple[str, str | int | bool], ...] = ()
+    database: str | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any] | None) -> HeartbeatSpec | None:
+        if not raw:
+            return None
+        where = tuple(sorted((raw.get("where") or {}).items()))
+        return cls(raw["table"], raw["column"], where, raw.get("database"))
 
 
 @dataclass(frozen=True)
@@ -129,7 +161,11 @@ class Scenario:
     @cached_property
     def objectives(self) -> Objectives:
         raw = self.section("objectives")
-        return Objectives(raw.get("rto_seconds"), raw.get("rpo_seconds"))
+        return Objectives(raw.get("rto_seconds"), raw.get("rpo_seconds"), raw.get("max_backup_age_seconds"))
+
+    @cached_property
+    def heartbeat(self) -> HeartbeatSpec | None:
+        return HeartbeatSpec.parse(self.section("heartbeat"))
 
     @property
     def options(self) -> dict[str, Any]:
@@ -164,12 +200,15 @@ class Scenario:
         return (self.path.parent / relative).resolve()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "name": self.name,
             "file": str(self.path),
             "lane": self.lane,
             "sha256": f"sha256:{self.sha256}",
         }
+        # controls the scenario maps itself to, and its production size (the RTO forecast)
+        described.update({k: self.data[k] for k in ("controls", "production") if k in self.data})
+        return described
 
 
 def load_scenario(path: str | Path) -> Scenario:

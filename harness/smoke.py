@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from harness.errors import first_line
+from harness.errors import ConfigError, VerificationFailed, first_line
 from harness.postgres.database import Database
 
 
@@ -45,6 +45,23 @@ def _check(value: Any, expect: dict[str, Any], source_value: Any) -> tuple[bool,
     if problems:
         return False, f"got {value!r}; " + ", ".join(problems)
     return True, f"got {value!r}"
+
+
+def smoke_without_source(target: Database, checks: Sequence[dict[str, Any]], where: str) -> list[SmokeResult]:
+    """Run ``checks`` on a restore with no live source to compare with: ``equals_source`` is a
+    configuration error naming ``where``."""
+    for i, check in enumerate(checks):
+        if check["expect"].get("equals_source"):
+            raise ConfigError(f"{where}: smoke[{i}].expect.equals_source: there is no source here")
+    return run_smoke(target, checks, source=None)
+
+
+def judged(results: Sequence[SmokeResult]) -> str:
+    """The step message when every query passed; VerificationFailed naming each one that did not."""
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise VerificationFailed("; ".join(f"{r.name}: {r.detail}" for r in failed))
+    return f"{len(results)} smoke queries passed"
 
 
 def run_smoke(

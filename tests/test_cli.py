@@ -100,3 +100,29 @@ def test_missing_server_binaries_name_the_package(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("DRILL_PG_BINDIR", str(tmp_path))
     with pytest.raises(ProviderError, match=r"DRILL_PG_BINDIR=.*apt-get install postgresql"):
         find_bindir()
+
+
+def test_an_approved_production_restore_records_the_reference_in_evidence(
+    exported: Path,
+    scratch_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.evidence import validate_evidence
+
+    monkeypatch.setenv("DRILL_TEST_TARGET_DSN", scratch_db.conninfo)
+    args = [str(exported), "--contract", CONTRACT, "--work-dir", str(tmp_path / "w")]
+    args += ["--target-dsn-env", "DRILL_TEST_TARGET_DSN", "--target-environment", "production"]
+    reports = tmp_path / "reports"
+    assert main(["restore", *args, "--approve-production", "CHG-1234", "--evidence-dir", str(reports)]) == 0
+    assert "evidence: " in capsys.readouterr().out
+    [path] = reports.glob("production-restore-*.json")
+    doc = json.loads(path.read_text())
+    validate_evidence(doc)
+    assert doc["verdict"] == "verified"
+    assert doc["restore"]["approval_reference"] == "CHG-1234"
+    assert doc["target"]["environment"] == "production"
+    assert [s["name"] for s in doc["steps"]] == ["validate", "restore"]
+    assert "CHG-1234" not in json.dumps(doc["target"])
+    assert (reports / path.name.replace(".json", ".md")).is_file()

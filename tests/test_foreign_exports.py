@@ -306,21 +306,37 @@ def test_manifest_outside_its_profile_still_checks_the_files(tmp_path: Path) -> 
 
 
 # -- restore mapping --------------------------------------------------------------------------------
-def test_field_without_a_column_stops_the_restore(admin: Database, tmp_path: Path) -> None:
-    """A target made from an older schema (no ``note`` column): the restore names the entity and the
+@pytest.mark.parametrize(
+    ("kind", "entity", "table", "column", "tables"),
+    [
+        (kvstore, "orders", "kv_orders", "note", ("kv_customers", "kv_orders")),
+        (docstore, "documents", "documents", "approval", ("users", "folders", "documents")),
+    ],
+    ids=["kvstore", "docstore"],
+)
+def test_field_without_a_column_stops_the_restore(
+    kind: ModuleType,
+    entity: str,
+    table: str,
+    column: str,
+    tables: tuple[str, ...],
+    admin: Database,
+    tmp_path: Path,
+) -> None:
+    """A target made from an older schema (one column fewer): the restore names the entity and the
     field and writes nothing; jsonb_populate_record would have dropped the field silently."""
-    contract = load_contract(kvstore.CONTRACT)
-    export_dir = kvstore.write(tmp_path / "export")
+    contract = load_contract(kind.CONTRACT)
+    export_dir = kind.write(tmp_path / "export")
     report = _validate(contract, export_dir, tmp_path)
     target = _target(admin, contract)
     with target.connect() as conn:
-        conn.execute("ALTER TABLE kv_orders DROP COLUMN note")
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.commit()
-    with pytest.raises(VerificationFailed, match=r"entity 'orders': field\(s\) note have no column"):
+    with pytest.raises(VerificationFailed, match=rf"entity '{entity}': field\(s\) {column} have no column"):
         restore(target, contract, export_dir, report)
     with target.connect() as conn:
-        counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("kv_customers", "kv_orders")]
-    assert counts == [(0,), (0,)]
+        counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone() for t in tables]
+    assert counts == [(0,)] * len(tables)
 
 
 def test_changed_value_after_restore_fails_the_compare(admin: Database, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ PROVIDER_ENUMS = {
     ("snapshot-config.schema.json", "/$defs/aws/properties/provider"): list(AWS_PROVIDERS),
     ("evidence.schema.json", "/$defs/offsite/properties/provider"): list(AWS_PROVIDERS),
     ("evidence.schema.json", "/$defs/pitr_offsite/properties/provider"): list(AWS_PROVIDERS),
+    ("gate-options.schema.json", "/properties/live/properties/provider"): list(AWS_PROVIDERS),
     # not a provider registry: how a snapshot key is wrapped
     ("evidence.schema.json", "/$defs/snapshot/properties/key/properties/provider"): ["kms", "keyfile"],
 }

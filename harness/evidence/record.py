@@ -105,6 +105,7 @@ class Evidence:
             "steps": [s.to_dict() for s in self.steps],
             "source": {},
             "target": {"environment": "none"},
+            "previous_evidence": None,  # set by the ledger link when the document is written
             "measurements": {
                 "rto": {"measured_seconds": None, "objective_seconds": None, "met": None},
                 "rpo": {"measured_seconds": None, "objective_seconds": None, "met": None},

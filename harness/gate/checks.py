@@ -11,6 +11,7 @@ kind           called as                               when
 ``templates``  ``check(paths, roles_seen, GateSpec)``  once, after every template
 ``workflow``   ``check(Path, workflow, GateSpec)``     for each decoded workflow
 ``workflows``  ``check(paths, GateSpec)``              once, with every workflow
+``live``       ``check(GateSpec, roles, LiveReader)``  once, with ``--live`` (the deployed role)
 =============  ======================================  =========================================
 
 ``emits`` names catalogue ids (``findings.RULES``) or an external tool's rules as ``tool/*``;
@@ -26,7 +27,7 @@ from typing import Literal, TypeVar
 
 from harness.gate.findings import Finding
 
-Kind = Literal["role", "template", "templates", "workflow", "workflows"]
+Kind = Literal["role", "template", "templates", "workflow", "workflows", "live"]
 Check = TypeVar("Check", bound=Callable[..., Iterable[Finding]])
 
 # The modules that define check families, in the order their findings are collected.
@@ -36,6 +37,7 @@ CHECK_MODULES = (
     "harness.gate.rules_posture",
     "harness.gate.lint",
     "harness.gate.rules_workflow",
+    "harness.gate.live",
 )
 
 

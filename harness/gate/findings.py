@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("error", "warning", "note")
@@ -16,9 +16,19 @@ class Finding:
     severity: str
     resource: str
     message: str
+    # The line of the statement (or block) the finding is about, when ``line`` points inside
+    # it: findings about one statement fold together even when they name different elements.
+    anchor: int = field(default=0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "file": self.file,
+            "line": self.line,
+            "rule": self.rule,
+            "severity": self.severity,
+            "resource": self.resource,
+            "message": self.message,
+        }
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
@@ -41,6 +51,11 @@ RULES: dict[str, Rule] = {
             "GATE000",
             "unevaluable-policy",
             "A policy the IAM engine refuses to evaluate (unknown operator, malformed element).",
+        ),
+        Rule(
+            "GATE001",
+            "unreadable-template",
+            "A template that cannot be decoded (YAML/JSON syntax, duplicate keys, aliases, unknown tags).",
         ),
         Rule(
             "IAM001", "missing-required-access", "The role does not allow an action the policy spec requires."
@@ -74,6 +89,11 @@ RULES: dict[str, Rule] = {
             "The `sub` condition admits other repositories, branches, tags, environments or pull requests.",
         ),
         Rule(
+            "OIDC005",
+            "oidc-principal-unresolved",
+            "The federated principal cannot be resolved (a parameter without a default): set it in the spec.",
+        ),
+        Rule(
             "WF001", "id-token-outside-deploy-job", "`id-token: write` is granted outside the deploy job(s)."
         ),
         Rule(
@@ -82,6 +102,11 @@ RULES: dict[str, Rule] = {
             "Workflow-level permissions are missing or grant write access.",
         ),
         Rule("WF003", "unexpected-role", "The workflow assumes a role other than the expected deploy role."),
+        Rule(
+            "WF004",
+            "role-unresolved",
+            "`role-to-assume` is an expression the gate cannot resolve from the workflow or the spec.",
+        ),
         Rule("S3001", "bucket-encryption", "Archive bucket without default encryption."),
         Rule("S3002", "bucket-versioning", "Archive bucket without versioning enabled."),
         Rule(
@@ -110,6 +135,11 @@ RULES: dict[str, Rule] = {
             "schedule-created-at-runtime",
             "A function's own role may create or change EventBridge rules at runtime.",
         ),
+        Rule(
+            "SCHED003",
+            "schedule-disabled-or-invalid",
+            "A function's schedule is disabled, one-time, or not a valid rate()/cron() expression.",
+        ),
         Rule("DB001", "db-retention", "Database backup retention below the policy."),
         Rule("DB002", "db-pitr", "Point-in-time recovery is not enabled."),
         Rule("DB003", "db-deletion-protection", "Database without deletion protection."),
@@ -118,6 +148,20 @@ RULES: dict[str, Rule] = {
             "DB005", "backup-age-alarm", "No alarm on backup age beyond the policy's limit wired to a topic."
         ),
         Rule("DB006", "backup-job-alarm", "No alarm on failed or expired backup jobs wired to a topic."),
+        Rule("DB007", "backup-selection", "The daily backup plan has no selection of resources or tags."),
+        Rule("TF000", "terraform-unparseable", "A Terraform module that python-hcl2 cannot parse."),
+        Rule("LIVE001", "live-role-missing", "The deployed role named by the spec does not exist."),
+        Rule(
+            "LIVE002",
+            "live-stale",
+            "The template grants (or denies) what the deployed role does not: the stack was not updated.",
+        ),
+        Rule(
+            "LIVE003",
+            "live-out-of-band",
+            "The deployed role grants what the template does not: it was changed outside the stack.",
+        ),
+        Rule("LIVE004", "live-trust-drift", "The deployed role's trust policy differs from the template's."),
         Rule(
             "TOOL001",
             "tool-unavailable",

@@ -16,9 +16,17 @@ from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.evidence.sinks import Sink, SinkContext, run_sinks
 from harness.gate.runner import GateReport, category, run_gate
 from harness.gate.sarif import SarifSink
-from harness.gate.spec import load_spec
+from harness.gate.spec import GateSpec, load_spec
 from harness.gate.summary import GateMarkdownSink
 from harness.lanes.base import Lane, StepSpec
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    provider: str = "embedded"
+    region: str | None = None
+    endpoint_url: str | None = None
+    provision: bool = False  # embedded only: create the role from the template before reading it
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,8 @@ class GateOptions:
     spec: Path | None = None  # None: only the generic rules run
     templates: tuple[Path, ...] = ()
     workflows: tuple[Path, ...] = ()
+    terraform: tuple[Path, ...] = ()
+    live: LiveOptions | None = None
 
 
 class GateLane(Lane):
@@ -36,6 +46,7 @@ class GateLane(Lane):
         StepSpec("oidc", data_proving=True, needs=("gate",)),
         StepSpec("workflows", needs=("gate",)),
         StepSpec("posture", data_proving=True, needs=("gate",)),
+        StepSpec("live", data_proving=True, needs=("gate",)),
         StepSpec("sarif", needs=("gate",)),
     )
 
@@ -46,23 +57,53 @@ class GateLane(Lane):
         options = self.scenario.options
         check(options, "gate-options.schema.json", str(self.scenario.path), root="options")
         spec = options.get("spec")
+        live = options.get("live")
         return GateOptions(
             spec=self.scenario.resolve(spec) if spec else None,
             templates=tuple(self.scenario.resolve(p) for p in options.get("templates") or ()),
             workflows=tuple(self.scenario.resolve(p) for p in options.get("workflows") or ()),
+            terraform=tuple(self.scenario.resolve(p) for p in options.get("terraform") or ()),
+            live=LiveOptions(**live) if isinstance(live, dict) else None,
         )
 
     def step_gate(self) -> str:
         opts: GateOptions = self.opts
         spec = load_spec(opts.spec)
-        inputs = [str(p) for p in (*opts.templates, *opts.workflows)]
+        inputs = [str(p) for p in (*opts.templates, *opts.workflows, *opts.terraform)]
         if not inputs:
             raise ConfigError(
-                f"{self.scenario.path}: options.templates / options.workflows list nothing to check"
+                f"{self.scenario.path}: options.templates / workflows / terraform list nothing to check"
             )
-        self.report = run_gate(spec, inputs)
+        if opts.live is None:
+            self.report = run_gate(spec, inputs)
+        else:
+            self.report = self._run_live(spec, inputs, opts.live)
         r = self.report
         return f"{len(r.templates)} template(s), {len(r.workflows)} workflow(s), {len(r.findings)} finding(s)"
+
+    def _run_live(self, spec: GateSpec, inputs: list[str], live: LiveOptions) -> GateReport:
+        from harness.aws.providers import aws_endpoint
+        from harness.gate.live import LiveReader, provision
+        from harness.gate.policies import collect_roles
+        from harness.gate.templates import Resolver, load_template
+
+        if spec.live is None:
+            raise ConfigError(
+                f"{self.scenario.path}: options.live needs a spec with 'live: {{role_name: ...}}'"
+            )
+        if live.provision and live.provider != "embedded":
+            raise ConfigError(
+                f"{self.scenario.path}: options.live.provision is for the embedded endpoint only"
+            )
+        region = live.region or str(spec.parameters.get("AWS::Region", "")) or None
+        with aws_endpoint(live.provider, region=region, url=live.endpoint_url) as endpoint:
+            if live.provision:
+                for path in self.opts.templates:
+                    template = load_template(path)
+                    role = collect_roles(template, Resolver(template, spec.parameters)).get(spec.live.role)
+                    if role is not None:
+                        provision(endpoint, spec.live.role_name, role)
+            return run_gate(spec, inputs, live=LiveReader(endpoint))
 
     def _category(self, cat: str, what: str) -> str:
         assert self.report is not None
@@ -97,6 +138,13 @@ class GateLane(Lane):
         if not self.report.templates:
             raise StepSkipped("no templates given")
         return self._category("posture", "posture")
+
+    def step_live(self) -> str:
+        assert self.report is not None
+        if self.report.live is None:
+            raise StepSkipped("no live drift check configured (options.live)")
+        where = self.report.live.get("provider", "?")
+        return self._category("live", "live drift") + f"; deployed role read from the {where} endpoint"
 
     def step_sarif(self) -> str:
         assert self.report is not None

@@ -13,8 +13,17 @@ from harness.gate.policies import RolePolicies
 from harness.gate.spec import GateSpec, Probe, RoleSpec
 
 
-def _finding(rp: RolePolicies, line: int, rule: str, message: str, severity: str = "error") -> Finding:
-    return Finding(str(rp.template.path), line, rule, severity, rp.logical_id, message)
+def _finding(
+    rp: RolePolicies, line: int, rule: str, message: str, severity: str = "error", anchor: int = 0
+) -> Finding:
+    return Finding(str(rp.template.path), line, rule, severity, rp.logical_id, message, anchor)
+
+
+def _resource_line(stmt: Statement) -> int:
+    if stmt.not_resources is not None:
+        return stmt.line_of("NotResource")
+    wild = "*" if "*" in stmt.resources else None
+    return stmt.line_of("Resource", wild)
 
 
 def _probe_actions(probe: Probe) -> list[str]:
@@ -24,45 +33,49 @@ def _probe_actions(probe: Probe) -> list[str]:
     return out
 
 
-def _nearest_line(rp: RolePolicies, action: str) -> int:
-    """Where a missing permission belongs: a statement granting the action elsewhere, or its service."""
+def _nearest(rp: RolePolicies, action: str) -> tuple[int, int]:
+    """Where a missing permission belongs, as (line, statement line): the ``Resource`` of a
+    statement granting the action elsewhere, or the ``Action`` of one of its service."""
     allows = [s for s in rp.statements if s.effect == "Allow" and s.not_actions is None]
     for stmt in allows:
         if any(action_matches(a, action) for a in stmt.actions):
-            return stmt.line
+            return _resource_line(stmt), stmt.line
     service = action.partition(":")[0].lower()
     for stmt in allows:
         if any(a.lower().startswith(service + ":") for a in stmt.actions):
-            return stmt.line
-    return rp.line
+            return stmt.line_of("Action"), stmt.line
+    return rp.line, rp.line
 
 
 def check_must_allow(rp: RolePolicies, role: RoleSpec) -> Iterator[Finding]:
-    missing: dict[int, list[str]] = {}
+    missing: dict[tuple[int, int], list[str]] = {}
     for probe in role.must_allow:
         for action in _probe_actions(probe):
             for resource in probe.resources:
                 result = evaluate(rp.statements, Request.make(action, resource, probe.context), "all")
                 if not result.allowed:
                     why = "explicitly denied" if result.denied_by else "not allowed"
-                    missing.setdefault(_nearest_line(rp, action), []).append(
-                        f"{action} on {resource} ({why})"
-                    )
-    for line, items in sorted(missing.items()):
-        yield _finding(rp, line, "IAM001", "required access missing: " + "; ".join(items))
+                    missing.setdefault(_nearest(rp, action), []).append(f"{action} on {resource} ({why})")
+    for (line, anchor), items in sorted(missing.items()):
+        yield _finding(rp, line, "IAM001", "required access missing: " + "; ".join(items), anchor=anchor)
 
 
 def check_must_deny(rp: RolePolicies, role: RoleSpec) -> Iterator[Finding]:
-    leaks: dict[int, list[str]] = {}
+    leaks: dict[tuple[int, int], list[str]] = {}
     for probe in role.must_deny:
         for action in _probe_actions(probe):
             for resource in probe.resources:
                 result = evaluate(rp.statements, Request.make(action, resource, probe.context), "any")
                 if result.allowed:
                     label = f" [{probe.name}]" if probe.name else ""
-                    leaks.setdefault(result.allowed_by[0].line, []).append(f"{action} on {resource}{label}")
-    for line, items in sorted(leaks.items()):
-        yield _finding(rp, line, "IAM002", "allows access outside its scope: " + "; ".join(items))
+                    by = result.allowed_by[0]
+                    leaks.setdefault((_resource_line(by), by.line), []).append(
+                        f"{action} on {resource}{label}"
+                    )
+    for (line, anchor), items in sorted(leaks.items()):
+        yield _finding(
+            rp, line, "IAM002", "allows access outside its scope: " + "; ".join(items), anchor=anchor
+        )
 
 
 def _is_any_resource(stmt: Statement) -> bool:
@@ -74,18 +87,20 @@ def check_statements(rp: RolePolicies, statements: list[Statement]) -> Iterator[
     for stmt in statements:
         if stmt.effect != "Allow":
             continue
+        at = stmt.line
         if stmt.not_actions is not None:
-            yield _finding(
-                rp, stmt.line, "IAM003", f"Allow with NotAction grants every other action ({stmt.source})"
-            )
+            msg = f"Allow with NotAction grants every other action ({stmt.source})"
+            yield _finding(rp, stmt.line_of("NotAction"), "IAM003", msg, anchor=at)
             continue
         full = [a for a in stmt.actions if a in ("*", "*:*")]
         if full:
-            yield _finding(rp, stmt.line, "IAM003", f"Allow grants every action ({full[0]}) in {stmt.source}")
+            msg = f"Allow grants every action ({full[0]}) in {stmt.source}"
+            yield _finding(rp, stmt.line_of("Action", full[0]), "IAM003", msg, anchor=at)
             continue
         service_wide = [a for a in stmt.actions if a.endswith(":*")]
         if service_wide:
-            yield _finding(rp, stmt.line, "IAM004", f"Allow grants whole services: {', '.join(service_wide)}")
+            msg = f"Allow grants whole services: {', '.join(service_wide)}"
+            yield _finding(rp, stmt.line_of("Action", service_wide[0]), "IAM004", msg, anchor=at)
         scoped_entries = [a for a in stmt.actions if not a.endswith(":*")]
         yield from _check_passrole(rp, stmt)
         if _is_any_resource(stmt):
@@ -103,9 +118,8 @@ def check_statements(rp: RolePolicies, statements: list[Statement]) -> Iterator[
                 listed = ", ".join(powerful[:8]) + (
                     f" (+{len(powerful) - 8} more)" if len(powerful) > 8 else ""
                 )
-                yield _finding(
-                    rp, stmt.line, "IAM006", f"write/permissions-management actions on '*': {listed}"
-                )
+                msg = f"write/permissions-management actions on '*': {listed}"
+                yield _finding(rp, _resource_line(stmt), "IAM006", msg, anchor=at)
 
 
 def _check_passrole(rp: RolePolicies, stmt: Statement) -> Iterator[Finding]:
@@ -115,17 +129,18 @@ def _check_passrole(rp: RolePolicies, stmt: Statement) -> Iterator[Finding]:
         r for r in stmt.resources if patterns.covers(patterns.parse(r), patterns.parse("arn:*:iam::*:role/x"))
     ]
     if stmt.not_resources is not None or "*" in stmt.resources or broad:
-        yield _finding(
-            rp, stmt.line, "IAM007", "iam:PassRole on any role; scope it to the roles the stack uses"
-        )
+        msg = "iam:PassRole on any role; scope it to the roles the stack uses"
+        line = stmt.line_of("NotResource") if stmt.not_resources is not None else stmt.line_of("Resource")
+        yield _finding(rp, line, "IAM007", msg, anchor=stmt.line)
     elif not any("iam:passedtoservice" in {k.lower() for k in keys} for keys in stmt.condition.values()):
-        yield _finding(
-            rp,
-            stmt.line,
-            "IAM007",
-            "iam:PassRole without an iam:PassedToService condition",
-            severity="warning",
-        )
+        msg = "iam:PassRole without an iam:PassedToService condition"
+        line = stmt.line_of("Condition") if stmt.condition else _passrole_line(stmt)
+        yield _finding(rp, line, "IAM007", msg, severity="warning", anchor=stmt.line)
+
+
+def _passrole_line(stmt: Statement) -> int:
+    entry = next((a for a in stmt.actions if action_matches(a, "iam:PassRole")), None)
+    return stmt.line_of("Action", entry)
 
 
 def check_managed(rp: RolePolicies, spec: GateSpec) -> Iterator[Finding]:

@@ -25,6 +25,7 @@ AUD_KEY, SUB_KEY = f"{ISSUER}:aud", f"{ISSUER}:sub"
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 PROVIDER = patterns.parse(f"arn:*:iam::*:oidc-provider/{ISSUER}")
 PROBE = "drill-probe"
+UNRESOLVED = "{{unresolved:"
 
 
 def _claim_line(raw: Any, claim: str, default: int) -> int:
@@ -35,6 +36,18 @@ def _claim_line(raw: Any, claim: str, default: int) -> int:
                 if str(key).lower() == claim:
                     return key_line(block, str(key), default)
     return default
+
+
+def _unresolved_hint(rp: RolePolicies, value: str) -> str:
+    """Name what is unresolved: a template parameter without a default, or another expression."""
+    start = value.find(UNRESOLVED) + len(UNRESOLVED)
+    what = value[start : value.find("}}", start)]
+    name = what.removeprefix("Ref:")
+    if name in (rp.template.data.get("Parameters") or {}):
+        return (
+            f"set parameter {name} in the spec (it has no default); the trust conditions were still checked"
+        )
+    return f"{what} has no known value; the trust conditions were still checked"
 
 
 def is_oidc_role(rp: RolePolicies) -> bool:
@@ -104,15 +117,21 @@ def check_trust(rp: RolePolicies, spec: OidcSpec | None) -> Iterator[Finding]:
         return
     for stmt, raw in federated:
         providers = (stmt.principals or {}).get("Federated", ())
-        bad = [p for p in providers if not patterns.matches(PROVIDER, p)]
+        at = stmt.line_of("Principal", providers[0] if providers else None)
+        unresolved = [p for p in providers if UNRESOLVED in p]
+        bad = [p for p in providers if UNRESOLVED not in p and not patterns.matches(PROVIDER, p)]
+        if unresolved:
+            msg = f"cannot resolve the federated principal: {_unresolved_hint(rp, unresolved[0])}"
+            yield Finding(path, at, "OIDC005", "error", rp.logical_id, msg, stmt.line)
         if bad:
             msg = f"federated principal {bad[0]!r} is not the GitHub token issuer ({ISSUER})"
-            yield Finding(path, stmt.line, "OIDC001", "error", rp.logical_id, msg)
+            yield Finding(path, at, "OIDC001", "error", rp.logical_id, msg, stmt.line)
             continue
         extra = [a for a in stmt.actions if a.lower() != WEB_IDENTITY.lower()]
         if extra or stmt.not_actions is not None:
             msg = f"trust allows {', '.join(extra) or 'NotAction'}; only {WEB_IDENTITY} is expected"
-            yield Finding(path, stmt.line, "OIDC002", "error", rp.logical_id, msg)
+            where = stmt.line_of("NotAction" if stmt.not_actions is not None else "Action")
+            yield Finding(path, where, "OIDC002", "error", rp.logical_id, msg, stmt.line)
         provider = providers[0]
         good_sub = allowed_subjects(spec)[0] if spec else _first_sub(stmt)
         aud_line = _claim_line(raw, AUD_KEY, stmt.line)
@@ -136,7 +155,7 @@ def check_trust(rp: RolePolicies, spec: OidcSpec | None) -> Iterator[Finding]:
             yield Finding(path, sub_line, "OIDC004", "error", rp.logical_id, "; ".join(problems))
 
 
-@check_family("role-trust", "role", emits=("OIDC001", "OIDC002", "OIDC003", "OIDC004"))
+@check_family("role-trust", "role", emits=("OIDC001", "OIDC002", "OIDC003", "OIDC004", "OIDC005"))
 def check_oidc_role(rp: RolePolicies, spec: GateSpec) -> Iterator[Finding]:
     """The trust checks, for a role that trusts a federated principal or whose spec expects OIDC."""
     role_spec = spec.roles.get(rp.logical_id)

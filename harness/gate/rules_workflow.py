@@ -16,8 +16,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
-
 from harness.gate.checks import check_family
 from harness.gate.findings import Finding
 from harness.gate.spec import GateSpec
@@ -28,8 +26,14 @@ ZIZMOR_SEVERITY = {"High": "error", "Medium": "warning", "Low": "note", "Informa
 
 
 def load_workflow(path: Path) -> Any:
-    """Decode with line marks (cfn-lint's YAML loader; ``on`` becomes the key ``True``)."""
-    return cfn_yaml.loads(path.read_text(encoding="utf-8"), str(path))
+    """Decode with line marks (:mod:`harness.gate.decode`; ``on`` becomes the key ``True``)."""
+    from harness.errors import ConfigError
+    from harness.gate.decode import DecodeError, load
+
+    try:
+        return load(path)
+    except DecodeError as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc}") from None
 
 
 def looks_like_workflow(data: Any, path: Path) -> bool:
@@ -41,7 +45,7 @@ def _writes(perms: Any) -> dict[str, int]:
     return {str(k): line(k) for k, v in perms.items() if str(v) == "write"} if isinstance(perms, dict) else {}
 
 
-@check_family("workflow-permissions", "workflow", emits=("WF001", "WF002", "WF003"))
+@check_family("workflow-permissions", "workflow", emits=("WF001", "WF002", "WF003", "WF004"))
 def check_workflow(path: Path, data: dict[str, Any], spec: GateSpec) -> Iterator[Finding]:
     file = str(path)
     perms = data.get("permissions")
@@ -73,10 +77,50 @@ def check_workflow(path: Path, data: dict[str, Any], spec: GateSpec) -> Iterator
                 allowed = ", ".join(spec.deploy_jobs)
                 msg = f"job {job_id!r} is not a deploy job ({allowed}) but gets id-token: write"
                 yield Finding(file, at, "WF001", "error", str(job_id), msg)
-        yield from _check_role(file, str(job_id), job, spec)
+        yield from _check_role(file, str(job_id), job, spec, _env(data.get("env")))
 
 
-def _check_role(file: str, job_id: str, job: dict[str, Any], spec: GateSpec) -> Iterator[Finding]:
+def _env(node: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in node.items()} if isinstance(node, dict) else {}
+
+
+def resolve_expressions(text: str, env: dict[str, Any], variables: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace ``${{ env.X }}`` (step, job, workflow ``env``) and ``${{ vars.X }}`` (the spec's
+    ``workflows.vars``); returns the text and the expressions that could not be resolved."""
+    out: list[str] = []
+    unresolved: list[str] = []
+    pos = 0
+    for _ in range(len(text)):
+        start = text.find("${{", pos)
+        end = text.find("}}", start + 3) if start >= 0 else -1
+        if start < 0 or end < 0:
+            break
+        out.append(text[pos:start])
+        pos = end + 2
+        expr = text[start + 3 : end].strip()
+        scope, dot, name = expr.partition(".")
+        value: Any = None
+        if dot and scope == "env" and name in env:
+            value = env[name]
+            if isinstance(value, str) and "${{" in value:
+                value, inner = resolve_expressions(
+                    value, {k: v for k, v in env.items() if k != name}, variables
+                )
+                unresolved += inner
+        elif dot and scope == "vars" and name in variables:
+            value = variables[name]
+        if value is None or isinstance(value, dict | list):
+            unresolved.append(expr)
+            out.append(text[start:pos])
+        else:
+            out.append(str(value))
+    out.append(text[pos:])
+    return "".join(out), unresolved
+
+
+def _check_role(
+    file: str, job_id: str, job: dict[str, Any], spec: GateSpec, workflow_env: dict[str, Any]
+) -> Iterator[Finding]:
     for step in job.get("steps") or []:
         if not isinstance(step, dict) or not str(step.get("uses", "")).startswith(CONFIGURE_AWS):
             continue
@@ -87,9 +131,24 @@ def _check_role(file: str, job_id: str, job: dict[str, Any], spec: GateSpec) -> 
             yield Finding(
                 file, line(step), "WF003", "error", job_id, "configure-aws-credentials without role-to-assume"
             )
-        elif spec.role_to_assume and str(role) not in spec.role_to_assume:
+            continue
+        if not spec.role_to_assume:
+            continue
+        env = {**workflow_env, **_env(job.get("env")), **_env(step.get("env"))}
+        resolved, unresolved = resolve_expressions(str(role), env, spec.workflow_vars)
+        if unresolved:
+            names = ", ".join(f"${{{{ {e} }}}}" for e in unresolved)
+            msg = (
+                f"role-to-assume uses {names}, which the gate cannot resolve from the workflow's env: "
+                "set the value under workflows.vars in the spec (or ignore WF004)"
+            )
+            yield Finding(file, at, "WF004", "error", job_id, msg)
+        elif resolved not in spec.role_to_assume:
             expected = " or ".join(spec.role_to_assume)
-            yield Finding(file, at, "WF003", "error", job_id, f"assumes {role!r}, expected {expected}")
+            via = f" (from {role!r})" if resolved != str(role) else ""
+            yield Finding(
+                file, at, "WF003", "error", job_id, f"assumes {resolved!r}{via}, expected {expected}"
+            )
 
 
 def _zizmor_config(disabled: Sequence[str]) -> str:
@@ -99,28 +158,53 @@ def _zizmor_config(disabled: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_STARTED: dict[tuple[str, ...], tuple[subprocess.Popen[str], str]] = {}
+
+
+def start_zizmor(paths: Sequence[Path], spec: GateSpec) -> None:
+    """Start zizmor in the background; the runner calls this first so it runs beside the other checks."""
+    exe = shutil.which("zizmor")
+    key = tuple(map(str, paths))
+    if not paths or not spec.zizmor or exe is None or key in _STARTED:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as cfg:
+        cfg.write(_zizmor_config(spec.zizmor_disable))
+    command = [exe, "--offline", "--no-progress", "--config", cfg.name, "--format", "json", *key]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _STARTED[key] = (proc, cfg.name)
+
+
+def stop_zizmor() -> None:
+    """End zizmor runs nobody collected (the gate stopped early on a configuration error)."""
+    while _STARTED:
+        _, (proc, cfg) = _STARTED.popitem()
+        proc.kill()
+        proc.communicate()
+        Path(cfg).unlink(missing_ok=True)
+
+
 @check_family("zizmor", "workflows", emits=("zizmor/*", "TOOL001"))
 def run_zizmor(paths: Sequence[Path], spec: GateSpec) -> list[Finding]:
     """zizmor's findings on the workflows, or one TOOL001 warning when it is not installed."""
     if not paths or not spec.zizmor:
         return []
-    exe = shutil.which("zizmor")
-    if exe is None:
+    if shutil.which("zizmor") is None:
         msg = "zizmor is not installed: generic workflow audits (SHA pinning, injection) were skipped"
         return [Finding(str(paths[0]), 1, "TOOL001", "warning", "zizmor", msg)]
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as cfg:
-        cfg.write(_zizmor_config(spec.zizmor_disable))
+    start_zizmor(paths, spec)
+    proc, cfg = _STARTED.pop(tuple(map(str, paths)))
     try:
-        proc = subprocess.run(
-            [exe, "--offline", "--no-progress", "--config", cfg.name, "--format", "json", *map(str, paths)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return [Finding(str(paths[0]), 1, "TOOL001", "warning", "zizmor", "zizmor timed out after 120 s")]
     finally:
-        Path(cfg.name).unlink(missing_ok=True)
+        Path(cfg).unlink(missing_ok=True)
     try:
-        results = json.loads(proc.stdout or "[]")
+        results = json.loads(out or "[]")
     except json.JSONDecodeError:
-        msg = f"zizmor failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+        msg = f"zizmor failed (exit {proc.returncode}): {err.strip()[-300:]}"
         return [Finding(str(paths[0]), 1, "TOOL001", "warning", "zizmor", msg)]
     return [_zizmor_finding(r) for r in results if not r.get("ignored")]
 

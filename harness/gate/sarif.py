@@ -77,6 +77,15 @@ def to_sarif(report: GateReport, base: Path | None = None) -> dict[str, Any]:
                     }
                 },
                 "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [
+                            {"level": "note", "message": {"text": f"skipped (not a gate input): {path}"}}
+                            for path in report.skipped
+                        ],
+                    }
+                ],
             }
         ],
     }

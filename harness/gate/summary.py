@@ -12,8 +12,19 @@ if TYPE_CHECKING:
     from harness.gate.runner import GateReport
 
 
+def skipped_note(report: GateReport) -> str:
+    """One line naming the directory entries that were neither templates, workflows nor Terraform."""
+    if not report.skipped:
+        return ""
+    return f"note: skipped {len(report.skipped)} file(s) that are not gate inputs: " + ", ".join(
+        report.skipped
+    )
+
+
 def to_text(report: GateReport) -> str:
     lines = [str(f) for f in report.findings]
+    if report.skipped:
+        lines.append(skipped_note(report))
     verdict = "PASSED" if report.passed else f"FAILED ({len(report.failing())} failing finding(s))"
     lines.append(
         f"drill gate: {len(report.templates)} template(s), {len(report.workflows)} workflow(s), "
@@ -38,6 +49,8 @@ def to_markdown(report: GateReport) -> str:
             out.append(f"| {f.severity} | `{f.rule}` | `{f.file}:{f.line}` | {f.resource} | {msg} |")
     else:
         out.append("No findings.")
+    if report.skipped:
+        out += ["", skipped_note(report)]
     return "\n".join(out) + "\n"
 
 

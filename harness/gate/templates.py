@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode  # type: ignore[import-untyped]
-
 from harness.gate.findings import Finding
 
 PSEUDO_DEFAULTS = {
@@ -55,6 +53,21 @@ class Template:
     data: dict[str, Any]
     text: str = ""
     parse_findings: list[Finding] = field(default_factory=list)
+    lintable: bool = True  # False for templates translated from Terraform (cfn-lint does not apply)
+    # (logical id, property) -> (file, line) for translated templates, whose parts live in several files
+    origins: dict[tuple[str, str], tuple[Path, int]] = field(default_factory=dict)
+
+    def locate(self, logical_id: str, *keys: str) -> tuple[Path, int]:
+        """File and line of the first of ``keys`` set under the resource's Properties, else the resource."""
+        for key in keys:
+            if (logical_id, key) in self.origins:
+                return self.origins[logical_id, key]
+            raw = self.properties(logical_id)
+            if key in raw and not self.origins:
+                return self.path, key_line(raw, key, self.resource_line(logical_id))
+        if (logical_id, "") in self.origins:
+            return self.origins[logical_id, ""]
+        return self.path, self.resource_line(logical_id)
 
     def resources(self, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for logical_id, res in (self.data.get("Resources") or {}).items():
@@ -75,20 +88,18 @@ class Template:
 
 
 def load_template(path: Path) -> Template:
-    """Decode with cfn-lint; decode errors become ``cfn-lint/<id>`` findings, not exceptions."""
-    data, matches = decode(str(path))
-    findings = [
-        Finding(
-            rule=f"cfn-lint/{m.rule.id}",
-            severity="error",
-            file=str(path),
-            line=int(m.linenumber or 1),
-            resource="",
-            message=m.message,
-        )
-        for m in matches
-    ]
-    return Template(path, dict(data) if data is not None else {}, parse_findings=findings)
+    """Decode with :mod:`harness.gate.decode`; a template it cannot read is a ``GATE001`` finding."""
+    from harness.gate.decode import DecodeError, load
+
+    try:
+        data = load(path, aliases=False)
+    except DecodeError as exc:
+        finding = Finding(str(path), exc.line, "GATE001", "error", "", str(exc))
+        return Template(path, {}, parse_findings=[finding])
+    if not isinstance(data, dict):
+        finding = Finding(str(path), 1, "GATE001", "error", "", "a template must be a mapping")
+        return Template(path, {}, parse_findings=[finding])
+    return Template(path, data)
 
 
 def looks_like_template(data: Any) -> bool:
@@ -130,6 +141,7 @@ class Resolver:
 
     def __init__(self, template: Template, overrides: Mapping[str, Any] | None = None) -> None:
         self.template = template
+        self.memo: dict[str, Any] = {}  # per-template results shared by the rule families
         self.values: dict[str, Any] = dict(PSEUDO_DEFAULTS)
         self.values["AWS::StackName"] = placeholder("AWS::StackName")
         for name, spec in (template.data.get("Parameters") or {}).items():

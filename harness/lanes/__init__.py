@@ -13,6 +13,7 @@ LANES: dict[str, str] = {
     "least-privilege-gate": "harness.gate.lane:GateLane",
     "pg-roundtrip": "harness.pgdrill.roundtrip:RoundTripLane",
     "pitr": "harness.pgdrill.pitr:PitrLane",
+    "pitr-archive": "harness.pgdrill.pitr_archive:PitrArchiveLane",
     "pg-restore-check": "harness.pgdrill.restore_check:RestoreCheckLane",
     "snapshot": "harness.snapshot.lane:SnapshotLane",
 }

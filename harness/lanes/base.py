@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.evidence import Evidence
 from harness.postgres.database import Database
 from harness.postgres.embedded import EmbeddedCluster, EmbeddedProvider
@@ -40,6 +40,14 @@ class Lane:
     steps: ClassVar[tuple[StepSpec, ...]] = ()
     #: Rows of the reference dataset when neither ``source.dataset`` nor ``--dataset-rows`` says.
     default_dataset_rows: ClassVar[int] = 10_000
+    #: Whether ``drill run --archive URI`` applies to the lane (it then drills that archive).
+    accepts_archive: ClassVar[bool] = False
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, options: RunOptions) -> type[Lane]:
+        """The class that runs ``scenario`` under ``options``: a lane with modes whose steps differ
+        returns the mode's class (its steps are what the plugin collects); others return ``cls``."""
+        return cls
 
     def __init__(self, scenario: Scenario, options: RunOptions, evidence: Evidence) -> None:
         self.scenario = scenario
@@ -131,6 +139,22 @@ class Lane:
             "met": None if measured is None or goal is None else measured <= goal,
             "definition": definition,
         }
+
+    def judge_objectives(self, measured: dict[str, float | None]) -> str:
+        """The ``objectives`` step: each measured RTO/RPO (``measured["rto"|"rpo"]``) against the
+        scenario's objective; VerificationFailed naming every one missed, StepSkipped without any."""
+        goals = self.scenario.objectives
+        if goals.rto_seconds is None and goals.rpo_seconds is None:
+            raise StepSkipped("the scenario sets no objectives")
+        missed: list[str] = []
+        met: list[str] = []
+        for key in ("rto", "rpo"):
+            goal, value = goals.get(key), measured.get(key)
+            if goal is not None and value is not None:
+                (met if value <= goal else missed).append(f"{key.upper()} {value:.1f}s vs {goal:g}s")
+        if missed:
+            raise VerificationFailed("objective missed: " + ", ".join(missed))
+        return "met: " + ", ".join(met)
 
     def make_work_dir(self) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True)

@@ -189,7 +189,10 @@ def _verify(
             )
         checks.append("sha256 of the local archive")
     if not checks:
-        raise ArchiveError(f"{uri}: the object carries no checksum to verify against (upload it with drill)")
+        raise ArchiveError(
+            f"{uri}: the object carries no checksum to verify against (upload it with an S3 SHA-256 "
+            "checksum, e.g. aws s3 cp --checksum-algorithm SHA256, or with drill)"
+        )
     return checks
 
 

@@ -68,6 +68,24 @@ def _create(s3: Any, bucket: str, region: str, object_lock: bool) -> bool:
     return True
 
 
+def _has_lock(s3: Any, bucket: str, mode: str, days: int) -> bool:
+    """Whether the bucket already has exactly this default retention (provisioning twice must not put
+    it again: moto refuses a repeat on a bucket that holds objects)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    except ClientError:
+        return False
+    retention = (config.get("Rule") or {}).get("DefaultRetention") or {}
+    return (
+        config.get("ObjectLockEnabled") == "Enabled"
+        and retention.get("Mode") == mode
+        and retention.get("Days") == days
+        and not retention.get("Years")
+    )
+
+
 def provision_bucket(s3: Any, kms: Any, bucket: str, spec: StorageSpec, region: str) -> dict[str, Any]:
     """Create (or bring up to ``spec``) the archive bucket; returns what was applied, for evidence."""
     from botocore.exceptions import ClientError
@@ -127,15 +145,12 @@ def provision_bucket(s3: Any, kms: Any, bucket: str, spec: StorageSpec, region: 
             )
         applied["tags"] = dict(spec.tags)
         if spec.object_lock:
-            s3.put_object_lock_configuration(
-                Bucket=bucket,
-                ObjectLockConfiguration={
-                    "ObjectLockEnabled": "Enabled",
-                    "Rule": {
-                        "DefaultRetention": {"Mode": spec.object_lock.mode, "Days": spec.object_lock.days}
-                    },
-                },
-            )
+            wanted = {
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": spec.object_lock.mode, "Days": spec.object_lock.days}},
+            }
+            if applied["created"] or not _has_lock(s3, bucket, spec.object_lock.mode, spec.object_lock.days):
+                s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=wanted)
             applied["object_lock"] = {"mode": spec.object_lock.mode, "days": spec.object_lock.days}
     except ClientError as exc:
         raise translate(exc, f"provisioning s3://{bucket}") from None

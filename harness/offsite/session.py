@@ -25,12 +25,20 @@ from harness.offsite.upload import UploadResult, upload_archive
 
 class OffsiteSession:
     def __init__(
-        self, settings: OffsiteSettings, stack: contextlib.ExitStack, provider_override: str | None = None
+        self,
+        settings: OffsiteSettings,
+        stack: contextlib.ExitStack,
+        provider_override: str | None = None,
+        endpoint: AwsEndpoint | None = None,
     ) -> None:
+        """``endpoint``: one already running to share (a stand-in writing where a drill then reads);
+        else the session opens its own on first use."""
         self.settings = settings
-        self.provider = resolve_provider(provider_override, settings.aws.provider)
+        self.provider = (
+            endpoint.provider if endpoint else resolve_provider(provider_override, settings.aws.provider)
+        )
         self._stack = stack
-        self.endpoint: AwsEndpoint | None = None
+        self.endpoint: AwsEndpoint | None = endpoint
         self.s3: Any = None
         self.provisioned: dict[str, Any] | None = None
         self.report: PostureReport | None = None
@@ -49,6 +57,7 @@ class OffsiteSession:
                 )
             except DockerUnavailable as exc:
                 raise StepSkipped(f"AWS provider {self.provider}: {exc}") from None
+        if self.s3 is None:
             self.s3 = s3_client(self.endpoint, self.settings.transfer)
         return self.endpoint
 

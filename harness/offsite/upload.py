@@ -108,7 +108,11 @@ def read_manifest(archive: Path) -> dict[str, Any]:
             for count, member in enumerate(tar):
                 if count > 10_000:
                     break
-                if member.name == MANIFEST and member.isreg() and member.size <= MAX_MANIFEST_BYTES:
+                if (
+                    member.name.removeprefix("./") == MANIFEST
+                    and member.isreg()
+                    and member.size <= MAX_MANIFEST_BYTES
+                ):
                     handle = tar.extractfile(member)
                     if handle is not None:
                         data: dict[str, Any] = json.loads(handle.read())

@@ -1,4 +1,5 @@
-"""``drill pg-restore-check FILE|s3://BUCKET/KEY``: drill a team's own ``pg_dump -Fc`` file.
+"""``drill pg-restore-check FILE|s3://BUCKET/KEY|s3://BUCKET/PREFIX/``: drill a team's own
+``pg_dump -Fc`` file (for a prefix: the newest under it, by the time stamp in its file name).
 
 An ``s3://`` object is first downloaded, checksum-verified, into the work directory (the
 endpoint as for ``drill fetch``: ``--aws-provider``, ``DRILL_AWS_PROVIDER``, an endpoint URL
@@ -34,8 +35,16 @@ def register(add: AddCommand) -> None:
     )
     p.add_argument(
         "dump",
-        metavar="FILE|s3://BUCKET/KEY",
-        help="a pg_dump custom-format (-Fc) file, or an S3 object downloaded checksum-verified first",
+        metavar="FILE|s3://BUCKET/KEY|s3://BUCKET/PREFIX/",
+        help="a pg_dump custom-format (-Fc) file, an S3 object downloaded checksum-verified first, or an "
+        "S3 prefix: the newest dump under it, by the UTC time stamp in its file name (version pinned)",
+    )
+    p.add_argument(
+        "--max-backup-age-seconds",
+        type=float,
+        metavar="N",
+        help="freshness: fail when the dump (its header's creation time) is older than N seconds "
+        "(e.g. 90000 = 25 h for a nightly dump)",
     )
     p.add_argument("--scenario", help="a pg-restore-check scenario whose smoke queries and options to use")
     p.add_argument(
@@ -88,10 +97,18 @@ def _scenario(args: argparse.Namespace) -> Any:
             raise ConfigError(
                 f"{loaded.path}: --scenario must be a {LANE} scenario (its lane is {loaded.lane})"
             )
-        data = {**loaded.data, "options": _options(args, loaded.options)}  # checked by the lane
+        # options are checked by the lane
+        data: dict[str, Any] = {**loaded.data, "options": _options(args, loaded.options)}
+        if args.max_backup_age_seconds is not None:
+            data["objectives"] = {
+                **loaded.section("objectives"),
+                "max_backup_age_seconds": args.max_backup_age_seconds,
+            }
         return Scenario(loaded.path, loaded.name, LANE, data, loaded.sha256)
     options = _options(args, {})
     data = {"scenario_version": 1, "name": LANE, "lane": LANE, "options": options}
+    if args.max_backup_age_seconds is not None:
+        data["objectives"] = {"max_backup_age_seconds": args.max_backup_age_seconds}
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     where = Path("command line") if args.dump.startswith("s3://") else Path(args.dump).resolve()
     return Scenario(where, LANE, LANE, data, digest)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from harness.config import check
 from harness.dataset.chain import REFERENCE_CHAIN, ChainSpec
+from harness.errors import ConfigError
 from harness.offsite.settings import OffsiteSettings
 
 #: Schemas a lane's options schema may ``$ref`` (pitr's ``wal_offsite`` reuses the offsite pieces).
@@ -102,3 +104,66 @@ class RestoreCheckOptions:
             canary=CanarySpec(canary["sql"], canary["expect_env"]) if canary else None,
             chain=ChainSpec.from_options(chain) if chain else None,
         )
+
+
+@dataclass(frozen=True)
+class StandInSpec:
+    rows_before_target: int = 20
+    rows_after_target: int = 20
+
+
+@dataclass(frozen=True)
+class PitrArchiveOptions:
+    """``pitr-archive`` options: exactly one of ``pgbackrest`` (stanza, config, repo) and
+    ``base_backup`` (backup, wal, aws); the target (None: latest); the restored cluster's user and
+    database; an optional stand-in production (pgBackRest only)."""
+
+    pgbackrest: Mapping[str, Any] | None
+    base_backup: Mapping[str, Any] | None
+    target: datetime | None
+    stand_in: StandInSpec | None
+    user: str = "postgres"
+    database: str = "postgres"
+    timeout_seconds: float = 3600.0
+    verify_backup: bool = True
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any], where: str) -> PitrArchiveOptions:
+        validate_options(options, "pitr-archive-options.schema.json", where)
+        stand_in = options.get("stand_in")
+        text = options.get("target", "latest")
+        if stand_in is not None:
+            if "pgbackrest" not in options:
+                raise ConfigError(
+                    f"{where}: options.stand_in: a stand-in production writes a pgBackRest stanza"
+                )
+            if "config" in options["pgbackrest"] or "target" in options:
+                raise ConfigError(
+                    f"{where}: options.stand_in: the stand-in makes its own repository and target; "
+                    "drop options.pgbackrest.config and options.target"
+                )
+        restore = options.get("restore") or {}
+        return cls(
+            pgbackrest=options.get("pgbackrest"),
+            base_backup=options.get("base_backup"),
+            target=None if text == "latest" else parse_target(text, f"{where}: options.target"),
+            stand_in=StandInSpec(
+                int(stand_in.get("rows_before_target", 20)), int(stand_in.get("rows_after_target", 20))
+            )
+            if stand_in is not None
+            else None,
+            user=str(restore.get("user", "postgres")),
+            database=str(restore.get("database", "postgres")),
+            timeout_seconds=float(restore.get("timeout_seconds", 3600)),
+            verify_backup=bool(options.get("verify_backup", True)),
+        )
+
+
+def parse_target(text: str, where: str) -> datetime:
+    """An RFC 3339 UTC time (``2026-12-01T10:00:00Z``, optional fraction) as a datetime."""
+    try:
+        return datetime.strptime(
+            text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z" if "." in text else "%Y-%m-%dT%H:%M:%S%z"
+        )
+    except ValueError:
+        raise ConfigError(f"{where}: {text[:40]!r} is not a UTC time like 2026-12-01T10:00:00Z") from None

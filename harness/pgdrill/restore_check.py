@@ -7,6 +7,7 @@ hash chain). Also behind ``drill pg-restore-check FILE|s3://BUCKET/KEY``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,14 +17,16 @@ from psycopg import sql
 from harness.dataset.chain import ChainCheck, ChainSpec, explain_break, verify_chain
 from harness.errors import ConfigError, StepSkipped, VerificationFailed
 from harness.lanes.base import Lane, StepSpec
+from harness.offsite.freshness import Freshness, freshness
+from harness.offsite.locate import Located, with_version_hex
 from harness.pgdrill import canary
 from harness.pgdrill.dump import DumpInfo, RestoreRun, inspect_dump, restore_measurements, timed_restore
 from harness.pgdrill.options import CanarySpec, RestoreCheckOptions
 from harness.pgdrill.snapshot import Snapshot, qualified_name, take_snapshot
-from harness.postgres.binaries import find_bindir
+from harness.postgres.binaries import bindir_for_major, find_bindir, server_major
 from harness.postgres.database import Database, create_database
-from harness.secrets import scan_text
-from harness.smoke import SmokeResult, run_smoke
+from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
+from harness.smoke import SmokeResult, judged, smoke_without_source
 
 if TYPE_CHECKING:
     from harness.offsite.fetch import FetchResult
@@ -38,6 +41,7 @@ _USER_SCHEMAS = (
 class RestoreCheckLane(Lane):
     steps: ClassVar = (
         StepSpec("inspect"),
+        StepSpec("freshness", needs=("inspect",)),
         StepSpec("restore", needs=("inspect",)),
         StepSpec("row-counts", data_proving=True, needs=("restore",)),
         StepSpec("smoke", data_proving=True, needs=("restore",)),
@@ -47,7 +51,9 @@ class RestoreCheckLane(Lane):
 
     info: DumpInfo
     uri: str | None = None  # the s3:// object the dump was fetched from
+    located: Located | None = None  # how it was chosen, for an s3:// prefix (the newest dump)
     fetched: FetchResult | None = None  # and what was fetched (version id, checks)
+    fresh: Freshness
     db: Database
     snapshot: Snapshot
     restored: RestoreRun
@@ -68,10 +74,27 @@ class RestoreCheckLane(Lane):
         if text.startswith("s3://"):
             from harness.offsite.fetch import fetch_uri_result  # checksum-verified, atomic download
 
+            if text.endswith("/") or "/" not in text[len("s3://") :]:
+                self.located = self._newest_dump(text)
+                text = (
+                    f"{self.located.uri}?versionId={self.located.uri.version_id}"
+                    if (self.located.uri and self.located.uri.version_id)
+                    else str(self.located.uri)
+                )
             self.uri = text
             self.fetched = fetch_uri_result(text, self.make_work_dir(), provider=self.options.aws_provider)
             return self.fetched.path
         return Path(text).resolve() if given else self.scenario.resolve(text)
+
+    def _newest_dump(self, text: str) -> Located:
+        """The newest dump under an ``s3://`` prefix, by the UTC time stamp in its file name."""
+        from harness.aws.oneoff import endpoint_for
+        from harness.offsite.client import s3_client
+        from harness.offsite.keys import parse_s3_uri
+        from harness.offsite.locate import locate_newest_named
+
+        with endpoint_for(self.options.aws_provider) as endpoint:
+            return locate_newest_named(s3_client(endpoint), parse_s3_uri(text))
 
     def _bindir(self) -> Path:
         return find_bindir(self.role("source").bindir)
@@ -86,12 +109,37 @@ class RestoreCheckLane(Lane):
             f"{i.toc_entries} TOC entries, {len(i.data_tables)} tables with data, {i.size_bytes} bytes"
         )
 
+    def step_freshness(self) -> str:
+        """The dump's own creation time (its header) against ``objectives.max_backup_age_seconds``."""
+        created = self.info.created_at
+        bound = self.scenario.objectives.max_backup_age_seconds
+        if created is None:
+            if bound is None:
+                raise StepSkipped("the dump's header carries no creation time, and no max age is set")
+            raise VerificationFailed(f"{self.info.path.name}: the dump's header carries no creation time")
+        name = str(self.located.uri) if self.located and self.located.uri else self.uri or str(self.info.path)
+        self.fresh = freshness(name, created, bound, time_means="'Archive created at' in the dump's header")
+        return self.fresh.judge()
+
+    def _server(self) -> EmbeddedCluster:
+        """A scratch cluster of the dump's own major (the run's embedded one when it matches); none
+        installed: ProviderError naming the major and the package, never a mismatched server."""
+        found = re.match(r"(\d+)\.", self.info.dumped_from)
+        major = found.group(1) if found else None
+        cluster = self.cluster()
+        if major is None or server_major(cluster.bindir) == major:
+            return cluster
+        bindir = bindir_for_major(major, self.role("source").bindir)
+        server: EmbeddedCluster = self.stack.enter_context(embedded_postgres(bindir))
+        return server
+
     def step_restore(self) -> str:
-        db = create_database(self.cluster().database(), RESTORE_DB).with_environment("scratch")
+        server = self._server()
+        db = create_database(server.database(), RESTORE_DB).with_environment("scratch")
         with db.connect(autocommit=True) as conn:
             for schema in self.info.schemas:  # a dump taken with -n re-creates its schemas itself
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        self.restored = timed_restore(db, db, self.cluster().bindir, self.info.path)
+        self.restored = timed_restore(db, db, server.bindir, self.info.path)
         self.db = db
         with db.connect() as conn:
             schemas = [str(r[0]) for r in conn.execute(_USER_SCHEMAS).fetchall()]
@@ -129,16 +177,8 @@ class RestoreCheckLane(Lane):
         checks = self.scenario.data.get("smoke") or []
         if not checks:
             raise StepSkipped("the scenario defines no smoke queries")
-        for i, check in enumerate(checks):
-            if check["expect"].get("equals_source"):
-                raise ConfigError(
-                    f"{self.scenario.path}: smoke[{i}].expect.equals_source: there is no source here"
-                )
-        self.smoke_results = run_smoke(self.db, checks, source=None)
-        failed = [r for r in self.smoke_results if not r.passed]
-        if failed:
-            raise VerificationFailed("; ".join(f"{r.name}: {r.detail}" for r in failed))
-        return f"{len(self.smoke_results)} smoke queries passed"
+        self.smoke_results = smoke_without_source(self.db, checks, str(self.scenario.path))
+        return judged(self.smoke_results)
 
     def step_canary(self) -> str:
         spec: CanarySpec | None = self.opts.canary
@@ -181,10 +221,7 @@ class RestoreCheckLane(Lane):
         if hasattr(self, "info"):
             section["dump"] = self.info.to_dict()
         if self.fetched is not None:
-            section["fetch"] = self.fetched.to_dict()
-            version = self.fetched.version_id
-            if version and scan_text(version):  # real S3 ids look like tokens to the scrubber
-                section["fetch"]["version_id_hex"] = version.encode().hex()
+            section["fetch"] = with_version_hex(self.fetched.to_dict())  # real S3 ids look like tokens
         if hasattr(self, "snapshot"):
             section["restored"] = self.snapshot.to_dict()
         if hasattr(self, "counts"):
@@ -209,6 +246,10 @@ class RestoreCheckLane(Lane):
             "extra": {"pg_restore_check": section},
             "measurements": restore_measurements(self.objective, run, created, "its archive creation time"),
         }
+        if hasattr(self, "fresh"):
+            out["measurements"]["freshness"] = self.fresh.to_dict()
+        if self.located is not None:
+            section["locate"] = self.located.to_dict()
         if hasattr(self, "info"):
             out["source"] = {
                 "archive": {

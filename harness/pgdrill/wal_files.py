@@ -50,15 +50,25 @@ def write_backup_tar(source: Path, dest: Path) -> Path:
 
 
 def extract_backup(archive: Path, dest: Path) -> Path:
-    """Unpack a base-backup tar into ``dest``; returns the backup directory. Only directories and
-    regular files under ``base-backup/`` with plain relative names are accepted (no links, devices,
-    ``..`` or absolute names, no member twice); files are private to their owner (0600)."""
+    """Unpack a base-backup tar made by :func:`write_backup_tar` into ``dest``; returns the backup
+    directory (members under ``base-backup/`` only, see :func:`extract_tree`)."""
+    extract_tree(archive, dest, root=BACKUP_MEMBER)
+    if not (dest / BACKUP_MEMBER / "backup_label").is_file():
+        raise ArchiveError(f"{archive}: no {BACKUP_MEMBER}/backup_label; not a base backup")
+    return dest / BACKUP_MEMBER
+
+
+def extract_tree(archive: Path, dest: Path, *, root: str | None = None) -> int:
+    """Unpack a (compressed) tar into ``dest``; returns the bytes written. Only directories and
+    regular files with plain relative names are accepted (no links, devices, ``..`` or absolute
+    names, no member twice), under ``root/`` when given; files are private to their owner (0600)."""
+    written = 0
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
-                parts = member.name.split("/")
-                if parts[0] != BACKUP_MEMBER or any(p in ("", ".", "..") for p in parts[1:]):
-                    raise ArchiveError(f"{archive}: member outside {BACKUP_MEMBER}/ (name withheld)")
+                parts = _safe_parts(archive, member.name, root)
+                if not parts:
+                    continue  # the archive's "./" itself
                 target = dest.joinpath(*parts)
                 if member.isdir():
                     target.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -69,13 +79,28 @@ def extract_backup(archive: Path, dest: Path) -> Path:
                     with source, target.open("xb") as out:
                         shutil.copyfileobj(source, out, CHUNK)
                     target.chmod(0o600)
+                    written += member.size
                 else:
-                    raise ArchiveError(f"{archive}: a member is not a file or directory (name withheld)")
+                    raise ArchiveError(
+                        f"{archive}: a member is not a file or directory (links and tablespaces are "
+                        "not supported; name withheld)"
+                    )
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"{archive}: cannot unpack the base backup: {exc}") from None
-    if not (dest / BACKUP_MEMBER / "backup_label").is_file():
-        raise ArchiveError(f"{archive}: no {BACKUP_MEMBER}/backup_label; not a base backup")
-    return dest / BACKUP_MEMBER
+    return written
+
+
+def _safe_parts(archive: Path, name: str, root: str | None) -> list[str]:
+    """A member name's parts, refused (ArchiveError, name withheld) unless plain and relative."""
+    if root is not None:
+        parts = name.split("/")
+        if parts[0] != root or any(p in ("", ".", "..") for p in parts[1:]):
+            raise ArchiveError(f"{archive}: member outside {root}/ (name withheld)")
+        return parts
+    parts = name.removeprefix("./").rstrip("/").split("/") if name not in (".", "./") else []
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ArchiveError(f"{archive}: a member has an unsafe name (name withheld)")
+    return parts
 
 
 def gzip_file(source: Path, dest: Path) -> tuple[str, int]:
@@ -108,13 +133,3 @@ def gunzip_file(source: Path, dest: Path) -> tuple[str, int]:
     finally:
         tmp.unlink(missing_ok=True)
     return digest.hexdigest(), size
-
-
-def hand_over(path: Path, account: tuple[int, int] | None) -> None:
-    """Give a fetched tree to the server account (restore_command runs as it)."""
-    if not account:
-        return
-    for root, dirs, files in os.walk(path):
-        for name in (*dirs, *files):
-            os.chown(os.path.join(root, name), *account, follow_symlinks=False)
-    os.chown(path, *account)

@@ -29,15 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.aws.errors import translate
 from harness.aws.s3 import check_bucket
 from harness.errors import ArchiveError, ConfigError, VerificationFailed
 from harness.offsite.fetch import FetchResult, fetch_archive
 from harness.offsite.keys import S3Uri, check_label, check_prefix
+from harness.offsite.locate import list_keys
 from harness.offsite.session import OffsiteSession
 from harness.offsite.settings import OffsiteSettings, load_settings
 from harness.offsite.upload import StoredObject, put_verified
-from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, hand_over, write_backup_tar
+from harness.pgdrill.wal_files import extract_backup, gunzip_file, gzip_file, write_backup_tar
+from harness.postgres.process import hand_over
 from harness.postgres.recovery import SEGMENT, WAL_FILE, BaseBackup, archived_files, read_backup_label
 from harness.secrets import scan_text
 
@@ -75,17 +76,6 @@ def object_root(settings: OffsiteSettings, system_id: str) -> str:
     if any(scan_text(part) for part in root.split("/")):
         raise ConfigError(f"{OPTION}: part of the object prefix looks like a secret (value withheld)")
     return root
-
-
-def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """Every current object key under ``prefix`` (paginated)."""
-    keys: list[str] = []
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys += [str(o["Key"]) for o in page.get("Contents", [])]
-    except Exception as exc:
-        raise translate(exc, f"listing s3://{bucket}/{prefix}") from None
-    return sorted(keys)
 
 
 def checksum_summary(pairs: Iterable[tuple[str, str]]) -> str:

@@ -152,8 +152,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if not report.ok:
             for finding in report.findings[:20]:
                 _print(str(finding))
-        result = restore(target, contract, export_dir, report, approval_reference=args.approve_production)
+        try:
+            result = restore(target, contract, export_dir, report, approval_reference=args.approve_production)
+        except Exception as exc:
+            if args.evidence_dir:
+                _restore_evidence(args, report, target, None, exc)
+            raise
     data = result.to_dict()
+    if args.evidence_dir:
+        _print(f"evidence: {_restore_evidence(args, report, target, result, None)}")
     _print(
         f"restored into {target.label}: inserted {data['inserted']}, updated {data['updated']} "
         f"in {result.seconds:.1f}s"
@@ -197,6 +204,39 @@ def cmd_target_schema(args: argparse.Namespace) -> int:
     for statement in schema_ddl(load_contract(args.contract)):
         _print(statement.as_string(None) + ";")
     return EXIT_VERIFIED
+
+
+def _restore_evidence(
+    args: argparse.Namespace, report: Any, target: Any, result: Any, error: BaseException | None
+) -> Path:
+    """An evidence document for a restore by hand (``--evidence-dir``): the archive, the validation,
+    the target and the restore with its approval reference (``restore.approval_reference``)."""
+    from harness.errors import first_line
+    from harness.evidence import ERROR, FAILED, PASSED, SKIPPED, Evidence, write_evidence
+
+    name = "production-restore" if args.approve_production else "restore"
+    evidence = Evidence(scenario={"name": name, "file": "command line", "lane": "restore"})
+    validated = evidence.add_step("validate", data_proving=True)
+    validated.status = PASSED if report.ok else FAILED
+    validated.message = f"{report.records_checked} records checked, {report.error_count} finding(s)"
+    restored = evidence.add_step("restore", data_proving=False)
+    if result is not None:
+        written = (sum(result.inserted.values()), sum(result.updated.values()))
+        restored.status, restored.message = PASSED, f"inserted {written[0]}, updated {written[1]}"
+    elif error is not None:
+        restored.status, restored.message = ERROR, first_line(error)
+    else:
+        restored.status = SKIPPED
+    evidence.sections.update(
+        source={"archive": {"uri": str(args.export)}},
+        target={"environment": target.environment, "database": target.describe()},
+        validation=report.summary(),
+        restore=result.to_dict()
+        if result is not None
+        else {"inserted": 0, "updated": 0, "approval_reference": args.approve_production},
+    )
+    json_path, _ = write_evidence(evidence.finish(), Path(args.evidence_dir))
+    return json_path
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -272,6 +312,11 @@ def register(add: AddCommand) -> None:
     target_args(res)
     res.add_argument(
         "--approve-production", metavar="REF", help="human approval reference for a production target"
+    )
+    res.add_argument(
+        "--evidence-dir",
+        metavar="DIR",
+        help="also write an evidence document (JSON + Markdown) here, the approval reference included",
     )
 
     cmp = add(

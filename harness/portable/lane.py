@@ -24,14 +24,29 @@ from harness.portable.restore import PRODUCTION, RestoreResult, apply_schema, de
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
+from harness.registry import load
+from harness.scenario import RunOptions, Scenario
 from harness.smoke import SmokeResult, run_smoke
 
+#: The manifest fields the evidence repeats under ``source.manifest``.
+MANIFEST_EVIDENCE_KEYS = (
+    "generated_at",
+    "schema_version",
+    "export_format_version",
+    "app_git_sha",
+    "source_environment",
+    "entity_counts",
+    "checksums",
+    "redactions",
+    "omitted_entities",
+)
 SOURCE_DB = "drill_source"
 TARGET_DB = "drill_scratch"
 
 
 class PortableExportLane(Lane):
-    steps: ClassVar = (
+    accepts_archive: ClassVar[bool] = True
+    steps: ClassVar[tuple[StepSpec, ...]] = (
         StepSpec("seed"),
         StepSpec("export", needs=("seed",)),
         StepSpec("archive", needs=("export",)),
@@ -59,6 +74,14 @@ class PortableExportLane(Lane):
     comparison: dict[str, Any]
     offsite: OffsiteSession | None = None
 
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, options: RunOptions) -> type[Lane]:
+        """Archive mode (``source.archive`` or ``drill run --archive``) drills an existing archive."""
+        if scenario.source.archive is not None or options.archive:
+            archive_lane: type[Lane] = load("harness.portable.archive_lane:PortableArchiveLane")
+            return archive_lane  # by name: the archive lane is a subclass of this one
+        return cls
+
     def parse_options(self) -> PortableOptions:
         return parse_options(
             self.scenario.options,
@@ -76,7 +99,8 @@ class PortableExportLane(Lane):
         if settings is None:
             raise StepSkipped("the scenario has no options.offsite; the archive stays local")
         if self.offsite is None:
-            self.offsite = OffsiteSession(settings, self.stack, self.options.aws_provider)
+            shared = self.options.extra.get("aws_endpoint")  # a drill this lane stands in for
+            self.offsite = OffsiteSession(settings, self.stack, self.options.aws_provider, endpoint=shared)
         return self.offsite
 
     def _contract(self) -> Contract:
@@ -185,6 +209,11 @@ class PortableExportLane(Lane):
         )
 
     def step_restore(self) -> str:
+        return self._restore_all(sum(self.exported.manifest["entity_counts"].values()), "the export holds")
+
+    def _restore_all(self, total: int, reference: str) -> str:
+        """Import the validated export into the scratch target (never production); every one of the
+        ``total`` records must be written (``reference`` says where the total comes from)."""
         target = self._target()
         if declared_environment(target) == PRODUCTION:
             raise RefusedError(
@@ -193,10 +222,9 @@ class PortableExportLane(Lane):
             )
         self.restored = restore(target, self.contract, self.extracted, self.report)
         self.restore_done = (time.perf_counter(), datetime.now(UTC))
-        total = sum(self.exported.manifest["entity_counts"].values())
         written = sum(self.restored.inserted.values()) + sum(self.restored.updated.values())
         if written != total:
-            raise VerificationFailed(f"restore wrote {written} records but the export holds {total}")
+            raise VerificationFailed(f"restore wrote {written} records but {reference} {total}")
         return f"restored {written} records into {target.label} in {self.restored.seconds:.1f}s"
 
     def step_smoke(self) -> str:
@@ -211,23 +239,30 @@ class PortableExportLane(Lane):
         return f"{len(self.smoke_results)} smoke queries passed"
 
     def step_re_export_compare(self) -> str:
+        count = self._compare_reexport(self.exported.manifest, "re-export differs from the source")
+        return self.compared(count, "the source")
+
+    def _compare_reexport(self, reference: dict[str, Any], differs: str) -> int:
+        """Export the restored target again and compare counts and sha256 with ``reference`` (a
+        manifest); VerificationFailed ``differs`` for the entities that do not match."""
+        target = self._target()
         again = export(
-            self._target(),
-            self.contract,
-            self.work_dir / "reexport",
-            SourceInfo.from_env(self._target().environment),
+            target, self.contract, self.work_dir / "reexport", SourceInfo.from_env(target.environment)
         )
         if self.contract.version >= 2:  # a foreign writer: same records, not the same bytes
             self.comparison = compare_exports(self.contract, self.extracted, again.directory)
         else:
-            self.comparison = compare_manifests(self.exported.manifest, again.manifest)
+            self.comparison = compare_manifests(reference, again.manifest)
         if not self.comparison["passed"]:
             bad = [n for n, e in self.comparison["entities"].items() if not e["match"]]
-            raise VerificationFailed(f"re-export differs from the source for: {', '.join(bad)}")
-        count = len(self.comparison["entities"])
+            raise VerificationFailed(f"{differs} for: {', '.join(bad)}")
+        return len(self.comparison["entities"])
+
+    def compared(self, count: int, against: str) -> str:
+        """The step line for a comparison that passed."""
         if self.contract.version >= 2:
-            return f"all {count} entities hold the source's records (semantic compare)"
-        return f"all {count} entities match the source byte for byte (counts and sha256)"
+            return f"all {count} entities hold {against}'s records (semantic compare)"
+        return f"all {count} entities match {against} byte for byte (counts and sha256)"
 
     # -- evidence -----------------------------------------------------------------------------------
     def _measurements(self) -> dict[str, Any]:
@@ -249,6 +284,26 @@ class PortableExportLane(Lane):
             "rpo": self.objective("rpo", rpo, "age of the export snapshot when the restore completed"),
             "rows_per_second": rates,
         }
+
+    def _restore_sections(self) -> dict[str, Any]:
+        """The target and what the validate → restore → compare steps found (as far as they got)."""
+        target = self.target_db
+        out: dict[str, Any] = {
+            "target": {"environment": target.environment, "database": target.describe()}
+            if target
+            else {"environment": self.role("target").environment}
+        }
+        if hasattr(self, "report"):
+            out["validation"] = self.report.summary()
+        if hasattr(self, "planned"):
+            out["dry_run"] = self.planned.to_dict()
+        if hasattr(self, "restored"):
+            out["restore"] = self.restored.to_dict()
+        if hasattr(self, "smoke_results"):
+            out["smoke"] = [r.to_dict() for r in self.smoke_results]
+        if hasattr(self, "comparison"):
+            out["comparison"] = self.comparison
+        return out
 
     def sections(self) -> dict[str, Any]:
         out: dict[str, Any] = {"measurements": self._measurements()}
@@ -272,35 +327,9 @@ class PortableExportLane(Lane):
                 source["archive"].update(uri=str(uploaded.uri), version_id=uploaded.version_id)
         if hasattr(self, "exported"):
             m = self.exported.manifest
-            keys = (
-                "generated_at",
-                "schema_version",
-                "export_format_version",
-                "app_git_sha",
-                "source_environment",
-                "entity_counts",
-                "checksums",
-                "redactions",
-                "omitted_entities",
-            )
-            source["manifest"] = {k: m[k] for k in keys}
+            source["manifest"] = {k: m[k] for k in MANIFEST_EVIDENCE_KEYS}
         out["source"] = source
-        target = self.target_db
-        out["target"] = (
-            {"environment": target.environment, "database": target.describe()}
-            if target
-            else {"environment": self.role("target").environment}
-        )
-        if hasattr(self, "report"):
-            out["validation"] = self.report.summary()
-        if hasattr(self, "planned"):
-            out["dry_run"] = self.planned.to_dict()
-        if hasattr(self, "restored"):
-            out["restore"] = self.restored.to_dict()
-        if hasattr(self, "smoke_results"):
-            out["smoke"] = [r.to_dict() for r in self.smoke_results]
-        if hasattr(self, "comparison"):
-            out["comparison"] = self.comparison
+        out.update(self._restore_sections())
         if self.offsite is not None:
             out["extra"] = {"offsite": self.offsite.sections()}
         return out

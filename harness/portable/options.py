@@ -10,8 +10,17 @@ from harness.offsite.settings import SCHEMA, OffsiteSettings, load_settings
 
 
 @dataclass(frozen=True)
+class StandIn:
+    """``options.stand_in``: a portable-export scenario standing in for production (archive mode)."""
+
+    scenario: str  # relative to the drilling scenario
+    heartbeat_sql: str | None = None
+
+
+@dataclass(frozen=True)
 class PortableOptions:
     offsite: OffsiteSettings | None = None  # None: the archive stays local
+    stand_in: StandIn | None = None
 
 
 def parse_options(
@@ -22,4 +31,6 @@ def parse_options(
     offsite = load_settings(
         options, where=where, scenario_name=scenario_name, source_environment=source_environment
     )
-    return PortableOptions(offsite)
+    raw = options.get("stand_in")
+    stand_in = StandIn(raw["scenario"], raw.get("heartbeat_sql")) if raw else None
+    return PortableOptions(offsite, stand_in)

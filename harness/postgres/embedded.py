@@ -75,6 +75,12 @@ def _service_account() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+def service_account() -> tuple[int, int] | None:
+    """(uid, gid) of the unprivileged account servers (and tools writing their files) run as when
+    the harness is root; None when not root."""
+    return _service_account()
+
+
 def _quote_setting(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -101,13 +107,14 @@ class EmbeddedCluster:
         self.port = 0
         self.version = ""
         self.running = False
+        self.env: dict[str, str] = {}  # extra environment for the server (e.g. its restore_command's)
 
     # -- process helpers
     def _run(self, args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, Any] = {}
         if self.account:
             kwargs.update(user=self.account[0], group=self.account[1], extra_groups=[])
-        env = pg_free_env(LC_ALL="C")
+        env = pg_free_env(LC_ALL="C", **self.env)
         return subprocess.run(
             args,
             capture_output=True,

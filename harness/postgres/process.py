@@ -56,6 +56,17 @@ def run_tool(
         ) from None
 
 
+def hand_over(path: Path, account: tuple[int, int] | None) -> None:
+    """Give a tree to the server account (when the harness is root): a data directory it restored,
+    WAL it staged for restore_command. Links are changed themselves, never followed."""
+    if not account:
+        return
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(root, name), *account, follow_symlinks=False)
+    os.chown(path, *account)
+
+
 def postmaster_pid(data: Path) -> int | None:
     """The pid in ``<data>/postmaster.pid``, or None when there is no readable pid file."""
     try:

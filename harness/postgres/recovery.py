@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from harness.errors import ConfigError, ProviderError, VerificationFailed
 from harness.postgres.binaries import pg_free_env
 from harness.postgres.database import Database
 from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
-from harness.postgres.process import postmaster_alive, run_tool
+from harness.postgres.process import hand_over, postmaster_alive, run_tool
 
 ARCHIVE_DIR = "wal-archive"
 BACKUP_DIR = "base-backup"
@@ -38,17 +38,18 @@ WAL_FILE = re.compile(r"[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F
 _LABEL_WAL = re.compile(r"^START WAL LOCATION: .*\(file ([0-9A-F]{24})\)", re.M)
 _LABEL_TIME = re.compile(r"^START TIME: (.+)$", re.M)
 _RESTORED = re.compile(r'restored log file "([0-9A-F]{24})" from archive')
-_NOT_FOUND = re.compile(r"([0-9A-F]{24})'?:? No such file")
+# cp's "No such file", pgBackRest archive-get's "unable to find <segment> in the archive"
+_NOT_FOUND = re.compile(r"([0-9A-F]{24})'?:? No such file|unable to find ([0-9A-F]{24}) in the archive")
 
 
-def _quoted_path(path: Path) -> str:
+def quoted_path(path: Path) -> str:
     """A path for archive_command/restore_command: shell-quoted, ``%`` escaped."""
     return shlex.quote(str(path)).replace("%", "%%")
 
 
 def archive_settings(archive: Path) -> dict[str, str]:
     """Server settings for WAL archiving into ``archive`` (copy to a temp name, then rename)."""
-    to = _quoted_path(archive)
+    to = quoted_path(archive)
     return {
         "wal_level": "replica",
         "archive_mode": "on",
@@ -60,17 +61,26 @@ def archive_settings(archive: Path) -> dict[str, str]:
     }
 
 
-def recovery_settings(archive: Path, target: datetime) -> dict[str, str]:
-    """Settings that make a server restored from a base backup replay archived WAL up to ``target``."""
-    return {
+def recovery_settings(archive: Path, target: datetime | None) -> dict[str, str]:
+    """Settings that make a server restored from a base backup replay archived WAL (copied from the
+    directory ``archive``) up to ``target``."""
+    return {"max_wal_senders": "4", **target_settings(f"cp {quoted_path(archive)}/%f %p", target)}
+
+
+def target_settings(restore_command: str, target: datetime | None) -> dict[str, str]:
+    """Recovery through ``restore_command`` up to ``target`` (None: to the end of the archive), then
+    promote; archiving off, so a restored copy never writes into anyone's archive."""
+    settings = {
         "wal_level": "replica",
-        "max_wal_senders": "4",
         "archive_mode": "off",
         "log_timezone": "UTC",
-        "restore_command": f"cp {_quoted_path(archive)}/%f %p",
-        "recovery_target_time": format_target(target),
+        "hot_standby": "on",
+        "restore_command": restore_command,
         "recovery_target_action": "promote",
     }
+    if target is not None:
+        settings["recovery_target_time"] = format_target(target)
+    return settings
 
 
 def format_target(moment: datetime) -> str:
@@ -154,13 +164,39 @@ def take_base_backup(cluster: EmbeddedCluster, dest: Path | None = None, label: 
 def read_backup_label(backup: Path) -> tuple[str, str]:
     """(start WAL segment, START TIME) from a plain base backup's ``backup_label``."""
     try:
-        text = (backup / "backup_label").read_text()
+        text = (backup / "backup_label").read_text(errors="replace")
     except OSError as exc:
         raise ProviderError(f"{backup}: cannot read backup_label ({exc.strerror})") from None
+    return parse_backup_label(text[:65536], f"{backup}/backup_label")
+
+
+def parse_backup_label(text: str, where: str) -> tuple[str, str]:
+    """(start WAL segment, START TIME) from the text of a ``backup_label``."""
     wal, when = _LABEL_WAL.search(text), _LABEL_TIME.search(text)
     if wal is None or when is None:
-        raise ProviderError(f"{backup}/backup_label lacks START WAL LOCATION or START TIME")
-    return wal.group(1), when.group(1)
+        raise ProviderError(f"{where} lacks START WAL LOCATION or START TIME")
+    return wal.group(1), when.group(1)[:64]
+
+
+def label_time(value: str, where: str) -> datetime:
+    """A ``backup_label`` START TIME (``2026-12-01 10:14:06 UTC``, or a numeric offset) in UTC; a
+    zone abbreviation other than UTC/GMT is ambiguous and refused."""
+    stamp, _, zone = value.strip().rpartition(" ")
+    try:
+        moment = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise ProviderError(f"{where}: START TIME is not a time like 2026-12-01 10:14:06 UTC") from None
+    if zone in ("UTC", "GMT", "Z"):
+        return moment.replace(tzinfo=UTC)
+    offset = re.fullmatch(r"([+-])(\d\d):?(\d\d)?", zone)
+    if offset is None:
+        raise ProviderError(
+            f"{where}: START TIME is in zone {zone[:8]!r}, which is ambiguous; set log_timezone = 'UTC' on "
+            "the server that takes the backups"
+        )
+    sign = 1 if offset.group(1) == "+" else -1
+    delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3) or 0))
+    return (moment - sign * delta).replace(tzinfo=UTC)
 
 
 def verify_base_backup(cluster: EmbeddedCluster, backup: BaseBackup) -> str:
@@ -303,11 +339,7 @@ class RestoredCluster(EmbeddedCluster):
             shutil.copytree(backup, self.data, symlinks=True)
         (self.data / "backup_manifest").unlink(missing_ok=True)
         (self.data / "recovery.signal").touch()
-        if self.account:
-            for root, dirs, files in os.walk(self.data):
-                for name in (*dirs, *files):
-                    os.chown(os.path.join(root, name), *self.account, follow_symlinks=False)
-            os.chown(self.data, *self.account)
+        hand_over(self.data, self.account)
         os.chmod(self.data, 0o700)
 
     def recover(self, timeout: float = 600) -> None:
@@ -340,9 +372,9 @@ class RestoredCluster(EmbeddedCluster):
         """Turn the server log of a failed recovery into a clear error."""
         log = self.log.read_text(errors="replace") if self.log.exists() else ""
         fatal = [line for line in log.splitlines() if "FATAL:" in line or "PANIC:" in line]
-        target = self.settings.get("recovery_target_time", "?")
+        target = self.settings.get("recovery_target_time", "the end of the archive")
         if "recovery ended before configured recovery target was reached" in log:
-            missing = _NOT_FOUND.findall(log)
+            missing = [cp or br for cp, br in _NOT_FOUND.findall(log)]
             restored = _RESTORED.findall(log)
             segment = missing[-1] if missing else None
             last = f" (last restored: {restored[-1]})" if restored else " (none could be restored)"

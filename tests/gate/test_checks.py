@@ -28,6 +28,7 @@ def test_families_follow_the_module_order() -> None:
         "cfn-lint",
         "workflow-permissions",
         "zizmor",
+        "live-drift",
     ]
     assert [f.name for f in families("role")] == ["role-policies", "role-trust"]
     assert len(CHECK_MODULES) == len({f.check.__module__ for f in families()})

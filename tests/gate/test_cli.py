@@ -81,3 +81,19 @@ def test_json_and_markdown_outputs(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(doc["findings"][0]) == {"rule", "severity", "file", "line", "resource", "message"}
     assert main(["gate", "--format", "markdown", str(broken)]) == 1
     assert "| error | `S3002` |" in capsys.readouterr().out
+
+
+def test_start_up_imports_no_heavy_library() -> None:
+    """cfn-lint (sympy, networkx), policy_sentry's database, python-hcl2, the SAM translator: lazy."""
+    import subprocess
+    import sys
+
+    from tests.gate.helpers import ROOT
+
+    code = (
+        "import sys; import harness.cli, harness.gate.runner, harness.gate.checks as c; c.families(); "
+        "heavy = ('cfnlint', 'policy_sentry', 'hcl2', 'samtranslator', 'sympy', 'networkx'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

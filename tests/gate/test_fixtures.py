@@ -20,7 +20,7 @@ def test_good_fixtures_pass_with_no_findings() -> None:
     report = run_gate(load_spec(SPEC), GOOD_INPUTS)
     assert report.findings == []
     assert report.passed
-    assert report.roles_evaluated == ["DeployRole"]
+    assert report.roles_evaluated == ["DeployRole", "WorkEngineFunctionRole"]
     assert len(report.templates) == 3 and len(report.workflows) == 1
 
 
@@ -30,10 +30,12 @@ def swap(good: Path, broken: Path) -> list[Path]:
 
 BROKEN_CASES = [
     # (variant, replaces, rule, (anchor text, after))
-    ("deploy-role-missing-describe-rule.yaml", ROLE, "IAM001", ("- Sid: ScheduledRules", None)),
-    ("deploy-role-events-star.yaml", ROLE, "IAM004", ("- Sid: ScheduledRules", None)),
+    # findings point at the element: the Action of the statement for the service ...
+    ("deploy-role-missing-describe-rule.yaml", ROLE, "IAM001", ("Action:", "- Sid: ScheduledRules")),
+    ("deploy-role-events-star.yaml", ROLE, "IAM004", ("Action: events:*", None)),
     ("deploy-role-wildcard-sub.yaml", ROLE, "OIDC004", ("token.actions.githubusercontent.com:sub", None)),
-    ("deploy-role-other-region.yaml", ROLE, "IAM001", ("- Sid: ScheduledRules", None)),
+    # ... or the Resource of the statement that grants the action elsewhere
+    ("deploy-role-other-region.yaml", ROLE, "IAM001", ("Resource: !Sub", "- Sid: ScheduledRules")),
     ("deploy-id-token-workflow-level.yml", WORKFLOW, "WF001", ("id-token: write", "permissions:")),
     ("app-bucket-no-versioning.yaml", APP, "S3002", ("  ArchiveBucket:", None)),
     ("database-short-retention.yaml", DATABASE, "DB001", ("BackupRetentionPeriod", None)),
@@ -76,3 +78,12 @@ def test_without_spec_generic_rules_still_catch_wildcards() -> None:
         load_spec(None), [BROKEN / "deploy-role-events-star.yaml", BROKEN / "deploy-role-wildcard-sub.yaml"]
     )
     assert {f.rule for f in report.findings} == {"IAM004", "OIDC004"}
+
+
+def test_this_repositorys_workflows_pass_the_gate() -> None:
+    """What .github/workflows/gate.yml runs on every PR: the repository's own workflows must pass."""
+    from tests.gate.helpers import GOOD, ROOT
+
+    report = run_gate(load_spec(SPEC), [GOOD, ROOT / ".github" / "workflows"])
+    assert report.passed, [str(f) for f in report.failing()]
+    assert len(report.workflows) >= 4

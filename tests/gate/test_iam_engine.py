@@ -128,7 +128,7 @@ CASES: list[tuple[str, list[dict[str, Any]], str, str, dict[str, Any], Decision]
         {},
         ID,
     ),
-    ("resource case-sensitive", [allow(resource=RULE.upper())], "events:PutRule", RULE, {}, ID),
+    ("resource case-sensitive", [allow(resource="arn:" + RULE[4:].upper())], "events:PutRule", RULE, {}, ID),
     ("resource question mark", [allow(resource=RULE[:-1] + "?")], "events:PutRule", RULE, {}, A),
     (
         "resource star in region",

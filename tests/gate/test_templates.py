@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from harness.gate.templates import Resolver, load_template
+from harness.gate.templates import Resolver, key_line, load_template
 from tests.gate.helpers import APP, ROLE, line_of
 
 TEMPLATE = """\
@@ -113,4 +114,37 @@ def test_decode_error_is_a_finding(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("Resources:\n  A: [unclosed\n")
     template = load_template(path)
-    assert template.parse_findings and template.parse_findings[0].rule.startswith("cfn-lint/")
+    (finding,) = template.parse_findings
+    assert finding.rule == "GATE001" and finding.line == 3 and finding.severity == "error"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("Resources:\n  A:\n    Type: x\n  A:\n    Type: y\n", "duplicate key"),
+        ("Resources:\n  A: &a {Type: x}\n  B: *a\n", "aliases"),
+        ("Resources:\n  A: !Nope x\n", "unknown tag"),
+        ("- just a list\n", "must be a mapping"),
+    ],
+)
+def test_unreadable_templates_are_refused(tmp_path: Path, text: str, why: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    (finding,) = load_template(path).parse_findings
+    assert finding.rule == "GATE001" and why in finding.message
+
+
+def test_short_forms_and_lines_match_cfn_lint(tmp_path: Path) -> None:
+    from cfnlint.decode import decode  # type: ignore[import-untyped]
+
+    from tests.gate.helpers import APP, DATABASE, ROLE
+
+    for path in (ROLE, APP, DATABASE):
+        ours = load_template(path).data
+        theirs, _ = decode(str(path))
+        assert json.dumps(ours, sort_keys=True, default=str) == json.dumps(
+            theirs, sort_keys=True, default=str
+        )
+        role = ours["Resources"]
+        for lid in role:
+            assert key_line(role, lid) == key_line(theirs["Resources"], lid)

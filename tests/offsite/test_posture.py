@@ -212,3 +212,19 @@ def test_scenario_options_are_validated_with_file_and_setting() -> None:
     never = load({"offsite": {"bucket": "drill-archive", "provision": True, "aws": {"provider": "aws"}}})
     with pytest.raises(ConfigError, match="never creates buckets in real AWS"):
         never.should_provision("aws")
+
+
+def test_provisioning_again_a_locked_bucket_that_holds_archives_changes_nothing(s3: Any, kms: Any) -> None:
+    """A stand-in and the scenario it stands in for provision the same bucket within one drill run."""
+    from harness.offsite.provision import provision_bucket
+    from harness.offsite.settings import ObjectLock, StorageSpec
+
+    spec = StorageSpec(object_lock=ObjectLock("GOVERNANCE", 1))
+    name = "drill-provisioned-twice"
+    assert provision_bucket(s3, kms, name, spec, "us-east-1")["created"] is True
+    s3.put_object(Bucket=name, Key="portable-export/x", Body=b"x", ChecksumAlgorithm="SHA256")
+    again = provision_bucket(s3, kms, name, spec, "us-east-1")
+    assert again["created"] is False and again["object_lock"] == {"mode": "GOVERNANCE", "days": 1}
+    config = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    lock = config["Rule"]["DefaultRetention"]
+    assert (lock["Mode"], lock["Days"]) == ("GOVERNANCE", 1)

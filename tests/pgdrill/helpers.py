@@ -39,3 +39,17 @@ def run(path: Path, tmp_path: Path, **extra: Any) -> tuple[Lane, dict[str, Any]]
 
 def statuses(doc: dict[str, Any]) -> dict[str, str]:
     return {s["name"]: s["status"] for s in doc["steps"]}
+
+
+def require_pgbackrest() -> None:
+    """Skip without pgbackrest locally; under CI (``CI=true``) a missing pgbackrest fails the test:
+    ``.ci/run`` installs it, so its absence there is a broken pipeline, never a pass."""
+    import os
+    import shutil
+
+    import pytest
+
+    if shutil.which("pgbackrest") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("pgbackrest is not installed; .ci/run installs it (apt-get install -y pgbackrest)")
+        pytest.skip("pgbackrest is not installed: apt-get install pgbackrest")

@@ -51,7 +51,9 @@ def test_checks_pass_on_a_good_dump(
     )
     _, doc = run(path, tmp_path)
     assert doc["verdict"] == "verified", doc["reason"]
-    assert set(statuses(doc).values()) == {"passed"}
+    status = statuses(doc)
+    assert status.pop("freshness") == "skipped"  # no objectives.max_backup_age_seconds: reported, not judged
+    assert set(status.values()) == {"passed"}
     section = doc["extra"]["pg_restore_check"]
     assert section["min_rows"]["public.users"] == {"min": 60, "rows": 60, "passed": True}
     assert section["canary"] == {"configured": True, "returned_byte_exact": True}
@@ -162,3 +164,27 @@ def test_command_line(dumps: dict[str, Path], tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--min-rows 'users': expected TABLE=N" in bad.stderr
     broken = _drill("pg-restore-check", str(dumps["truncated"]), "--evidence-dir", str(reports), cwd=tmp_path)
     assert broken.returncode == 1 and "FAILED (exit 1): step 'restore' failed" in broken.stdout
+
+
+def test_a_dump_from_a_major_without_local_binaries_is_not_restored(
+    dumps: dict[str, Path], tmp_path: Path
+) -> None:
+    """The header says which server made the dump; a server of that major must restore it."""
+    data = dumps["public"].read_bytes()
+    version = re.search(rb"(\d+)\.\d+ \(", data)
+    assert version is not None
+    major = version.group(1)
+    other = b"9" * len(major) if major != b"9" * len(major) else b"8" * len(major)
+    forged = tmp_path / "other-major.dump"
+    forged.write_bytes(
+        data[: version.start(1)] + other + data[version.end(1) :]
+    )  # the header's server version
+    _, doc = run(_scenario(tmp_path, dump=str(forged)), tmp_path)
+    restore = next(s for s in doc["steps"] if s["name"] == "restore")
+    assert restore["status"] == "error" and doc["exit_code"] == 2
+    wanted = other.decode()
+    assert (
+        f"the backup is PostgreSQL {wanted} and no PostgreSQL {wanted} server binaries are installed"
+        in (restore["message"])
+    )
+    assert f"`postgresql-{wanted}`" in restore["message"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,88 @@ def test_a_dump_that_cannot_be_fetched_intact_is_never_restored(
     doc, _ = _evidence(tmp_path)
     assert [s["status"] for s in doc["steps"]][:2] == ["error" if code == 2 else "failed", "skipped"]
     assert not any(p.is_file() for p in (tmp_path / "work").rglob("*"))  # no (half-)download left
+
+
+def _newest_and_older(moto: AwsEndpoint, bucket: str, dump: Path, prefix: str) -> tuple[str, str]:
+    s3 = s3_client(moto)
+    now = datetime.now(UTC)
+    keys = (
+        f"{prefix}app-{now - timedelta(days=1):%Y%m%dT%H%M%SZ}.dump",
+        f"{prefix}app-{now:%Y%m%dT%H%M%SZ}.dump",
+    )
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=dump.read_bytes(), ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}LATEST", Body=b"a pointer file, not a dump")
+    return keys[1], keys[0]
+
+
+def test_the_newest_dump_under_a_prefix_is_checked_with_freshness(
+    moto: AwsEndpoint,
+    bucket: str,
+    dumps: dict[str, Path],
+    via_chain: list[str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    newest, older = _newest_and_older(moto, bucket, dumps["full"], "daily/")
+    code = _check(f"s3://{bucket}/daily/", tmp_path, via_chain, "--max-backup-age-seconds", "90000")
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    doc, _ = _evidence(tmp_path)
+    locate = doc["extra"]["pg_restore_check"]["locate"]
+    assert (
+        locate["uri"] == f"s3://{bucket}/{newest}"
+        and locate["candidates"] == 2
+        and locate["ignored_keys"] == 1
+    )
+    assert locate["older"] == [older]
+    version = s3_client(moto).head_object(Bucket=bucket, Key=newest)["VersionId"]
+    assert doc["source"]["archive"]["version_id"] == version == locate["version_id"]
+    fresh = doc["measurements"]["freshness"]
+    assert fresh["met"] is True and fresh["backup"] == f"s3://{bucket}/{newest}"
+    assert fresh["backup_time_means"] == "'Archive created at' in the dump's header"
+
+
+def test_a_stale_newest_dump_fails(
+    moto: AwsEndpoint,
+    bucket: str,
+    dumps: dict[str, Path],
+    via_chain: list[str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    newest, _ = _newest_and_older(moto, bucket, dumps["full"], "stale/")
+    time.sleep(1.1)
+    code = _check(f"s3://{bucket}/stale/", tmp_path, via_chain, "--max-backup-age-seconds", "0.5")
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"failed   freshness: stale: the newest backup s3://{bucket}/{newest} is" in out
+
+
+def test_a_corrupt_newest_dump_fails_and_never_falls_back_to_an_older_one(
+    moto: AwsEndpoint,
+    bucket: str,
+    dumps: dict[str, Path],
+    via_chain: list[str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    newest, older = _newest_and_older(moto, bucket, dumps["full"], "rot/")
+    corrupt_stored_object(bucket, newest)
+    code = _check(f"s3://{bucket}/rot/", tmp_path, via_chain)
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"step 'inspect' failed: s3://{bucket}/{newest}: checksum mismatch" in out
+    assert older not in out
+
+
+def test_an_empty_dump_prefix_fails(
+    bucket: str,
+    via_chain: list[str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = _check(f"s3://{bucket}/nothing-here/", tmp_path, via_chain)
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"s3://{bucket}/nothing-here/: no dump under the prefix" in out

@@ -38,13 +38,26 @@ def render_markdown(doc: dict[str, Any], json_path: Path | None = None) -> str:
             f"{'yes' if step['data_proving'] else 'no'} | {step['seconds']:.2f} | {detail} |"
         )
     rto, rpo = doc["measurements"]["rto"], doc["measurements"]["rpo"]
+    beat = rpo.get("heartbeat")
+    how = (
+        f"measured, newest heartbeat in `{beat['table']}` at {beat['newest']}"
+        if rpo.get("method") == "heartbeat" and beat
+        else "backup age"
+    )
     lines += [
         "",
         f"- RTO measured: {_fmt_seconds(rto['measured_seconds'])} "
         f"(objective {_fmt_seconds(rto['objective_seconds'])}, met: {_fmt_met(rto['met'])})",
-        f"- RPO (backup age): {_fmt_seconds(rpo['measured_seconds'])} "
+        f"- RPO ({how}): {_fmt_seconds(rpo['measured_seconds'])} "
         f"(objective {_fmt_seconds(rpo['objective_seconds'])}, met: {_fmt_met(rpo['met'])})",
     ]
+    fresh = doc["measurements"].get("freshness")
+    if fresh:
+        lines.append(
+            f"- Freshness: newest backup `{fresh['backup']}` taken {fresh['backup_time']}, "
+            f"{_fmt_seconds(fresh['age_seconds'])} old (max {_fmt_seconds(fresh['max_age_seconds'])}, "
+            f"met: {_fmt_met(fresh['met'])})"
+        )
     validation = doc.get("validation")
     if validation:
         lines.append(
