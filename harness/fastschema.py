@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
+
 Check = Callable[[Any], bool]
 
 _ANNOTATIONS = frozenset(
@@ -232,7 +234,7 @@ _TYPE_EXPRESSIONS = {
     "array": "isinstance({v}, list)",
 }
 #: Keywords a property's schema may use to be written inline (the rest go through _compile).
-_INLINE = _ANNOTATIONS | {"type", "enum", "minLength", "maxLength", "minimum", "maximum"}
+_INLINE = _ANNOTATIONS | {"type", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum"}
 
 
 def _inline_property(src: _Source, schema: dict[str, Any], var: str, indent: int) -> None:
@@ -246,16 +248,22 @@ def _inline_property(src: _Source, schema: dict[str, Any], var: str, indent: int
     if "enum" in schema:
         allowed = src.const(_members(schema["enum"]))
         src.fail_unless(f"({var} is None or isinstance({var}, str)) and {var} in {allowed}", indent)
+    # Past a type test of "string" alone the value is a string: the string tests need no guard.
+    guard = "" if schema.get("type") == "string" else f"not isinstance({var}, str) or "
+    if "pattern" in schema:
+        search = src.const(re.compile(schema["pattern"]).search)
+        src.fail_unless(f"{guard}{search}({var}) is not None", indent)
     for key, op in (("minLength", ">="), ("maxLength", "<=")):
         if key in schema:
             bound = src.const(schema[key])
-            src.fail_unless(f"not isinstance({var}, str) or len({var}) {op} {bound}", indent)
+            src.fail_unless(f"{guard}len({var}) {op} {bound}", indent)
     for key, op in (("minimum", ">="), ("maximum", "<=")):
         if key in schema:
             if not _is_number(schema[key]):
                 raise _Unsupported
-            bound = src.const(schema[key])
-            src.fail_unless(f"not _is_number({var}) or {var} {op} {bound}", indent)
+            bound = src.const(schema[key])  # an int passes or fails on the comparison alone
+            fast = f"({var}.__class__ is int and {var} {op} {bound})"
+            src.fail_unless(f"{fast} or not _is_number({var}) or {var} {op} {bound}", indent)
 
 
 #: A test of a field's value, applied when the field is present and not null (see generate_check).
@@ -274,6 +282,27 @@ def _field_test(src: _Source, test: FieldTest, var: str) -> str:
     if kind == "call":  # ("call", predicate)
         return f"{src.const(test[1])}({var})"
     raise ValueError(f"unknown field test {kind!r}")
+
+
+def _rfc3339_statements(src: _Source, test: FieldTest, var: str, indent: int) -> None:
+    """``("rfc3339", fromisoformat, parse)``: the strict parser's own fast form written inline
+    (``harness.clock.parse_rfc3339``: ``YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`` in ASCII goes to
+    ``fromisoformat``), every other string to ``parse``; null passes."""
+    pad = "    " * indent
+    fromiso, parse = src.const(test[1]), src.const(test[2])
+    short = f'len({var}) == 20 and {var}[4:17:3] == "--T::"'
+    fraction = f'22 <= len({var}) <= 27 and {var}[4:20:3] == "--T::."'
+    form = f'{var}.__class__ is str and {var}[-1:] == "Z" and ({short} or {fraction}) and {var}.isascii()'
+    src.lines += [
+        f"{pad}if {var} is not None:",
+        f"{pad}    if {form}:",
+        f"{pad}        try:",
+        f"{pad}            {fromiso}({var})",
+        f"{pad}        except ValueError:",
+        f"{pad}            return False",
+        f"{pad}    elif {parse}({var}) is None:",
+        f"{pad}        return False",
+    ]
 
 
 def generate_check(
@@ -299,9 +328,11 @@ def generate_check(
     src.lines.append("    if not isinstance(v, dict):")
     src.lines.append("        return True")
     required = frozenset(schema.get("required", ()))
-    if required:
+    if extra is False and required == frozenset(props):  # every field required, no other: one test
+        src.fail_unless(f"v.keys() == {src.const(required)}", 1)
+    elif required:
         src.fail_unless(f"v.keys() >= {src.const(required)}", 1)
-    if extra is not True:
+    if extra is not True and not (extra is False and required == frozenset(props)):
         known = src.const(frozenset(props))
         if extra is False:
             src.fail_unless(f"v.keys() <= {known}", 1)
@@ -329,7 +360,10 @@ def generate_check(
         elif sub is not True:
             src.fail_unless(f"{src.const(_compile(sub))}(x)", indent)
         for test in tests.get(key, ()):
-            src.fail_unless(f"x is None or {_field_test(src, test, 'x')}", indent)
+            if test[0] == "rfc3339":
+                _rfc3339_statements(src, test, "x", indent)
+            else:
+                src.fail_unless(f"x is None or {_field_test(src, test, 'x')}", indent)
         if len(src.lines) == start:  # nothing to check (an annotation-only schema)
             del src.lines[head:]
     src.lines.append("    return True")
@@ -343,6 +377,8 @@ def compile_schema(schema: Any) -> Check | None:
     """A predicate equivalent to ``Draft202012Validator(schema).is_valid``, or None if the schema
     uses keywords outside the supported subset. An object schema with properties becomes one
     generated function (:func:`generate_check`), equivalent to the closures of :func:`_compile`."""
+    if not _same_draft(schema):
+        return None
     try:
         closures = _compile(schema)
         return generate_check(schema) if generates(schema) else closures
@@ -350,9 +386,20 @@ def compile_schema(schema: Any) -> Check | None:
         return None
 
 
+def _same_draft(schema: Any) -> bool:
+    """Whether ``schema`` is read as draft 6 or later (the validator's default is 2020-12): drafts
+    3 and 4 differ inside the subset (``2.0`` is no integer there, ``required`` may be a boolean)."""
+    if not isinstance(schema, dict) or "$schema" not in schema:
+        return True
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls in _MODERN
+
+
 def generates(schema: Any) -> bool:
     """Whether ``schema`` is an object schema :func:`generate_check` writes as one function."""
     if not (isinstance(schema, dict) and "properties" in schema and set(schema) <= _OBJECT_LEVEL):
+        return False
+    if not _same_draft(schema):
         return False
     try:
         _compile(schema)
@@ -362,3 +409,9 @@ def generates(schema: Any) -> bool:
 
 
 _OBJECT_LEVEL = _ANNOTATIONS | {"type", "properties", "required", "additionalProperties"}
+_MODERN = (
+    jsonschema.Draft6Validator,
+    jsonschema.Draft7Validator,
+    jsonschema.Draft201909Validator,
+    jsonschema.Draft202012Validator,
+)

@@ -125,6 +125,7 @@ _LEAF_SCHEMAS = st.one_of(
                 ["string", "integer", "number", "boolean", "null", "array", "object", ["integer", "null"]]
             ),
             "enum": st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "member"])), max_size=3),
+            "pattern": st.sampled_from(["^a", "b$", "^[a-z]{1,2}$", ":"]),
             "minLength": st.integers(0, 3),
             "maxLength": st.integers(0, 3),
             "minimum": st.one_of(st.integers(-3, 3), st.floats(-3, 3)),
@@ -164,3 +165,25 @@ def test_generated_object_checks_agree_with_jsonschema(schema: dict[str, Any], v
     assert fast is not None
     assert fast.__name__ == "check"  # the generated function, not the closures
     assert bool(fast(value)) == jsonschema.Draft202012Validator(schema).is_valid(value), (schema, value)
+
+
+@pytest.mark.parametrize(
+    ("draft", "compiled"),
+    [
+        ("http://json-schema.org/draft-03/schema#", False),
+        ("http://json-schema.org/draft-04/schema#", False),
+        ("http://json-schema.org/draft-06/schema#", True),
+        ("http://json-schema.org/draft-07/schema#", True),
+        ("https://json-schema.org/draft/2019-09/schema", True),
+        ("https://json-schema.org/draft/2020-12/schema", True),
+    ],
+)
+def test_drafts_that_read_the_subset_otherwise_are_left_to_jsonschema(draft: str, compiled: bool) -> None:
+    """Drafts 3 and 4 take no ``2.0`` as an integer: a predicate written for 2020-12 would pass it."""
+    schema = {"$schema": draft, "type": "object", "properties": {"a": {"type": "integer"}}}
+    fast = compile_schema(schema)
+    assert (fast is not None) is compiled
+    if fast is not None:
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        for probe in ({"a": 2.0}, {"a": 2}, {"a": "2"}):
+            assert bool(fast(probe)) == validator.is_valid(probe)

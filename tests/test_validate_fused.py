@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.clock import parse_rfc3339
+from harness.fastschema import generate_check
 from harness.portable.contract import Contract, Entity, load_contract
 from harness.portable.export import ExportResult
 from harness.portable.validate.findings import ValidationReport
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.rules.context import EntityContext, RecordRule
+from harness.portable.validate.rules.fields import FORM_TESTS
 from harness.portable.validate.rules.fused import bind_clean
 from tests.foreign import docstore, kvstore
 from tests.helpers import read_records
@@ -224,3 +228,38 @@ def test_integer_enums_column_types_forms_and_declared_redactions_are_in_the_pre
     for key in ("ref", "day"):
         refused += not _agree(clean, checks, report, {**_LOOSE_RECORD, "ref": None, "day": None, key: None})
     assert refused > 50
+
+
+_STAMPS = (
+    "2025-01-31T23:59:59Z",
+    "2024-02-29T00:00:00.5Z",
+    "2025-01-31T23:59:59.123456Z",
+    "2025-01-31T23:59:59+01:00",
+)
+_CHARS = st.sampled_from([*"0123456789-:.TtZz+ ", "\u0663", "\uff11", "\x00", "é"])
+
+
+@st.composite
+def _near_stamps(draw: st.DrawFn) -> Any:
+    """Timestamps in and near the common form: a character changed, added or taken away."""
+    text = draw(st.sampled_from(_STAMPS))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        how = draw(st.sampled_from(["set", "insert", "delete"]))
+        char = draw(_CHARS)
+        if how == "set" and at < len(text):
+            text = text[:at] + char + text[at + 1 :]
+        elif how == "insert":
+            text = text[:at] + char + text[at:]
+        else:
+            text = text[:at] + text[at + 1 :]
+    return text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=st.one_of(_near_stamps(), st.text(max_size=30), st.integers(), st.none(), st.floats()))
+def test_the_inline_timestamp_test_is_the_strict_parsers(value: Any) -> None:
+    """The predicate writes parse_rfc3339's common form inline: it must accept exactly what the
+    timestamp rule accepts (null aside, which the rule leaves alone)."""
+    clean = generate_check(None, {"at": [("rfc3339", datetime.fromisoformat, parse_rfc3339)]})
+    assert clean({"at": value}) == (value is None or FORM_TESTS["rfc3339"](value)), value

@@ -13,8 +13,10 @@ the rules nothing to report).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from harness.clock import parse_rfc3339
 from harness.fastschema import FieldTest, generate_check, generates
 from harness.portable.validate.rules import fields, records, relationships, types
 from harness.portable.validate.rules.context import EntityContext, RecordRuleBinder
@@ -45,7 +47,11 @@ def bind_clean(ctx: EntityContext) -> tuple[Callable[[dict[str, Any]], bool], fr
         integers = frozenset(v for v in values if type(v) is int)
         tests.setdefault(fld, []).append(("one_of", strings, integers))
     for fld in ent.timestamps:
-        tests.setdefault(fld, []).append(("call", fields.FORM_TESTS[ent.timestamp_forms.get(fld, "rfc3339")]))
+        form = ent.timestamp_forms.get(fld, "rfc3339")
+        if form == "rfc3339":  # fields.FORM_TESTS' test, its common form written inline
+            tests.setdefault(fld, []).append(("rfc3339", datetime.fromisoformat, parse_rfc3339))
+        else:
+            tests.setdefault(fld, []).append(("call", fields.FORM_TESTS[form]))
     absent = frozenset((*ent.redact, *ctx.declared_redactions))
     covered = set(FIELD_RULES)
     schema: dict[str, Any] | None = None
