@@ -48,6 +48,12 @@ def bind_references(ctx: EntityContext) -> RecordRule | None:
         bad = any([_general(ctx, rel, record, line, rid) for rel in general]) if general else False
         for fld, target, may_be_empty, array, add_key, counted in rels:
             value = record.get(fld)
+            if value.__class__ is int and -BOUND < value < BOUND and not counted:  # the usual id
+                add_key(value)
+                add_place((line, rid, fld, target, value))
+                continue
+            if value is None and may_be_empty:
+                continue
             for item in value if array and isinstance(value, list) else (value,):
                 key = item if item.__class__ is int and -BOUND < item < BOUND else key_of(item)
                 if key is not None:
