@@ -16,13 +16,13 @@ and the few numbers of the runs); the parent's index absorbs the parts in contra
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.portable.validate import refs as refs_module
 from harness.portable.validate.keys import Key, KeySet, key_of_text
-from harness.portable.validate.refs import Dangling, RefStore
+from harness.portable.validate.refs import Dangling, Place, RefStore
 
 __all__ = ["IndexPart", "RecordIndex"]
 
@@ -66,6 +66,10 @@ class RecordIndex:
         )
         self.keysets: dict[str, KeySet] = {}
         self.stores: dict[str, RefStore] = {}
+        #: Whether reference stores keep every reference's place; when not, ``rescan(entity)``
+        #: gives an entity's places again (read from its file) for the dangling check.
+        self.keep_places = True
+        self.rescan: Callable[[str], Iterable[Place]] | None = None
         self.keys: list[tuple[str, Key, int, str | None]] = []  # overflowing ids, for the keys table
         self.refs: list[tuple[str, str, int, str | None, str, str, str]] = []  # references rules count
         self.uniq: list[tuple[str, int, str, int, str | None]] = []  # composite unique constraints
@@ -92,7 +96,7 @@ class RecordIndex:
         found = self.stores.get(entity)
         if found is None:
             prefix = f"{self.path.stem}.{len(self.stores)}"
-            found = self.stores[entity] = RefStore(self.directory, prefix, entity, file)
+            found = self.stores[entity] = RefStore(self.directory, prefix, entity, file, self.keep_places)
         return found
 
     def add_ref(
@@ -189,7 +193,16 @@ class RecordIndex:
         self.flush()
         for store in self.stores.values():
             store.seal()
-        yield from refs_module.dangling(list(self.stores.values()), self.keysets, self._not_on_disk)
+        yield from refs_module.dangling(
+            list(self.stores.values()), self.keysets, self._not_on_disk, self._places_of
+        )
+
+    def _places_of(self, store: RefStore) -> Iterable[Place]:
+        if store.keep_places:
+            return store.all_places()
+        if self.rescan is None:
+            raise RuntimeError(f"no places kept for {store.name} and no rescan to find them")
+        return self.rescan(store.name)
 
     def unique_violations(self) -> Iterator[tuple[str, int, str, int, str | None]]:
         """Records whose composite unique key repeats an earlier record's (entity, constraint, key,

@@ -56,9 +56,10 @@ class RefStore:
     """References made by the records of entity ``name`` (file ``file``); its files are named
     ``prefix`` and a suffix in ``directory``."""
 
-    def __init__(self, directory: Path, prefix: str, name: str, file: str) -> None:
+    def __init__(self, directory: Path, prefix: str, name: str, file: str, keep_places: bool = True) -> None:
         self.name, self.file = name, file
         self.directory, self.prefix = directory, prefix
+        self.keep_places = keep_places  # False: the places are found again by a rescan if needed
         self.keys: dict[str, set[Key]] = {}  # target -> distinct keys not yet written out
         self.places: list[Place] = []
         self.key_files: dict[str, Path] = {}
@@ -74,7 +75,8 @@ class RefStore:
 
     def add(self, target: str, key: Key, line: int, rid: str | None, field: str) -> None:
         self.keys_to(target).add(key)
-        self.places.append((line, rid, field, target, key))
+        if self.keep_places:
+            self.places.append((line, rid, field, target, key))
 
     def maybe_write(self) -> None:
         if len(self.places) + sum(map(len, self.keys.values())) >= HELD_LIMIT:
@@ -135,8 +137,16 @@ def missing_keys(
     return missing
 
 
-def dangling(stores: list[RefStore], keysets: dict[str, KeySet], probe: OverflowProbe) -> list[Dangling]:
-    """Every reference whose key is no key of its target, ordered by file and line."""
+def dangling(
+    stores: list[RefStore],
+    keysets: dict[str, KeySet],
+    probe: OverflowProbe,
+    places_of: Callable[[RefStore], Iterable[Place]] = RefStore.all_places,
+) -> list[Dangling]:
+    """Every reference whose key is no key of its target, ordered by file and line.
+
+    ``places_of`` gives a store's places (those it kept, or a rescan's). A missing key no place
+    accounts for (a file changed between the passes) is still reported, once, without a line."""
     targets = sorted({target for store in stores for target in store.key_files})
     missing: dict[str, set[Key]] = {}
     for target in targets:
@@ -150,9 +160,19 @@ def dangling(stores: list[RefStore], keysets: dict[str, KeySet], probe: Overflow
     for store in stores:
         if not missing.keys() & store.key_files.keys():
             continue
-        for line, rid, field, target, key in store.all_places():
+        unplaced = {(t, key) for t in missing.keys() & store.key_files.keys() for key in missing[t]}
+        for line, rid, field, target, key in places_of(store):
             if key in missing.get(target, ()):
                 text = key if isinstance(key, str) else str(key)
                 rows.append((store.name, store.file, line, rid, field, target, text))
+                unplaced.discard((target, key))
+        for target, key in sorted(unplaced, key=repr):  # fail closed: never lose a missing key
+            if _holds(store.keys_of(target), key):  # the store read it, the rescan did not find it
+                text = key if isinstance(key, str) else str(key)
+                rows.append((store.name, store.file, 0, None, "", target, text))
     rows.sort(key=lambda row: (row[1], row[2]))  # stable: a record's references stay in order
     return rows
+
+
+def _holds(chunks: Iterable[KeyChunk], key: Key) -> bool:
+    return any(key in others or not not_in_runs([key], starts, ends) for starts, ends, others in chunks)

@@ -19,6 +19,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,15 @@ from harness.portable.validate.index import IndexPart, RecordIndex
 from harness.portable.validate.keys import BOUND, key_of_text
 from harness.portable.validate.lines import LineBlocks
 from harness.portable.validate.parallel import check_entities_in_parallel
+from harness.portable.validate.refs import Place
 from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_RULES
 from harness.portable.validate.rules import files as file_rules
 from harness.portable.validate.rules import manifest as manifest_rules
 from harness.portable.validate.rules import reader as reader_rules
 from harness.portable.validate.rules import records as record_rules
+from harness.portable.validate.rules import relationships as relationship_rules
 from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
-from harness.portable.validate.rules.context import EntityContext, ExportContext
+from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRuleBinder
 from harness.portable.validate.rules.fused import bind_clean
 from harness.portable.validate.rules.reader import too_deep
 
@@ -90,8 +93,15 @@ class Validator:
     def check_files(self) -> None:
         file_rules.check_files(self.context)
 
-    def check_entity(self, ent: Entity, manifest: dict[str, Any] | None, index: RecordIndex) -> None:
-        """One pass over an entity file: parse each line, then run the entity's record rules."""
+    def check_entity(
+        self,
+        ent: Entity,
+        manifest: dict[str, Any] | None,
+        index: RecordIndex,
+        rules: tuple[RecordRuleBinder, ...] = RECORD_RULES,
+    ) -> None:
+        """One pass over an entity file: parse each line, then run the entity's record rules
+        (``rules``: all of them, or those a rescan needs)."""
         path = self.export_dir / ent.file
         try:
             handle = open_regular(path)
@@ -102,8 +112,8 @@ class Validator:
         if view is not None:
             declared = frozenset((view.redactions or {}).get(ent.name, ()))
         ctx = EntityContext(self.report, self.contract.strictness, ent, index, self.contract, declared)
-        bound = [(bind, bind(ctx)) for bind in RECORD_RULES]
-        clean, covered = bind_clean(ctx)
+        bound = [(bind, bind(ctx)) for bind in rules]
+        clean, covered = bind_clean(ctx) if rules is RECORD_RULES else (_never, frozenset())
         checks = [check for _, check in bound if check is not None]  # for a record clean() refuses
         rest = [check for bind, check in bound if check is not None and bind not in covered]
         hooks = tuple(ctx.block_hooks)
@@ -173,6 +183,25 @@ class Validator:
             file_rules.check_checksum(ctx, view, digest.hexdigest())
             file_rules.check_count(ctx, view, lines)
 
+    def places_of(self, entity: str) -> Iterator[Place]:
+        """Where ``entity``'s records make each reference, read again from its file by the same loop
+        with the references rule alone (the first pass keeps only the distinct keys)."""
+        with tempfile.TemporaryDirectory(prefix="drill-places-", dir=self.scratch_dir) as scratch:
+            index = RecordIndex(Path(scratch))
+            try:
+                ent = self.contract.entity(entity)
+                Validator(self.contract, self.export_dir).check_entity(ent, None, index, _RESCAN)
+                store = index.stores.get(entity)
+                if store is not None:
+                    yield from store.all_places()
+            finally:
+                index.close()
+
+    def _index(self, directory: Path, name: str = "index.sqlite3") -> RecordIndex:
+        index = RecordIndex(directory, name=name, rule_fields=rule_fields(self.contract))
+        index.keep_places, index.rescan = False, self.places_of
+        return index
+
     def run(self, workers: int = 1) -> ValidationReport:
         started = time.perf_counter()
         if not self.export_dir.is_dir():
@@ -182,7 +211,7 @@ class Validator:
         manifest = self.check_manifest()
         self.check_files()
         with tempfile.TemporaryDirectory(prefix="drill-validate-", dir=self.scratch_dir) as scratch:
-            index = RecordIndex(Path(scratch), rule_fields=rule_fields(self.contract))
+            index = self._index(Path(scratch))
             try:
                 parts = None
                 if workers > 1 and len(self.contract.entities) > 1:
@@ -209,6 +238,14 @@ class Validator:
             check(self.context, index)
 
 
+#: The record rules a rescan for places runs.
+_RESCAN: tuple[RecordRuleBinder, ...] = (relationship_rules.bind_references,)
+
+
+def _never(record: dict[str, Any]) -> bool:
+    return False
+
+
 def rule_fields(contract: Contract) -> frozenset[tuple[str, str]]:
     """The (entity, field) references the contract's cross-record rules count."""
     return frozenset((r.related_entity, r.related_field) for r in contract.rules)
@@ -221,7 +258,7 @@ def check_one_entity(
     contract = load_contract(contract_path)
     validator = Validator(contract, export_dir)
     number = [e.name for e in contract.entities].index(entity)
-    index = RecordIndex(scratch, name=f"part-{number}.sqlite3", rule_fields=rule_fields(contract))
+    index = validator._index(scratch, name=f"part-{number}.sqlite3")
     try:
         validator.check_entity(contract.entity(entity), manifest, index)
         part = index.part()

@@ -29,7 +29,7 @@ def bind_references(ctx: EntityContext) -> RecordRule | None:
     finding, file, name = ctx.finding, ctx.entity.file, ctx.entity.name
     index = ctx.index
     store = index.store(name, file)
-    add_place = store.places.append
+    add_place, keep = store.places.append, store.keep_places
     # Per simple reference: its field and target, whether it may be empty, whether it holds an
     # array of ids, where its target keys go, and whether a cross-record rule counts it.
     rels = tuple(
@@ -50,7 +50,8 @@ def bind_references(ctx: EntityContext) -> RecordRule | None:
             value = record.get(fld)
             if value.__class__ is int and -BOUND < value < BOUND and not counted:  # the usual id
                 add_key(value)
-                add_place((line, rid, fld, target, value))
+                if keep:
+                    add_place((line, rid, fld, target, value))
                 continue
             if value is None and may_be_empty:
                 continue
@@ -58,7 +59,8 @@ def bind_references(ctx: EntityContext) -> RecordRule | None:
                 key = item if item.__class__ is int and -BOUND < item < BOUND else key_of(item)
                 if key is not None:
                     add_key(key)
-                    add_place((line, rid, fld, target, key))
+                    if keep:
+                        add_place((line, rid, fld, target, key))
                     if counted:
                         index.refs.append((name, file, line, rid, fld, target, record_key(item) or ""))
                 elif item is not None or not may_be_empty:
@@ -196,12 +198,14 @@ def report_dangling_references(ctx: ExportContext, index: RecordIndex) -> None:
     """References to ids no entity file holds (runs after the duplicate check, which flushes
     and indexes the ids)."""
     for entity, file, line, ref_id, fld, target, target_id in index.dangling():
+        # Line 0: the reference was not found again where it was read (the file changed meanwhile).
+        where = "" if line else " (its line was not found again: the file changed while it was read)"
         ctx.finding(
             "relationship.dangling",
             file,
-            f"references {target} id {shown_id(target_id)}, which is not in the export",
-            line=line,
+            f"references {target} id {shown_id(target_id)}, which is not in the export{where}",
+            line=line or None,
             record_id=ref_id,
-            field=fld,
+            field=fld or None,
         )
         ctx.report.mark_invalid(entity, ref_id)
