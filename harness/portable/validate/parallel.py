@@ -29,9 +29,10 @@ def check_entities_in_parallel(
     manifest: dict[str, Any] | None,
     scratch: Path,
     workers: int,
+    initializer: Callable[[], None] | None = None,
 ) -> list[tuple[ValidationReport, IndexPart]] | None:
     """(report, index part) per entity, in contract order; None if the worker pool broke
-    (the caller then checks in-process).
+    (the caller then checks in-process). ``initializer`` runs as each worker process starts.
 
     Workers are forked when this process runs a single thread, spawned otherwise: the parent
     may run threads (an embedded AWS endpoint), and forking a threaded process can deadlock.
@@ -40,7 +41,7 @@ def check_entities_in_parallel(
     context = multiprocessing.get_context(method)
     # Largest files first, so the longest job does not start last.
     order = sorted(contract.entities, key=lambda e: -_size(export_dir / e.file))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer) as pool:
         futures = {
             ent.name: pool.submit(worker, contract.path, export_dir, ent.name, manifest, scratch)
             for ent in order

@@ -216,7 +216,13 @@ class Validator:
                 parts = None
                 if workers > 1 and len(self.contract.entities) > 1:
                     parts = check_entities_in_parallel(
-                        check_one_entity, self.contract, self.export_dir, manifest, Path(scratch), workers
+                        check_one_entity,
+                        self.contract,
+                        self.export_dir,
+                        manifest,
+                        Path(scratch),
+                        workers,
+                        initializer=forget_worker_contracts,
                     )
                 if parts is not None:
                     self.report.workers = workers
@@ -251,11 +257,22 @@ def rule_fields(contract: Contract) -> frozenset[tuple[str, str]]:
     return frozenset((r.related_entity, r.related_field) for r in contract.rules)
 
 
+#: The contract a worker process loaded, for its later entities; emptied as each worker starts
+#: (``forget_worker_contracts``), so it never outlives one validation's pool.
+_WORKER_CONTRACTS: dict[Path, Contract] = {}
+
+
+def forget_worker_contracts() -> None:
+    _WORKER_CONTRACTS.clear()
+
+
 def check_one_entity(
     contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
 ) -> tuple[ValidationReport, IndexPart]:
     """One entity file checked in a worker process: its report and its part of the index."""
-    contract = load_contract(contract_path)
+    contract = _WORKER_CONTRACTS.get(contract_path)
+    if contract is None:
+        contract = _WORKER_CONTRACTS[contract_path] = load_contract(contract_path)
     validator = Validator(contract, export_dir)
     number = [e.name for e in contract.entities].index(entity)
     index = validator._index(scratch, name=f"part-{number}.sqlite3")
