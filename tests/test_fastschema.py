@@ -150,15 +150,17 @@ _VALUES = st.recursive(
         st.integers(-5, 5),
         st.floats(-5, 5),
         st.just(2.0),
-        st.sampled_from(["", "a", "b", "member", "long string"]),
+        st.sampled_from(["", "a", "b", "ab", "ba", ":", "member", "long string"]),
     ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner),
     max_leaves=8,
 )
+# Mostly objects with the schemas' own keys, so every property's tests are reached.
+_RECORDS = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _VALUES, max_size=4)
 
 
 @settings(max_examples=1500, deadline=None)
-@given(schema=_OBJECT_SCHEMAS, value=_VALUES)
+@given(schema=_OBJECT_SCHEMAS, value=st.one_of(_RECORDS, _RECORDS, _RECORDS, _VALUES))
 def test_generated_object_checks_agree_with_jsonschema(schema: dict[str, Any], value: Any) -> None:
     """Object schemas become one generated function; it must say what jsonschema says."""
     fast = compile_schema(schema)

@@ -222,6 +222,19 @@ def test_integer_enums_column_types_forms_and_declared_redactions_are_in_the_pre
     ent = loose.entity("things")
     clean, checks, report = _checked(loose, ent, tmp_path, frozenset({"declaredSecret"}))
     assert _agree(clean, checks, report, _LOOSE_RECORD)
+    # What the rules take, the predicate passes (a predicate too strict would only cost time, but
+    # then it would also hide how much of it is ever used).
+    for valid in (
+        {"level": "high"},
+        {"level": 1, "ref": None},
+        {"at": "2025-01-31T23:59:59.5Z"},
+        {"at": "2024-02-29T00:00:00.123456Z"},
+        {"at": "2025-01-31T23:59:59+01:00"},
+        {"at": None, "small": -(2**15)},
+        {"small": 2**15 - 1, "amount": 3},
+        {"day": "2024-02-29", "onDay": "2024-02-29"},
+    ):
+        assert _agree(clean, checks, report, {**_LOOSE_RECORD, **valid}), valid
     refused = 0
     for variant in _variants(_LOOSE_RECORD, ent):
         refused += not _agree(clean, checks, report, variant)
