@@ -80,20 +80,56 @@ def test_reference_schemas_compile_and_agree_on_mutations(
     ],
 )
 def test_each_keyword_agrees(schema: dict[str, Any]) -> None:
-    for probe in [
-        *PROBES,
-        "ab",
-        "abcde",
-        "xb",
-        [1, 2, 3],
-        [9],
-        {"a": True},
-        {"a": "s", "b": 1},
-        {"b": "s"},
-        10,
-        9.99,
-    ]:
+    for probe in _KEYWORD_PROBES:
         _agree(schema, probe)
+
+
+_KEYWORD_PROBES: list[Any] = [
+    *PROBES,
+    "ab",
+    "abcde",
+    "xb",
+    [1, 2, 3],
+    [9],
+    {"a": True},
+    {"a": "s", "b": 1},
+    {"b": "s"},
+    10,
+    9.99,
+    5,
+    4.5,
+    -0.5,
+]
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        {"type": "string", "minLength": 2},
+        {"type": "string", "maxLength": 2},
+        {"type": "string", "pattern": "^a"},
+        {"type": ["string", "null"], "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 4},
+        {"minLength": 2, "maxLength": 3, "pattern": "b"},  # no type: other values pass
+        {"type": "integer", "minimum": 0, "maximum": 5},
+        {"type": "number", "minimum": 0.5, "maximum": 9.99},
+        {"minimum": 0, "maximum": 5},
+        {"type": ["integer", "null"]},
+        {"type": "boolean"},
+        {"enum": ["a", "b", None]},
+        {"type": "string", "enum": ["ab", "member"]},
+        {"description": "annotation only"},
+    ],
+)
+def test_each_inline_keyword_agrees_inside_a_generated_object(leaf: dict[str, Any]) -> None:
+    """The generated function writes these keywords inline: one property, every probe, so a record
+    is valid or not by that property alone."""
+    schema = {"type": "object", "properties": {"a": leaf}, "required": ["a"], "additionalProperties": False}
+    fast = compile_schema(schema)
+    assert fast is not None and fast.__name__ == "check"
+    for probe in _KEYWORD_PROBES:
+        _agree(schema, {"a": probe})
+    _agree(schema, {})
+    _agree(schema, {"a": "ab", "b": 1})
 
 
 @pytest.mark.parametrize(
