@@ -142,3 +142,82 @@ def test_findings_do_not_depend_on_the_limits(
     monkeypatch.setattr(keys_module, "MAX_RUNS", 2)
     monkeypatch.setattr(refs_module, "HELD_LIMIT", 5)
     assert [str(f) for f in validate_export(contract, other, workers=workers).findings] == expected
+
+
+def _two_children(index: RecordIndex) -> None:
+    """Parents 1-3 and "p"; children in two files with dangling references (5, "q", 9), and a third
+    file whose references, to another entity, all resolve."""
+    for line, rid in enumerate(["1", "2", "3", "p"], 1):
+        index.add_id("parents", rid, line)
+    index.add_id("others", "1", 1)
+    index.add_ref("c", "c.jsonl", 1, "c1", "other_id", "others", "1")
+    for file, refs in (("b.jsonl", ["9", "1", "5", "q"]), ("a.jsonl", ["5", "2", "p", "5"])):
+        for line, ref in enumerate(refs, 1):
+            index.add_ref(file[0], file, line, f"{file[0]}{line}", "parent_id", "parents", ref)
+    for entity in ("parents", "others", "a", "b", "c"):
+        index.finish(entity)
+
+
+_EXPECTED = [
+    ("a", "a.jsonl", 1, "a1", "parent_id", "parents", "5"),
+    ("a", "a.jsonl", 4, "a4", "parent_id", "parents", "5"),
+    ("b", "b.jsonl", 1, "b1", "parent_id", "parents", "9"),
+    ("b", "b.jsonl", 3, "b3", "parent_id", "parents", "5"),
+    ("b", "b.jsonl", 4, "b4", "parent_id", "parents", "q"),
+]
+
+
+def test_dangling_rows_by_file_and_line_from_kept_or_rescanned_places(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    kept = RecordIndex(tmp_path / "kept")
+    try:
+        _two_children(kept)
+        places = {name: list(store.all_places()) for name, store in kept.stores.items()}
+        assert list(kept.dangling()) == _EXPECTED
+    finally:
+        kept.close()
+    (tmp_path / "rescanned").mkdir()
+    rescanned = RecordIndex(tmp_path / "rescanned")
+    rescanned.keep_places = False
+    asked: list[str] = []
+
+    def rescan(entity: str) -> list[Any]:
+        asked.append(entity)
+        return places[entity]
+
+    rescanned.rescan = rescan
+    try:
+        _two_children(rescanned)
+        assert all(not store.places for store in rescanned.stores.values())
+        assert list(rescanned.dangling()) == _EXPECTED
+        assert sorted(asked) == ["a", "b"]
+    finally:
+        rescanned.close()
+
+
+def test_a_missing_key_the_rescan_cannot_place_is_reported_by_the_file_that_made_it(tmp_path: Path) -> None:
+    index = RecordIndex(tmp_path)
+    index.keep_places = False
+    # The rescan of b finds its references to 5 and "q" no more (the file changed); a still has its own.
+    index.rescan = lambda entity: {"a": [(1, "a1", "parent_id", "parents", 5)]}.get(entity, [])
+    try:
+        _two_children(index)
+        assert list(index.dangling()) == [
+            ("a", "a.jsonl", 1, "a1", "parent_id", "parents", "5"),
+            ("b", "b.jsonl", 0, None, "", "parents", "q"),  # unplaced keys in a fixed order
+            ("b", "b.jsonl", 0, None, "", "parents", "5"),
+            ("b", "b.jsonl", 0, None, "", "parents", "9"),
+        ]
+    finally:
+        index.close()
+
+
+def test_without_places_or_a_rescan_the_index_refuses_to_guess(tmp_path: Path) -> None:
+    index = RecordIndex(tmp_path)
+    index.keep_places = False
+    try:
+        _two_children(index)
+        with pytest.raises(RuntimeError, match="no places kept"):
+            list(index.dangling())
+    finally:
+        index.close()
