@@ -64,6 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             _error(f"{p}: no such scenario file or directory")
             return EXIT_COULD_NOT_RUN
     argv = [*paths, "-p", "no:cacheprovider", "-o", "python_files=__no_python_tests__"]
+    # Scenario steps need neither assertion rewriting of the harness (pytest would compile every
+    # harness module again) nor hypothesis's report hook (it imports hypothesis at the end): ~1 s.
+    argv += ["--assert=plain", "-p", "no:hypothesispytest"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "harness.plugin"]
     if args.k:

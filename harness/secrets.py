@@ -7,7 +7,8 @@ Everything that runs on untrusted text is linear-time: the shapes are one RE2 al
   hashes (bcrypt, argon2, pbkdf2, scrypt, crypt ``$5$``/``$6$``), signed URLs (S3, GCS, legacy
   S3, Azure SAS), PEM private keys, GitHub/Slack/Stripe/Google tokens.
 * **Entropy**: long token-like runs that mix upper case, lower case and digits, with exemptions for
-  what an export legitimately carries (hex digests, UUIDs, slugs, paths split at ``/``).
+  what an export legitimately carries (hex digests, UUIDs, slugs, paths split at ``/``); a run
+  joined to a UUID is judged without it.
 * **Field names**: a non-empty string or number under a credential-like name (``password``,
   ``hashedPassword``, ``pwd``, ``pass_hash``, ``api-key``, ``AccessToken``, ``client_secret``…) is
   reported whatever it looks like. Names are compared as tokens (camelCase, any separator, any
@@ -47,10 +48,10 @@ __all__ = [
     "shown_key",
 ]
 
-#: A field-name token that makes the field a credential on its own.
-CREDENTIAL_WORDS = frozenset(
-    {"password", "passwd", "pwd", "passphrase", "passcode", "secret", "credential", "credentials", "cookie"}
-)
+#: Credential words found inside longer tokens too (``userpassword``, ``dbpasswd``).
+CREDENTIAL_STEMS = ("password", "passwd", "passphrase", "passcode")
+#: A field-name token that makes the field a credential on its own (the stems among them).
+CREDENTIAL_WORDS = frozenset({"pwd", "secret", "credential", "credentials", "cookie", *CREDENTIAL_STEMS})
 #: Adjacent token pairs that make a credential (``access_token``, ``apiKey``, ``private-key``…).
 CREDENTIAL_PAIRS = frozenset(
     {(q, "token") for q in ("access", "refresh", "session", "auth", "bearer", "id", "oauth", "oauth2", "api")}
@@ -60,8 +61,6 @@ CREDENTIAL_PAIRS = frozenset(
 )
 #: A token that is one of the pairs written as one word (``apikey``, ``accesstoken``, ``passhash``).
 CREDENTIAL_COMPOUNDS = frozenset(a + b for a, b in CREDENTIAL_PAIRS)
-#: Credential words found inside longer tokens too (``userpassword``, ``dbpasswd``).
-CREDENTIAL_STEMS = ("password", "passwd", "passphrase", "passcode")
 #: A last token that marks metadata about a credential, not the credential itself.
 METADATA_WORDS = frozenset(
     {"at", "on", "date", "time", "timestamp", "ts", "count", "length", "len", "size", "type", "kind"}
@@ -179,7 +178,7 @@ def _wordish(token: str) -> bool:
     first = parts[0]
     if not first.isascii() or not (first.isalpha() or first.isdigit()):
         return False
-    return all(part.isascii() and part.isalnum() and len(part) < 20 for part in parts) and len(first) < 20
+    return all(part.isascii() and part.isalnum() and len(part) < 20 for part in parts)
 
 
 def _exempt(token: str) -> bool:
@@ -187,18 +186,25 @@ def _exempt(token: str) -> bool:
     stripped = token.strip("=-_")
     if stripped and all(ch in _HEX for ch in stripped):
         return True
-    if _UUID_RE.search(token):
-        return True
     return _wordish(token) or not _mixed_alphabet(token)
 
 
-def _high_entropy(text: str) -> Iterator[str]:
+def _pieces(text: str) -> Iterator[str]:
+    """The runs the entropy check judges, each of 32 characters or more: token runs, split at "/"
+    in paths and around UUIDs (an id is no secret, but what is joined to one still counts)."""
     path_like = "://" in text or text.startswith(("/", "./", "../"))
     for token in _TOKEN_RE.findall(text):
-        pieces = [p for p in token.split("/") if len(p) >= _MIN_TOKEN] if path_like else [token]
-        for piece in pieces:
-            if not _exempt(piece) and shannon_entropy(piece) >= _MIN_ENTROPY:
-                yield piece
+        for part in token.split("/") if path_like else (token,):
+            pieces = _UUID_RE.split(part)
+            if len(pieces) > 1:
+                pieces = [p.strip("-_") for p in pieces]
+            yield from (p for p in pieces if len(p) >= _MIN_TOKEN)
+
+
+def _high_entropy(text: str) -> Iterator[str]:
+    for piece in _pieces(text):
+        if not _exempt(piece) and shannon_entropy(piece) >= _MIN_ENTROPY:
+            yield piece
 
 
 def _find(text: str) -> tuple[str, int] | None:
@@ -320,7 +326,7 @@ def _walk(
             shown = shown_key(key, found)
             shown_path = f"{path}.{shown}" if path else shown
             shown_bare = f"{bare}.{shown}" if bare else shown
-            if allowed and _allowed(shown_bare, allowed):
+            if shown_bare in allowed:  # every level is checked, so a match skips the whole subtree
                 continue
             if found is not None:
                 hits.append(SecretHit(shown_path, f"{found[0]}_in_key", found[1]))
@@ -340,10 +346,6 @@ def _walk(
 def safe_key(key: str) -> str:
     """``key`` as a path may show it (see :func:`shown_key`)."""
     return shown_key(key, _find(key))
-
-
-def _allowed(bare: str, allowed: tuple[str, ...]) -> bool:
-    return any(bare == a or bare.startswith(a + ".") for a in allowed)
 
 
 def scan_record(

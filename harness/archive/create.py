@@ -1,8 +1,8 @@
-"""Deterministic ``.tar.gz`` archives of an export directory (see ``harness.archive``)."""
+"""Deterministic ``.tar.gz`` (or opt-in ``.tar.zst``) archives of an export directory (see
+``harness.archive``)."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import stat
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from harness.archive.codecs import compression_for, compressor
 from harness.archive.names import (
-    COMPRESSLEVEL,
+    COPY_CHUNK,
     MEMBER_MODE,
     MEMBER_MTIME,
     PARTIAL_SUFFIX,
@@ -26,10 +27,11 @@ from harness.files import MANIFEST
 @dataclass(frozen=True)
 class ArchiveInfo:
     path: Path
-    sha256: str  # hex digest of the .tar.gz bytes
+    sha256: str  # hex digest of the archive's bytes
     size_bytes: int
     members: tuple[str, ...]  # in archive order
     uncompressed_bytes: int
+    compression: str = "gzip"  # gzip (.tar.gz) or zstd (.tar.zst)
 
 
 class _HashingWriter:
@@ -102,12 +104,14 @@ def _add_file(tar: tarfile.TarFile, path: Path) -> int:
     return st.st_size
 
 
-def create_archive(export_dir: Path, dest: Path) -> ArchiveInfo:
-    """Write a deterministic ``.tar.gz`` of ``export_dir`` to ``dest``.
+def create_archive(export_dir: Path, dest: Path, *, compression: str | None = None) -> ArchiveInfo:
+    """Write a deterministic archive of ``export_dir`` to ``dest``: gzip unless ``compression``
+    or the name (``.tar.zst``, ``.tzst``) says zstd.
 
     The archive is written to ``<dest>.partial`` and renamed onto ``dest`` only
     once complete; on any error the partial file is removed.
     """
+    codec = compression_for(dest, compression)
     names = _export_files(export_dir)
     try:
         if dest.resolve().parent == export_dir.resolve():
@@ -124,11 +128,11 @@ def create_archive(export_dir: Path, dest: Path) -> ArchiveInfo:
         with raw:
             writer = _HashingWriter(raw)
             with (
-                gzip.GzipFile(
-                    fileobj=writer, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0, filename=""
-                ) as gz,
-                tarfile.open(fileobj=gz, mode="w", format=TAR_FORMAT, encoding="utf-8") as tar,
+                compressor(writer, codec) as packed,  # type: ignore[arg-type]
+                tarfile.open(fileobj=packed, mode="w", format=TAR_FORMAT, encoding="utf-8") as tar,
             ):
+                # Fewer, larger writes into the compressor (the same ones every time: determinism).
+                tar.copybufsize = COPY_CHUNK  # type: ignore[attr-defined]
                 for name in names:
                     total += _add_file(tar, export_dir / name)
         os.replace(partial, dest)
@@ -143,4 +147,5 @@ def create_archive(export_dir: Path, dest: Path) -> ArchiveInfo:
         size_bytes=writer.size,
         members=tuple(names),
         uncompressed_bytes=total,
+        compression=codec,
     )

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import collections
-import gzip
 import os
 import shutil
 import stat
 import tarfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from harness.archive.codecs import Decoder, StreamError, open_decoder
 from harness.archive.names import (
     COPY_CHUNK,
     END_OF_ARCHIVE,
@@ -41,12 +40,9 @@ class ExtractLimits:
                 raise ConfigError(f"ExtractLimits.{name} must be positive, got {getattr(self, name)!r}")
 
 
-class _StreamError(Exception):
-    """The compressed stream could not be read (corrupt, truncated, not gzip, too large)."""
-
-
 class _Inflater:
-    """Read side of the archive: bounded gzip decompression feeding ``tarfile`` in stream mode.
+    """Read side of the archive: bounded decompression (gzip or zstd) feeding ``tarfile`` in stream
+    mode.
 
     Counts every decompressed byte and refuses to go past ``cap``, so nothing
     (not even an oversized extended header) can inflate without bound. Keeps
@@ -54,8 +50,8 @@ class _Inflater:
     checked after ``tarfile`` stops reading headers.
     """
 
-    def __init__(self, gz: gzip.GzipFile, cap: int, keep: int) -> None:
-        self._gz = gz
+    def __init__(self, decoder: Decoder, cap: int, keep: int) -> None:
+        self._decoder = decoder
         self._cap = cap
         self._keep = keep
         self._recent: collections.deque[bytes] = collections.deque()
@@ -65,19 +61,10 @@ class _Inflater:
     def read(self, size: int = -1) -> bytes:
         if size < 0 or size > COPY_CHUNK:
             size = COPY_CHUNK
-        try:
-            data = self._gz.read(size)
-        except EOFError as exc:
-            raise _StreamError("truncated: compressed data ended early") from exc
-        except gzip.BadGzipFile as exc:
-            raise _StreamError(f"not a valid gzip stream: {exc}") from exc
-        except zlib.error as exc:
-            raise _StreamError(f"corrupt compressed data: {exc}") from exc
-        except OSError as exc:
-            raise _StreamError(f"read failed: {exc}") from exc
+        data = self._decoder.read(size)
         self.position += len(data)
         if self.position > self._cap:
-            raise _StreamError(f"decompressed stream exceeds {self._cap} bytes")
+            raise StreamError(f"decompressed stream exceeds {self._cap} bytes")
         if data:
             self._recent.append(data)
             self._recent_len += len(data)
@@ -89,7 +76,7 @@ class _Inflater:
         """The bytes already handed out from stream ``offset`` on."""
         start = self.position - self._recent_len
         if offset < start or offset > self.position:
-            raise _StreamError(f"cannot re-read stream at offset {offset}")
+            raise StreamError(f"cannot re-read stream at offset {offset}")
         return b"".join(self._recent)[offset - start :]
 
     # The rest of tarfile's file-object protocol; unused in stream read mode.
@@ -157,62 +144,60 @@ def _extract_members(
         return ArchiveError(f"{archive}: {where}: {reason}")
 
     try:
-        with gzip.GzipFile(fileobj=handle, mode="rb") as gz:
-            inflater = _Inflater(gz, cap, keep=2 * bufsize + END_OF_ARCHIVE)
-            with tarfile.open(fileobj=inflater, mode="r|", bufsize=bufsize) as tar:
-                count = 0
-                while (member := tar.next()) is not None:
-                    where = f"member {safe_key(member.name)!r}"
-                    count += 1
-                    if count > limits.max_members:
-                        raise fail(f"more than {limits.max_members} members")
-                    if member.isdir() and member.name in (".", "./"):
-                        continue  # the root entry of `tar czf x.tar.gz -C dir .`: nothing to extract
-                    if member.name.startswith("./"):
-                        member.name = member.name[2:]  # `./manifest.json` is `manifest.json`
-                    problem = _member_problem(member)
-                    if problem:
-                        raise fail(problem)
-                    if member.name.casefold() in seen:
-                        raise fail("duplicate member")
-                    seen.add(member.name.casefold())
-                    has_manifest = has_manifest or member.name == MANIFEST
-                    if member.size > limits.max_member_bytes:
-                        raise fail(
-                            f"size {member.size} exceeds the per-member limit {limits.max_member_bytes}"
-                        )
-                    total += member.size
-                    if total > limits.max_total_bytes:
-                        raise fail(f"total size {total} exceeds the limit {limits.max_total_bytes}")
-                    if total > ratio_cap:
-                        raise fail(
-                            f"total size {total} is more than {limits.max_ratio:g} times the "
-                            f"compressed size {compressed_size} (compression bomb?)"
-                        )
-                    tarfile.data_filter(member, str(partial))
-                    source = tar.extractfile(member)
-                    if source is None:
-                        raise fail("has no file data")
-                    _copy_member(source, partial / member.name, member.size)
-                    where = f"after member {member.name!r}"
-                _check_end(inflater, tar.offset)
-    except (tarfile.TarError, _StreamError) as exc:
+        inflater = _Inflater(open_decoder(handle, archive.name), cap, keep=2 * bufsize + END_OF_ARCHIVE)
+        with tarfile.open(fileobj=inflater, mode="r|", bufsize=bufsize) as tar:
+            count = 0
+            while (member := tar.next()) is not None:
+                where = f"member {safe_key(member.name)!r}"
+                count += 1
+                if count > limits.max_members:
+                    raise fail(f"more than {limits.max_members} members")
+                if member.isdir() and member.name in (".", "./"):
+                    continue  # the root entry of `tar czf x.tar.gz -C dir .`: nothing to extract
+                if member.name.startswith("./"):
+                    member.name = member.name[2:]  # `./manifest.json` is `manifest.json`
+                problem = _member_problem(member)
+                if problem:
+                    raise fail(problem)
+                if member.name.casefold() in seen:
+                    raise fail("duplicate member")
+                seen.add(member.name.casefold())
+                has_manifest = has_manifest or member.name == MANIFEST
+                if member.size > limits.max_member_bytes:
+                    raise fail(f"size {member.size} exceeds the per-member limit {limits.max_member_bytes}")
+                total += member.size
+                if total > limits.max_total_bytes:
+                    raise fail(f"total size {total} exceeds the limit {limits.max_total_bytes}")
+                if total > ratio_cap:
+                    raise fail(
+                        f"total size {total} is more than {limits.max_ratio:g} times the "
+                        f"compressed size {compressed_size} (compression bomb?)"
+                    )
+                tarfile.data_filter(member, str(partial))
+                source = tar.extractfile(member)
+                if source is None:
+                    raise fail("has no file data")
+                _copy_member(source, partial / member.name, member.size)
+                where = f"after member {member.name!r}"
+            _check_end(inflater, tar.offset)
+    except (tarfile.TarError, StreamError) as exc:
         raise fail(str(exc) or type(exc).__name__) from exc
     if not has_manifest:
         raise ArchiveError(f"{archive}: no {MANIFEST} member; not an export archive")
 
 
 def _check_end(inflater: _Inflater, offset: int) -> None:
-    """Everything after the last member must be zero blocks, through a valid gzip end."""
+    """Everything after the last member must be zero blocks, through a valid end of the compressed
+    stream (gzip CRC, zstd content checksum)."""
     if inflater.recent_from(offset).count(0) != inflater.position - offset:
-        raise _StreamError(f"invalid tar header at offset {offset} (corrupt archive)")
+        raise StreamError(f"invalid tar header at offset {offset} (corrupt archive)")
     zeros = inflater.position - offset
     while block := inflater.read(COPY_CHUNK):
         if block.count(0) != len(block):
-            raise _StreamError(f"unexpected data after the end-of-archive marker at offset {offset}")
+            raise StreamError(f"unexpected data after the end-of-archive marker at offset {offset}")
         zeros += len(block)
     if zeros < END_OF_ARCHIVE:
-        raise _StreamError("truncated: end-of-archive marker missing")
+        raise StreamError("truncated: end-of-archive marker missing")
 
 
 def _remove(path: Path) -> None:

@@ -8,7 +8,6 @@ import tarfile
 PARTIAL_SUFFIX = ".partial"
 MEMBER_MTIME = 946_684_800  # 2000-01-01T00:00:00Z: fixed, and not "implausibly old" to tar tools.
 MEMBER_MODE = 0o644
-COMPRESSLEVEL = 6
 TAR_FORMAT = tarfile.PAX_FORMAT
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]+")

@@ -15,8 +15,9 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
+from harness.archive.codecs import StreamError, open_decoder
 from harness.errors import ArchiveError, ConfigError, VerificationFailed
 from harness.files import MANIFEST
 from harness.objectstore.base import ObjectHead, ObjectStore, PutOptions
@@ -104,20 +105,22 @@ class UploadResult(StoredObject):
 def read_manifest(archive: Path) -> dict[str, Any]:
     """``manifest.json`` from an export archive, read from the stream (nothing is extracted)."""
     try:
-        with tarfile.open(archive, mode="r|gz") as tar:
-            for count, member in enumerate(tar):
-                if count > 10_000:
-                    break
-                if (
-                    member.name.removeprefix("./") == MANIFEST
-                    and member.isreg()
-                    and member.size <= MAX_MANIFEST_BYTES
-                ):
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        data: dict[str, Any] = json.loads(handle.read())
-                        return data
-    except (OSError, tarfile.TarError, ValueError, EOFError) as exc:
+        with archive.open("rb") as raw:
+            decoded = cast(IO[bytes], open_decoder(raw, archive.name))  # gzip, or zstd (.tar.zst)
+            with tarfile.open(fileobj=decoded, mode="r|") as tar:
+                for count, member in enumerate(tar):
+                    if count > 10_000:
+                        break
+                    if (
+                        member.name.removeprefix("./") == MANIFEST
+                        and member.isreg()
+                        and member.size <= MAX_MANIFEST_BYTES
+                    ):
+                        handle = tar.extractfile(member)
+                        if handle is not None:
+                            data: dict[str, Any] = json.loads(handle.read())
+                            return data
+    except (OSError, tarfile.TarError, ValueError, EOFError, StreamError) as exc:
         raise ArchiveError(f"{archive}: cannot read {MANIFEST}: {exc}") from None
     raise ArchiveError(f"{archive}: no {MANIFEST} in the archive; not an export archive")
 

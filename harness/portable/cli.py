@@ -109,9 +109,13 @@ def cmd_archive(args: argparse.Namespace) -> int:
     from harness.archive import create_archive
 
     src = Path(args.export_dir)
-    dest = Path(args.output or f"{src.name}.tar.gz")
-    info = create_archive(src, dest)
-    _print(f"{info.path}: {len(info.members)} members, {info.size_bytes} bytes, sha256 {info.sha256}")
+    suffix = ".tar.zst" if args.compression == "zstd" else ".tar.gz"
+    dest = Path(args.output or f"{src.name}{suffix}")
+    info = create_archive(src, dest, compression=args.compression)
+    _print(
+        f"{info.path}: {len(info.members)} members, {info.size_bytes} bytes ({info.compression}), "
+        f"sha256 {info.sha256}"
+    )
     return EXIT_VERIFIED
 
 
@@ -253,7 +257,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from harness.portable.bench import run_benchmark
 
-    results = run_benchmark(args.rows, work_dir=Path(args.work_dir))
+    results = run_benchmark(args.rows, work_dir=Path(args.work_dir), compare=args.compare)
     _emit(args, results)
     return EXIT_VERIFIED
 
@@ -261,7 +265,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def contract_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "export",
-        help="an export directory, a .tar.gz archive or an s3:// archive URI (fetched, verified, "
+        help="an export directory, a .tar.gz or .tar.zst archive or an s3:// archive URI (fetched, verified, "
         "extracted safely)",
     )
     p.add_argument("--contract", required=True, help="export contract YAML")
@@ -290,12 +294,24 @@ def register(add: AddCommand) -> None:
     exp.add_argument("--stack")
     exp.add_argument("--region")
     exp.add_argument("--out", required=True, help="export directory to create (never overwritten)")
-    exp.add_argument("--archive", metavar="FILE", help="also pack the export into this .tar.gz")
+    exp.add_argument(
+        "--archive",
+        metavar="FILE",
+        help="also pack the export into this archive (.tar.gz; .tar.zst for zstd, docs/archive-format.md)",
+    )
     exp.add_argument("--json", action="store_true", help="print the manifest")
 
-    arc = add("archive", cmd_archive, "pack an export directory into a deterministic .tar.gz")
+    arc = add("archive", cmd_archive, "pack an export directory into a deterministic .tar.gz (or .tar.zst)")
     arc.add_argument("export_dir")
-    arc.add_argument("-o", "--output", help="archive path (default: <dir>.tar.gz)")
+    arc.add_argument(
+        "-o", "--output", help="archive path (default: <dir>.tar.gz; a .tar.zst/.tzst name means zstd)"
+    )
+    arc.add_argument(
+        "--compression",
+        choices=["gzip", "zstd"],
+        help="gzip (default; any gunzip reads it) or zstd (opt-in; needs zstd >= 1.0 to read); "
+        "by default the output name decides",
+    )
 
     val = add("validate", cmd_validate, "validate an export against its contract (every R3 rule)")
     contract_args(val)
@@ -346,4 +362,10 @@ def register(add: AddCommand) -> None:
     )
     bench.add_argument("--rows", type=int, default=1_000_000)
     bench.add_argument("--work-dir", default=".tmp/bench")
+    bench.add_argument(
+        "--compare",
+        action="store_true",
+        help="also time each stage's raw limit on the same data (COPY out, COPY into jsonb, orjson "
+        "parse, sha256, zlib/gzip/pigz/zstd where installed) and print the ratios",
+    )
     bench.add_argument("--json", action="store_true")

@@ -105,13 +105,22 @@ def _column_types(conn: psycopg.Connection[Any], entity: Entity, contract: Contr
 
 
 def entity_query(
-    conn: psycopg.Connection[Any], entity: Entity, contract: Contract, *, keys_param: bool = False
+    conn: psycopg.Connection[Any],
+    entity: Entity,
+    contract: Contract,
+    *,
+    keys_param: bool = False,
+    lookup: str | None = None,
 ) -> sql.Composed:
     """The SELECT producing one canonical JSON text per record, ordered by primary key, each column
     under its field's name (the contract's ``columns`` map fields to columns).
 
     Shared by the exporter and the dry-run comparison so both render records identically.
-    With ``keys_param`` the query takes one parameter, the keys to read (``_keys_filter``).
+    With ``keys_param`` the query takes one parameter, the keys to read (``_keys_filter``). With
+    ``lookup`` (the dry run's server-side compare; a one-field key only) each row starts with the
+    record's key as text, then the JSON, and the query takes named parameters: for ``"keys"``,
+    ``keys``, a JSON array of keys as strings (rows in no particular order); for ``"range"``,
+    ``low``, ``high`` and ``cap``: the first ``cap`` rows (by key) with keys from ``low`` to ``high``.
     """
     types = _column_types(conn, entity, contract)
     context = f"{contract.path}: entity {entity.name!r}"
@@ -142,12 +151,37 @@ def entity_query(
         else:
             columns.append(sql.SQL("{} AS {}").format(ident, alias))
     keys = [sql.Identifier(entity.column(k)) for k in entity.key_fields]
+    head: sql.Composable = sql.SQL("")
     where: sql.Composable = sql.SQL("")
+    order: sql.Composable = sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(keys))
     if keys_param:
         where = _keys_filter(entity, keys, types)
-    return sql.SQL("SELECT row_to_json(r)::text FROM (SELECT {} FROM {} AS src{} ORDER BY {}) AS r").format(
-        sql.SQL(", ").join(columns), _source_relation(entity), where, sql.SQL(", ").join(keys)
+    elif lookup is not None:
+        head, where, order = _lookup(entity, types, lookup)
+    return sql.SQL("SELECT {}row_to_json(r)::text FROM (SELECT {} FROM {} AS src{}{}) AS r").format(
+        head, sql.SQL(", ").join(columns), _source_relation(entity), where, order
     )
+
+
+def _lookup(
+    entity: Entity, types: dict[str, str], lookup: str
+) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+    """The key-text head, ``WHERE`` and ``ORDER BY`` of a ``lookup`` query (see :func:`entity_query`)."""
+    if len(entity.key_fields) != 1 or lookup not in ("keys", "range"):
+        raise ValueError(f"entity {entity.name!r}: no {lookup!r} lookup for this key")
+    field_name = entity.key_fields[0]
+    column = sql.Identifier(entity.column(field_name))
+    cast = sql.Identifier(types[entity.column(field_name)])
+    head = sql.SQL("r.{}::text, ").format(sql.Identifier(field_name))
+    if lookup == "range":  # keys sorted ascending: one index range scan instead of a probe per key
+        where = sql.SQL(" WHERE {} BETWEEN %(low)s::text::{} AND %(high)s::text::{}").format(
+            column, cast, cast
+        )
+        return head, where, sql.SQL(" ORDER BY {} LIMIT %(cap)s").format(column)
+    where = sql.SQL(" WHERE {} = ANY(ARRAY(SELECT jsonb_array_elements_text(%(keys)s::jsonb))::{}[])").format(
+        column, cast
+    )
+    return head, where, sql.SQL("")  # the comparison needs no order
 
 
 def _keys_filter(entity: Entity, keys: list[sql.Identifier], types: dict[str, str]) -> sql.Composable:

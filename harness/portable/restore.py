@@ -10,7 +10,9 @@ Safety rules, checked before any connection writes:
 
 Each entity file is streamed with COPY into a temporary staging table of raw
 JSON documents and upserted with ``jsonb_populate_record`` in referential
-order, all in one transaction: a failure leaves the target untouched.
+order, all in one transaction: a failure leaves the target untouched. Into an
+empty target the same transaction bulk-loads instead, with foreign keys and plain
+indexes dropped and put back before commit (``harness.portable.restore_empty``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from harness.errors import ConfigError, RefusedError, VerificationFailed, first_line
+from harness.portable import restore_empty
 from harness.portable.contract import Contract, Entity
 from harness.portable.target_schema import schema_ddl
 from harness.portable.validate.findings import ValidationReport
@@ -41,6 +44,8 @@ class RestoreResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    method: str = "upsert"
+    bulk_load_skipped: str | None = None  # why an empty-target bulk load did not run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +57,8 @@ class RestoreResult:
                 k: {"inserted": self.inserted[k], "updated": self.updated[k]} for k in self.inserted
             },
             "seconds": round(self.seconds, 3),
+            "method": self.method,
+            "bulk_load_skipped": self.bulk_load_skipped,
         }
 
 
@@ -121,6 +128,17 @@ def _unmapped_fields(cur: psycopg.Cursor[Any], ent: Entity) -> list[str]:
             [ent.table],
         ).fetchall()
     }
+    # A key is held iff its column exists: a column under its own name (unless the contract maps
+    # that name elsewhere) or a mapped field whose column exists. One scan says whether any record
+    # holds another key; only then are the keys listed (for the message).
+    held = sorted(
+        {c for c in columns if c not in ent.columns} | {f for f, c in ent.columns.items() if c in columns}
+    )
+    row = cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM drill_stage WHERE doc - %s::text[] <> '{}'::jsonb)", [held]
+    ).fetchone()
+    if not (row and row[0]):
+        return []
     keys = [
         str(r[0]) for r in cur.execute("SELECT DISTINCT jsonb_object_keys(doc) FROM drill_stage").fetchall()
     ]
@@ -142,10 +160,29 @@ def _staged_document(ent: Entity) -> sql.Composable:
     )
 
 
-def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
+def _target(ent: Entity) -> tuple[sql.Composable, list[sql.Identifier], sql.Composable]:
+    """The entity's table, the columns its records are populated into (in this order) and the staged
+    document (alias ``s``) to populate them from."""
     assert ent.table is not None
     table = sql.Identifier(*ent.table.split("."))
-    cols = [sql.Identifier(ent.column(f)) for f in ent.fields]
+    return table, [sql.Identifier(ent.column(f)) for f in ent.fields], _staged_document(ent)
+
+
+def _stage(cur: psycopg.Cursor[Any], ent: Entity, export_dir: Path) -> str | None:
+    """COPY the entity's file into ``drill_stage``; a message when a field has no column (then
+    nothing may be written)."""
+    _copy_file(cur, export_dir / ent.file)
+    unmapped = _unmapped_fields(cur, ent)
+    if not unmapped:
+        return None
+    return (
+        f"entity {ent.name!r}: field(s) {', '.join(unmapped)} have no column in table "
+        f"{ent.table!r}; a restore never drops a field: nothing was written"
+    )
+
+
+def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
+    table, cols, doc = _target(ent)
     keys = [sql.Identifier(ent.column(f)) for f in ent.key_fields]
     updates = [sql.SQL("{} = EXCLUDED.{}").format(c, c) for c in cols if c not in keys]
     conflict = (
@@ -163,7 +200,7 @@ def _upsert(cur: psycopg.Cursor[Any], ent: Entity) -> tuple[int, int]:
         cols=sql.SQL(", ").join(cols),
         rcols=sql.SQL(", ").join(sql.SQL("r.{}").format(c) for c in cols),
         pk=sql.SQL(", ").join(keys),
-        doc=_staged_document(ent),
+        doc=doc,
         conflict=conflict,
     )
     row = cur.execute(query).fetchone()
@@ -194,17 +231,16 @@ def restore(
     result = RestoreResult(target=db.describe(), approval_reference=approval_reference)
     with db.connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE drill_stage (doc jsonb NOT NULL) ON COMMIT DROP")
+        if _bulk_load(conn, cur, db, contract, Path(export_dir), result):
+            result.seconds = time.perf_counter() - started
+            return result
         cur.execute("SET CONSTRAINTS ALL DEFERRED")  # reference cycles: checked at commit, all at once
         for ent in contract.load_order():
             try:
-                _copy_file(cur, Path(export_dir) / ent.file)
-                unmapped = _unmapped_fields(cur, ent)
+                unmapped = _stage(cur, ent, Path(export_dir))
                 if unmapped:
                     conn.rollback()
-                    raise VerificationFailed(
-                        f"entity {ent.name!r}: field(s) {', '.join(unmapped)} have no column in table "
-                        f"{ent.table!r}; a restore never drops a field: nothing was written"
-                    )
+                    raise VerificationFailed(unmapped)
                 inserted, updated = _upsert(cur, ent)
             except psycopg.Error as exc:
                 conn.rollback()
@@ -225,3 +261,46 @@ def restore(
             ) from None
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _bulk_load(
+    conn: psycopg.Connection[Any],
+    cur: psycopg.Cursor[Any],
+    db: Database,
+    contract: Contract,
+    export_dir: Path,
+    result: RestoreResult,
+) -> bool:
+    """The empty-target fast path (committed here), or False when it does not apply."""
+    entities = contract.load_order()
+    plan = restore_empty.eligibility(cur, entities)
+    if plan.reason is not None:
+        result.bulk_load_skipped = plan.reason
+        return False
+
+    def stage(c: psycopg.Cursor[Any], ent: Entity) -> None:
+        refused = _stage(c, ent, export_dir)
+        if refused:
+            raise VerificationFailed(refused)
+
+    try:
+        inserted = restore_empty.load_empty_target(cur, entities, plan, stage, _target)
+    except VerificationFailed:
+        conn.rollback()
+        raise
+    except restore_empty.LoadFailed as exc:
+        conn.rollback()
+        raise VerificationFailed(
+            f"restore of {exc.what} into {db.label} failed: {exc.detail}; "
+            "the transaction was rolled back, nothing was written"
+        ) from None
+    try:
+        conn.commit()
+    except psycopg.Error as exc:  # nothing is deferred on this path (eligibility); still never a crash
+        raise VerificationFailed(
+            f"restore into {db.label} failed at commit: {first_line(exc)}; nothing was written"
+        ) from None
+    result.method = restore_empty.METHOD
+    result.inserted = inserted
+    result.updated = dict.fromkeys(inserted, 0)
+    return True

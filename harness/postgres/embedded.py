@@ -1,14 +1,20 @@
 """The embedded provider: a throwaway PostgreSQL cluster the harness starts itself.
 
-It initialises a fresh cluster from local server binaries,
+It initialises a cluster from local server binaries,
 listens on a free 127.0.0.1 port with a private socket directory, uses
 SCRAM authentication with a random password that lives only in memory, and is
 torn down in ``finally`` (also on Ctrl-C). As root it runs the server as the
 unprivileged ``postgres`` OS user, because PostgreSQL refuses to run as root.
+
+``initdb`` runs once per process (per binaries and server account): every cluster after the first
+is a copy of that template data directory (tens of milliseconds instead of about a second), and
+shares its random password. The template lives beside the clusters under the temp directory,
+marked with this process as owner, so it is removed at exit or swept once this process is gone.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -19,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -26,7 +33,7 @@ from harness.errors import ProviderError
 from harness.net import free_port
 from harness.postgres.binaries import find_bindir, pg_free_env
 from harness.postgres.database import Database
-from harness.postgres.process import DIR_PREFIX, OWNER_FILE, kill_postmaster, sweep_stale_clusters
+from harness.postgres.process import DIR_PREFIX, OWNER_FILE, hand_over, kill_postmaster, sweep_stale_clusters
 from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
 SERVICE_USER = "postgres"
@@ -137,6 +144,21 @@ class EmbeddedCluster:
         os.chmod(self.base, 0o700)
 
     def initdb(self) -> None:
+        """A fresh data directory: a copy of this process's template (made by initdb once)."""
+        template = _template(self.bindir, self.account)
+        self.claim()
+        shutil.copytree(template.data, self.data, symlinks=True)
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        self.hand_over_data()
+        self.password, self.version = template.password, template.version
+
+    def hand_over_data(self) -> None:
+        """Give the data directory the server needs: owned by the server account, private (0700)."""
+        hand_over(self.data, self.account)
+        os.chmod(self.data, 0o700)
+
+    def run_initdb(self) -> None:
+        """Run initdb into this cluster's data directory (the template's way; see :meth:`initdb`)."""
         self.claim()
         pwfile = self.base / "pwfile"
         fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -241,6 +263,33 @@ class EmbeddedCluster:
             provider="embedded",
             environment="scratch",
         )
+
+
+@dataclass(frozen=True)
+class _Template:
+    data: Path
+    password: str
+    version: str
+
+
+_TEMPLATES: dict[tuple[str, tuple[int, int] | None], _Template] = {}
+
+
+def _template(bindir: Path, account: tuple[int, int] | None) -> _Template:
+    """This process's initdb'd data directory for ``bindir``, made on first use, removed at exit."""
+    key = (str(bindir), account)
+    found = _TEMPLATES.get(key)
+    if found is not None and (found.data / "PG_VERSION").is_file():
+        return found
+    maker = EmbeddedCluster(bindir)
+    try:
+        maker.run_initdb()
+    except BaseException:
+        maker.remove()
+        raise
+    atexit.register(maker.remove)
+    made = _TEMPLATES[key] = _Template(maker.data, maker.password, maker.version)
+    return made
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from harness.errors import ConfigError, ProviderError, VerificationFailed
 from harness.postgres.binaries import pg_free_env
 from harness.postgres.database import Database
 from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
-from harness.postgres.process import hand_over, postmaster_alive, run_tool
+from harness.postgres.process import postmaster_alive, run_tool
 
 ARCHIVE_DIR = "wal-archive"
 BACKUP_DIR = "base-backup"
@@ -339,8 +339,7 @@ class RestoredCluster(EmbeddedCluster):
             shutil.copytree(backup, self.data, symlinks=True)
         (self.data / "backup_manifest").unlink(missing_ok=True)
         (self.data / "recovery.signal").touch()
-        hand_over(self.data, self.account)
-        os.chmod(self.data, 0o700)
+        self.hand_over_data()
 
     def recover(self, timeout: float = 600) -> None:
         """Start, wait until recovery reached the target and the server was promoted."""

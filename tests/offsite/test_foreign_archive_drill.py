@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from harness.archive import create_archive
 from harness.aws.endpoint import AwsEndpoint
 from tests.foreign import kvstore
 from tests.offsite.conftest import PREFIX
@@ -77,6 +78,15 @@ def test_a_foreign_local_archive_verifies_through_its_contract(tmp_path: Path) -
     assert manifest["entity_counts"] == counts
     assert manifest["generated_at"] == created.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert manifest["schema_version"] == "2"
+
+
+def test_a_local_zstd_archive_is_read_for_its_freshness_and_drilled(tmp_path: Path) -> None:
+    created = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    export_dir = kvstore.write(tmp_path / "kv-export", created_ms=int(created.timestamp() * 1000))
+    archive = create_archive(export_dir, tmp_path / "kv.tar.zst", compression="zstd").path
+    code, doc, out = drill(foreign_scenario(tmp_path, str(archive)), tmp_path, None)
+    assert code == 0, out[-4000:]
+    assert doc["measurements"]["freshness"]["backup_time"] == created.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_a_stale_foreign_archive_fails_freshness(tmp_path: Path) -> None:
