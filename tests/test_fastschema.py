@@ -99,12 +99,30 @@ _KEYWORD_PROBES: list[Any] = [
     5,
     4.5,
     -0.5,
+    {"b": 1},
+    {"b": "x"},
+    {"b": "ab"},
+    {"b": None},
+    {"b": 1, "c": 2},
+    {"b": "ab", "c": "d"},
+    [{"b": "ab"}],
+    [{"b": "a"}],
+    [{}],
+    [{"b": "ab"}, {"c": 1}],
 ]
 
 
 @pytest.mark.parametrize(
     "leaf",
     [
+        {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"]},
+        {"type": ["object", "null"], "properties": {"b": {"type": "string"}}, "additionalProperties": False},
+        {"type": "object", "additionalProperties": {"type": "integer"}},
+        {"required": ["b"]},  # no type: only objects need "b"
+        {
+            "type": "array",
+            "items": {"type": "object", "properties": {"b": {"minLength": 2}}, "required": ["b"]},
+        },
         {"type": "string", "minLength": 2},
         {"type": "string", "maxLength": 2},
         {"type": "string", "pattern": "^a"},
@@ -121,8 +139,8 @@ _KEYWORD_PROBES: list[Any] = [
     ],
 )
 def test_each_inline_keyword_agrees_inside_a_generated_object(leaf: dict[str, Any]) -> None:
-    """The generated function writes these keywords inline: one property, every probe, so a record
-    is valid or not by that property alone."""
+    """The generated function writes these keywords inline (nested objects and arrays of objects go
+    through the closures): one property, every probe, so a record is valid or not by it alone."""
     schema = {"type": "object", "properties": {"a": leaf}, "required": ["a"], "additionalProperties": False}
     fast = compile_schema(schema)
     assert fast is not None and fast.__name__ == "check"
