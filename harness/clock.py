@@ -25,6 +25,28 @@ def _digits(text: str, start: int, count: int) -> int | None:
 
 
 def parse_rfc3339(text: str, *, max_fraction: int = 6) -> datetime | None:
+    """``text`` as a strict RFC 3339 date-time with a zone, or None (see :func:`_parse_rfc3339`).
+
+    The common form, ``YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`` in ASCII, goes to ``datetime.fromisoformat``
+    once its separators are where they belong: with them fixed, what fromisoformat reads is exactly
+    that form with ASCII digits between them (tests/test_strict_reader.py compares the two paths)."""
+    if (
+        isinstance(text, str)
+        and text.isascii()
+        and text[-1:] == "Z"
+        and (
+            (len(text) == 20 and text[4:17:3] == "--T::")
+            or (22 <= len(text) <= 21 + max_fraction and text[4:20:3] == "--T::.")
+        )
+    ):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return _parse_rfc3339(text, max_fraction=max_fraction)
+
+
+def _parse_rfc3339(text: str, *, max_fraction: int = 6) -> datetime | None:
     """``text`` as a strict RFC 3339 date-time with a zone, or None.
 
     Exactly ``YYYY-MM-DDTHH:MM:SS[.f{1,max_fraction}](Z|±HH:MM)`` (``t``/``z`` too, as RFC 3339

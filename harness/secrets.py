@@ -38,6 +38,7 @@ __all__ = [
     "CREDENTIAL_WORDS",
     "SecretHit",
     "credential_name",
+    "lines_that_might_hold_secrets",
     "might_hold_secret",
     "name_tokens",
     "safe_key",
@@ -109,20 +110,31 @@ _UUID_RE = re2.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # What every shape, and every credential name, needs, checked in one pass over a raw JSONL line.
 # JSON escapes nothing these literals are made of, except through "\u" (any character) and "\/"
 # (which would join two token runs), so a line holding either always gets the full scan.
-_PREFILTER_RE = re2.compile(
+_PREFILTER_PARTS = (
+    r"\\u",
+    r"\\/",
+    r"\$",  # bcrypt/argon2/pbkdf2/scrypt/crypt hashes
+    r"X-Amz-|X-Goog-|Signature=|Expires=|sig=|se=",  # signed URLs
+    r"eyJ|PRIVATE KEY|xox|_live_|_test_|AKIA|ASIA|ABIA|ACCA|AIza",
+    r"gh[pousr]_|github_pat_|pbkdf2|scrypt",
+    # Credential names (and the "secret" label of an AWS secret key), any case and separator.
+    r"(?i:pass|pwd|secret|credential|cookie)|(?i:token)(?:[^s]|$)",
+    r"(?i:(?:api|private|signing|encryption|master|auth)[^A-Za-z0-9]*key)",
+)
+_PREFILTER_RE = re2.compile("|".join(_PREFILTER_PARTS))
+
+# The same for many lines at once (raw bytes): no part can cross a line end, and the token test of
+# might_hold_secret (a run of 32+ token characters mixing cases and digits) becomes "32 token
+# characters in a row, one of them upper case", so a line that might_hold_secret passes through
+# always has a match here. One RE2 pass over a block replaces a pass per line.
+_RUN = "[A-Za-z0-9+/_=-]"
+_BLOCK_PREFILTER_RE = re2.compile(
     "|".join(
         (
-            r"\\u",
-            r"\\/",
-            r"\$",  # bcrypt/argon2/pbkdf2/scrypt/crypt hashes
-            r"X-Amz-|X-Goog-|Signature=|Expires=|sig=|se=",  # signed URLs
-            r"eyJ|PRIVATE KEY|xox|_live_|_test_|AKIA|ASIA|ABIA|ACCA|AIza",
-            r"gh[pousr]_|github_pat_|pbkdf2|scrypt",
-            # Credential names (and the "secret" label of an AWS secret key), any case and separator.
-            r"(?i:pass|pwd|secret|credential|cookie)|(?i:token)(?:[^s]|$)",
-            r"(?i:(?:api|private|signing|encryption|master|auth)[^A-Za-z0-9]*key)",
+            *(p.replace("[^A-Za-z0-9]", "[^A-Za-z0-9\\n]") for p in _PREFILTER_PARTS),
+            *(f"{_RUN}{{{i}}}[A-Z]{_RUN}{{{_MIN_TOKEN - 1 - i}}}" for i in range(_MIN_TOKEN)),
         )
-    )
+    ).encode()
 )
 
 
@@ -267,6 +279,21 @@ def might_hold_secret(line: str) -> bool:
     if _PREFILTER_RE.search(line):
         return True
     return any(_mixed_alphabet(run) and not all(ch in _HEX for ch in run) for run in _TOKEN_RE.findall(line))
+
+
+def lines_that_might_hold_secrets(body: bytes) -> Iterator[int]:
+    """Indices of the lines of ``body`` (LF-separated raw JSONL) that :func:`might_hold_secret`
+    could pass through (a superset of them: the caller asks it about each one)."""
+    search, find = _BLOCK_PREFILTER_RE.search, body.find
+    pos, index = 0, 0
+    while (match := search(body, pos)) is not None:
+        start = match.start()
+        index += body.count(b"\n", pos, start)
+        yield index
+        pos = find(b"\n", start) + 1
+        if not pos:
+            return
+        index += 1
 
 
 #: Keys longer than this are shown by their length only.

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.clock import parse_rfc3339
+from harness.clock import _parse_rfc3339, parse_rfc3339
 from harness.portable.validate.rules.reader import depth, holds_nul, repeats_a_key, repeats_a_key_exactly
 from harness.portable.validate.rules.types import _integral_literal, _uuid
 
@@ -141,6 +141,28 @@ def test_strict_rfc3339_reads_what_both_python_and_postgresql_read(text: str, mo
 @pytest.mark.parametrize("text", RFC3339_BAD)
 def test_strict_rfc3339_refuses_lenient_forms(text: str) -> None:
     assert parse_rfc3339(text) is None
+
+
+_COMMON_FORMS = ["2025-01-31T23:59:59Z", *(f"2025-01-31T23:59:59.{'123456'[:n]}Z" for n in range(1, 7))]
+_ODD_CHARACTERS = st.sampled_from(list("0123456789-+:.TtZzW ,_\x00\u0663\uff11\u212a/"))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    form=st.sampled_from(_COMMON_FORMS),
+    changes=st.lists(st.tuples(st.integers(0, 26), _ODD_CHARACTERS), max_size=3),
+    max_fraction=st.sampled_from([6, 3, 0]),
+)
+def test_the_fast_rfc3339_path_reads_exactly_what_the_strict_parser_reads(
+    form: str, changes: list[tuple[int, str]], max_fraction: int
+) -> None:
+    """The common form goes to datetime.fromisoformat; any character anywhere changed (digits out of
+    range, separators, other digits, signs) must give what the strict parser gives."""
+    text = list(form)
+    for at, char in changes:
+        text[at % len(text)] = char
+    value = "".join(text)
+    assert parse_rfc3339(value, max_fraction=max_fraction) == _parse_rfc3339(value, max_fraction=max_fraction)
 
 
 def test_strict_rfc3339_refuses_non_strings() -> None:

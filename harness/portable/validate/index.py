@@ -1,80 +1,208 @@
-"""On-disk index of record ids and references (SQLite), so duplicate and dangling checks
-need no memory proportional to the export."""
+"""The index of record ids and references, so duplicate and dangling checks need no memory
+proportional to the export.
+
+Ids go to one :class:`~harness.portable.validate.keys.KeySet` per entity (ascending integer runs,
+then a bounded set, then an on-disk table) and references to one
+:class:`~harness.portable.validate.refs.RefStore` per entity (distinct target keys plus, on disk,
+where each reference is); duplicates are found as the ids are read, dangling references by one
+set-wise pass per target entity. What only version-2 contracts use stays in SQLite, on disk:
+composite unique keys (``uniq``), the facts of cross-record rules (``facts``) and the references
+those rules count (``refs``), plus the ids of an entity too many to hold (``keys``).
+
+A worker process indexes one entity file and hands the parent an :class:`IndexPart` (file paths
+and the few numbers of the runs); the parent's index absorbs the parts in contract order.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from harness.portable.validate import refs as refs_module
+from harness.portable.validate.keys import Key, KeySet, key_of_text
+from harness.portable.validate.refs import Dangling, Place, RefStore
+
+__all__ = ["IndexPart", "RecordIndex"]
 
 _BATCH = 20_000
 
 
-class RecordIndex:
-    """On-disk id/reference index for duplicate and relationship checks."""
+@dataclass
+class IndexPart:
+    """What a worker's index hands the parent: its SQLite file, key sets and reference stores."""
 
-    def __init__(self, directory: Path, name: str = "index.sqlite3") -> None:
+    path: Path
+    keysets: dict[str, KeySet]
+    stores: dict[str, RefStore]
+
+
+class RecordIndex:
+    """Id/reference index for duplicate, relationship, unique and cross-record checks.
+
+    ``rule_fields`` are the ``(entity, field)`` references that cross-record rules count; those
+    references also go to the SQLite ``refs`` table :meth:`rule_violations` queries."""
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str = "index.sqlite3",
+        rule_fields: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
+        self.directory = directory
         self.path = directory / name
+        self.rule_fields = rule_fields
         self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.executescript(
             """
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;
-            CREATE TABLE ids (entity TEXT, id TEXT, line INTEGER);
+            CREATE TABLE keys (entity TEXT, key, line INTEGER, rid TEXT);
             CREATE TABLE refs (entity TEXT, file TEXT, line INTEGER, record_id TEXT, field TEXT,
                                target TEXT, target_id TEXT);
             CREATE TABLE uniq (entity TEXT, constraint_no INTEGER, key TEXT, line INTEGER, record_id TEXT);
             CREATE TABLE facts (rule TEXT, entity TEXT, id TEXT, line INTEGER, value INTEGER);
             """
         )
-        self.ids: list[tuple[str, str, int]] = []
-        self.refs: list[tuple[str, str, int, str | None, str, str, str]] = []
+        self.keysets: dict[str, KeySet] = {}
+        self.stores: dict[str, RefStore] = {}
+        #: Whether reference stores keep every reference's place; when not, ``rescan(entity)``
+        #: gives an entity's places again (read from its file) for the dangling check.
+        self.keep_places = True
+        self.rescan: Callable[[str], Iterable[Place]] | None = None
+        self.keys: list[tuple[str, Key, int, str | None]] = []  # overflowing ids, for the keys table
+        self.refs: list[tuple[str, str, int, str | None, str, str, str]] = []  # references rules count
         self.uniq: list[tuple[str, int, str, int, str | None]] = []  # composite unique constraints
         self.facts: list[tuple[str, str, str, int, int]] = []  # what cross-record rules compare
 
+    # -- while the files are read -------------------------------------------------------------
+
+    def keyset(self, entity: str) -> KeySet:
+        found = self.keysets.get(entity)
+        if found is None:
+            keys = self.keys
+
+            def spill(rows: list[tuple[Key, int, str | None]]) -> None:
+                keys.extend((entity, key, line, rid) for key, line, rid in rows)
+
+            found = self.keysets[entity] = KeySet(spill)
+        return found
+
+    def add_id(self, entity: str, rid: str, line: int) -> None:
+        """An id read on ``line`` (a duplicate of an earlier one is kept for :meth:`duplicates`)."""
+        self.keyset(entity).add(key_of_text(rid), line, rid)
+
+    def store(self, entity: str, file: str) -> RefStore:
+        found = self.stores.get(entity)
+        if found is None:
+            prefix = f"{self.path.stem}.{len(self.stores)}"
+            found = self.stores[entity] = RefStore(self.directory, prefix, entity, file, self.keep_places)
+        return found
+
+    def add_ref(
+        self, entity: str, file: str, line: int, rid: str | None, field: str, target: str, target_id: str
+    ) -> None:
+        """A reference from ``entity``'s record on ``line`` to ``target``'s id ``target_id``."""
+        self.store(entity, file).add(target, key_of_text(target_id), line, rid, field)
+        if (entity, field) in self.rule_fields:
+            self.refs.append((entity, file, line, rid, field, target, target_id))
+
     def flush(self) -> None:
-        self.db.execute("BEGIN")
-        self.db.executemany("INSERT INTO ids VALUES (?, ?, ?)", self.ids)
-        self.db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?)", self.refs)
-        self.db.executemany("INSERT INTO uniq VALUES (?, ?, ?, ?, ?)", self.uniq)
-        self.db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?)", self.facts)
-        self.db.execute("COMMIT")
-        self.ids.clear()
-        self.refs.clear()
-        self.uniq.clear()
-        self.facts.clear()
+        if self.keys or self.refs or self.uniq or self.facts:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?)", self.keys)
+            self.db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?)", self.refs)
+            self.db.executemany("INSERT INTO uniq VALUES (?, ?, ?, ?, ?)", self.uniq)
+            self.db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?)", self.facts)
+            self.db.execute("COMMIT")
+            self.keys.clear()
+            self.refs.clear()
+            self.uniq.clear()
+            self.facts.clear()
 
     def maybe_flush(self) -> None:
-        if len(self.ids) + len(self.refs) + len(self.uniq) + len(self.facts) >= _BATCH:
+        if len(self.keys) + len(self.refs) + len(self.uniq) + len(self.facts) >= _BATCH:
             self.flush()
+        for store in self.stores.values():
+            store.maybe_write()
 
-    def absorb(self, other: Path) -> None:
-        """Copy the ids and references another (closed) index file holds into this one."""
+    def finish(self, entity: str) -> None:
+        """``entity``'s file is read: its ids and references leave memory for files."""
         self.flush()
-        self.db.execute("ATTACH DATABASE ? AS other", (str(other),))
+        if entity in self.keysets:
+            self.keysets[entity].seal(self.directory / f"{self.path.stem}.{len(self.keysets)}.{entity}.ids")
+        if entity in self.stores:
+            self.stores[entity].seal()
+
+    def part(self) -> IndexPart:
+        self.flush()
+        return IndexPart(self.path, self.keysets, self.stores)
+
+    def absorb(self, part: IndexPart) -> None:
+        """Take over what another (closed) index holds."""
+        self.flush()
+        self.keysets.update(part.keysets)
+        self.stores.update(part.stores)
+        self.db.execute("ATTACH DATABASE ? AS other", (str(part.path),))
         self.db.execute("BEGIN")
-        self.db.execute("INSERT INTO ids SELECT * FROM other.ids")
-        self.db.execute("INSERT INTO refs SELECT * FROM other.refs")
-        self.db.execute("INSERT INTO uniq SELECT * FROM other.uniq")
-        self.db.execute("INSERT INTO facts SELECT * FROM other.facts")
+        for table in ("keys", "refs", "uniq", "facts"):
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM other.{table}")
         self.db.execute("COMMIT")
         self.db.execute("DETACH DATABASE other")
 
+    # -- the checks ---------------------------------------------------------------------------
+
     def duplicates(self) -> Iterator[tuple[str, str, int]]:
+        """(entity, record id, line) of each record whose id an earlier record of the entity has."""
         self.flush()
-        self.db.execute("CREATE INDEX ids_key ON ids (entity, id)")
-        yield from self.db.execute(
-            """SELECT i.entity, i.id, i.line FROM ids i
-               JOIN (SELECT entity, id, min(line) AS first FROM ids GROUP BY entity, id HAVING count(*) > 1) d
-                 ON d.entity = i.entity AND d.id = i.id AND i.line > d.first
-               ORDER BY i.entity, i.line"""
+        rows = [
+            (entity, rid, line)
+            for entity, keyset in self.keysets.items()
+            for line, rid in keyset.duplicates
+            if rid is not None
+        ]
+        self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
+        rows.extend(
+            self.db.execute(
+                """SELECT k.entity, k.rid, k.line FROM keys k
+                   JOIN (SELECT entity, key, min(line) AS first FROM keys GROUP BY entity, key
+                         HAVING count(*) > 1) d
+                     ON d.entity = k.entity AND d.key = k.key AND k.line > d.first"""
+            )
+        )
+        rows.sort(key=lambda row: (row[0], row[2]))
+        yield from rows
+
+    def _not_on_disk(self, entity: str, keys: list[Key]) -> list[Key]:
+        """Of ``keys``, those the ``keys`` table does not hold for ``entity``."""
+        self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS probe (key)")
+        self.db.execute("DELETE FROM probe")
+        self.db.executemany("INSERT INTO probe VALUES (?)", ((k,) for k in keys))
+        return [
+            key
+            for (key,) in self.db.execute(
+                """SELECT key FROM probe p
+                   WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE k.entity = ? AND k.key = p.key)""",
+                (entity,),
+            )
+        ]
+
+    def dangling(self) -> Iterator[Dangling]:
+        """References to ids no entity file holds, ordered by file and line."""
+        self.flush()
+        for store in self.stores.values():
+            store.seal()
+        yield from refs_module.dangling(
+            list(self.stores.values()), self.keysets, self._not_on_disk, self._places_of
         )
 
-    def dangling(self) -> Iterator[tuple[str, str, int, str | None, str, str, str]]:
-        yield from self.db.execute(
-            """SELECT r.entity, r.file, r.line, r.record_id, r.field, r.target, r.target_id FROM refs r
-               WHERE NOT EXISTS (SELECT 1 FROM ids i WHERE i.entity = r.target AND i.id = r.target_id)
-               ORDER BY r.file, r.line"""
-        )
+    def _places_of(self, store: RefStore) -> Iterable[Place]:
+        if store.keep_places:
+            return store.all_places()
+        if self.rescan is None:
+            raise RuntimeError(f"no places kept for {store.name} and no rescan to find them")
+        return self.rescan(store.name)
 
     def unique_violations(self) -> Iterator[tuple[str, int, str, int, str | None]]:
         """Records whose composite unique key repeats an earlier record's (entity, constraint, key,

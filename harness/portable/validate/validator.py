@@ -2,9 +2,10 @@
 
 One streaming pass per entity file checks the checksum, line count, UTF-8,
 JSON, the entity's JSON Schema, enums, timestamps and redaction (dropped
-fields and the secret scanner). Primary keys and references go to an on-disk
-SQLite index so duplicate ids and dangling references are found with joins,
-keeping memory flat however large the export is.
+fields and the secret scanner). Primary keys and references go to an index
+(``index.py``: compact keys, bounded sets that spill to disk) so duplicate ids
+and dangling references are found with set operations, keeping memory flat
+however large the export is.
 
 The rules themselves, and the catalogue of their ids, live in
 ``harness.portable.validate.rules``; this module runs them in order.
@@ -18,6 +19,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,15 +31,20 @@ from harness.files import open_regular
 from harness.portable.contract import Contract, Entity, load_contract, read_view
 from harness.portable.contract import key_text as record_key
 from harness.portable.validate.findings import ValidationReport
-from harness.portable.validate.index import RecordIndex
+from harness.portable.validate.index import IndexPart, RecordIndex
+from harness.portable.validate.keys import BOUND, key_of_text
+from harness.portable.validate.lines import LineBlocks
 from harness.portable.validate.parallel import check_entities_in_parallel
+from harness.portable.validate.refs import Place
 from harness.portable.validate.rules import INDEX_RULES, MANIFEST_RULES, RECORD_RULES
 from harness.portable.validate.rules import files as file_rules
 from harness.portable.validate.rules import manifest as manifest_rules
 from harness.portable.validate.rules import reader as reader_rules
 from harness.portable.validate.rules import records as record_rules
+from harness.portable.validate.rules import relationships as relationship_rules
 from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
-from harness.portable.validate.rules.context import EntityContext, ExportContext
+from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRuleBinder
+from harness.portable.validate.rules.fused import bind_clean
 from harness.portable.validate.rules.reader import too_deep
 
 __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
@@ -59,17 +66,6 @@ def check_severities(contract: Contract) -> None:
                 f"{contract.path}: strictness.severities.{rule_id}: cannot be lowered to a warning; only "
                 f"{', '.join(sorted(LOWERABLE))} can (the others decide whether the data restores whole)"
             )
-
-
-def _drain_line(readline: Any, update: Any) -> int:
-    """Read (and hash) the rest of an overlong line in bounded pieces; the bytes it had left."""
-    rest = 0
-    while piece := readline(1 << 20):
-        update(piece)
-        rest += len(piece)
-        if piece[-1:] == b"\n":
-            break
-    return rest
 
 
 class Validator:
@@ -97,8 +93,15 @@ class Validator:
     def check_files(self) -> None:
         file_rules.check_files(self.context)
 
-    def check_entity(self, ent: Entity, manifest: dict[str, Any] | None, index: RecordIndex) -> None:
-        """One pass over an entity file: parse each line, then run the entity's record rules."""
+    def check_entity(
+        self,
+        ent: Entity,
+        manifest: dict[str, Any] | None,
+        index: RecordIndex,
+        rules: tuple[RecordRuleBinder, ...] = RECORD_RULES,
+    ) -> None:
+        """One pass over an entity file: parse each line, then run the entity's record rules
+        (``rules``: all of them, or those a rescan needs)."""
         path = self.export_dir / ent.file
         try:
             handle = open_regular(path)
@@ -109,61 +112,95 @@ class Validator:
         if view is not None:
             declared = frozenset((view.redactions or {}).get(ent.name, ()))
         ctx = EntityContext(self.report, self.contract.strictness, ent, index, self.contract, declared)
-        checks = [check for check in (bind(ctx) for bind in RECORD_RULES) if check is not None]
+        bound = [(bind, bind(ctx)) for bind in rules]
+        clean, covered = bind_clean(ctx) if rules is RECORD_RULES else (_never, frozenset())
+        checks = [check for _, check in bound if check is not None]  # for a record clean() refuses
+        rest = [check for bind, check in bound if check is not None and bind not in covered]
+        hooks = tuple(ctx.block_hooks)
         digest = hashlib.sha256()
-        update = digest.update
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        add_id, maybe_flush = index.ids.append, index.maybe_flush
+        add_key, maybe_flush = index.keyset(ent.name).add, index.maybe_flush
         mark_invalid = self.report.mark_invalid
         name, primary_key = ent.name, ent.primary_key
         composite = ent.record_id if len(ent.key_fields) > 1 else None
         limit = self.contract.strictness.max_record_bytes
         max_depth = self.contract.strictness.max_depth
-        lines = 0
+        blocks = LineBlocks(handle, digest.update, limit)
         with handle:
-            readline = handle.readline
-            while raw := readline(limit + 2):  # a line longer than the limit is never held whole
-                lines += 1
-                update(raw)
-                if len(raw) > limit and len(raw) - (raw[-1:] == b"\n") > limit:
-                    size = len(raw) + (0 if raw[-1:] == b"\n" else _drain_line(readline, update))
-                    reader_rules.report_oversized_line(ctx, lines, size)
-                    continue
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    record_rules.report_invalid_utf8(ctx, raw, lines, exc)
-                    continue
-                try:
-                    record = loads(text)
-                except decode_error as exc:
-                    record_rules.report_malformed_json(ctx, raw, lines, exc)
-                    continue
-                if not isinstance(record, dict):
-                    record_rules.report_not_an_object(ctx, lines)
-                    continue
-                rid = composite(record) if composite else record_key(record.get(primary_key))
-                if too_deep(text, record, max_depth):
-                    reader_rules.report_too_deep(ctx, lines, rid)
-                    mark_invalid(name, rid)
-                    continue
-                if rid is None:
-                    record_rules.report_missing_primary_key(ctx, lines)
-                    bad = True
-                else:
-                    add_id((name, rid, lines))
-                    bad = False
-                for check in checks:
-                    if check(record, text, lines, rid):
+            for first, block, body in blocks:
+                for hook in hooks:
+                    hook(body, first)
+                line = first - 1
+                for raw in block:
+                    line += 1
+                    if len(raw) > limit and len(raw) - (raw[-1:] == b"\n") > limit:
+                        reader_rules.report_oversized_line(ctx, line, blocks.sizes.get(line, len(raw)))
+                        continue
+                    try:
+                        text = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        record_rules.report_invalid_utf8(ctx, raw, line, exc)
+                        continue
+                    try:
+                        record = loads(text)
+                    except decode_error as exc:
+                        record_rules.report_malformed_json(ctx, raw, line, exc)
+                        continue
+                    if not isinstance(record, dict):
+                        record_rules.report_not_an_object(ctx, line)
+                        continue
+                    if composite:
+                        rid = composite(record)
+                        key = None if rid is None else key_of_text(rid)
+                    else:
+                        value = record.get(primary_key)
+                        if value.__class__ is int and -BOUND < value < BOUND:
+                            rid, key = str(value), value
+                        else:
+                            rid = record_key(value)
+                            key = None if rid is None else key_of_text(rid)
+                    if text.count("{") + text.count("[") > max_depth and too_deep(text, record, max_depth):
+                        reader_rules.report_too_deep(ctx, line, rid)
+                        mark_invalid(name, rid)
+                        continue
+                    if key is None:
+                        record_rules.report_missing_primary_key(ctx, line)
                         bad = True
-                if bad:
-                    mark_invalid(name, rid)
+                    else:
+                        add_key(key, line, rid)
+                        bad = False
+                    for check in rest if clean(record) else checks:
+                        if check(record, text, line, rid):
+                            bad = True
+                    if bad:
+                        mark_invalid(name, rid)
                 maybe_flush()
+        lines = blocks.lines
+        index.finish(name)
         self.report.records_checked += lines
         self.report.entity_counts[name] = lines
         if view is not None:
             file_rules.check_checksum(ctx, view, digest.hexdigest())
             file_rules.check_count(ctx, view, lines)
+
+    def places_of(self, entity: str) -> Iterator[Place]:
+        """Where ``entity``'s records make each reference, read again from its file by the same loop
+        with the references rule alone (the first pass keeps only the distinct keys)."""
+        with tempfile.TemporaryDirectory(prefix="drill-places-", dir=self.scratch_dir) as scratch:
+            index = RecordIndex(Path(scratch))
+            try:
+                ent = self.contract.entity(entity)
+                Validator(self.contract, self.export_dir).check_entity(ent, None, index, _RESCAN)
+                store = index.stores.get(entity)
+                if store is not None:
+                    yield from store.all_places()
+            finally:
+                index.close()
+
+    def _index(self, directory: Path, name: str = "index.sqlite3") -> RecordIndex:
+        index = RecordIndex(directory, name=name, rule_fields=rule_fields(self.contract))
+        index.keep_places, index.rescan = False, self.places_of
+        return index
 
     def run(self, workers: int = 1) -> ValidationReport:
         started = time.perf_counter()
@@ -174,18 +211,24 @@ class Validator:
         manifest = self.check_manifest()
         self.check_files()
         with tempfile.TemporaryDirectory(prefix="drill-validate-", dir=self.scratch_dir) as scratch:
-            index = RecordIndex(Path(scratch))
+            index = self._index(Path(scratch))
             try:
                 parts = None
                 if workers > 1 and len(self.contract.entities) > 1:
                     parts = check_entities_in_parallel(
-                        check_one_entity, self.contract, self.export_dir, manifest, Path(scratch), workers
+                        check_one_entity,
+                        self.contract,
+                        self.export_dir,
+                        manifest,
+                        Path(scratch),
+                        workers,
+                        initializer=forget_worker_contracts,
                     )
                 if parts is not None:
                     self.report.workers = workers
-                    for part, index_file in parts:
+                    for part, index_part in parts:
                         self.report.merge(part)
-                        index.absorb(index_file)
+                        index.absorb(index_part)
                 else:
                     for ent in self.contract.entities:
                         self.check_entity(ent, manifest, index)
@@ -201,19 +244,44 @@ class Validator:
             check(self.context, index)
 
 
+#: The record rules a rescan for places runs.
+_RESCAN: tuple[RecordRuleBinder, ...] = (relationship_rules.bind_references,)
+
+
+def _never(record: dict[str, Any]) -> bool:
+    return False
+
+
+def rule_fields(contract: Contract) -> frozenset[tuple[str, str]]:
+    """The (entity, field) references the contract's cross-record rules count."""
+    return frozenset((r.related_entity, r.related_field) for r in contract.rules)
+
+
+#: The contract a worker process loaded, for its later entities; emptied as each worker starts
+#: (``forget_worker_contracts``), so it never outlives one validation's pool.
+_WORKER_CONTRACTS: dict[Path, Contract] = {}
+
+
+def forget_worker_contracts() -> None:
+    _WORKER_CONTRACTS.clear()
+
+
 def check_one_entity(
     contract_path: Path, export_dir: Path, entity: str, manifest: dict[str, Any] | None, scratch: Path
-) -> tuple[ValidationReport, Path]:
-    """One entity file checked in a worker process: its report and its own index file."""
-    contract = load_contract(contract_path)
+) -> tuple[ValidationReport, IndexPart]:
+    """One entity file checked in a worker process: its report and its part of the index."""
+    contract = _WORKER_CONTRACTS.get(contract_path)
+    if contract is None:
+        contract = _WORKER_CONTRACTS[contract_path] = load_contract(contract_path)
     validator = Validator(contract, export_dir)
-    index = RecordIndex(scratch, name=f"{entity}.sqlite3")
+    number = [e.name for e in contract.entities].index(entity)
+    index = validator._index(scratch, name=f"part-{number}.sqlite3")
     try:
         validator.check_entity(contract.entity(entity), manifest, index)
-        index.flush()
+        part = index.part()
     finally:
         index.close()
-    return validator.report, index.path
+    return validator.report, part
 
 
 def default_workers(export_dir: Path) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,22 @@ class ExportContext(RuleContext):
     export_dir: Path
 
 
+# Sees a block of whole lines (raw bytes) and the number of its first line.
+BlockHook = Callable[[bytes, int], None]
+
+
 @dataclass(frozen=True)
 class EntityContext(RuleContext):
     entity: Entity
     index: RecordIndex
     contract: Contract | None = None
     declared_redactions: frozenset[str] = frozenset()  # fields the manifest says are redacted
+    block_hooks: list[BlockHook] = field(default_factory=list)
+
+    def on_block(self, hook: BlockHook) -> None:
+        """Have ``hook(body, first line number)`` see each block of whole lines before its records
+        are checked (a rule that looks at many lines at once, such as a pre-filter)."""
+        self.block_hooks.append(hook)
 
 
 # A record rule bound to one entity: (record, line text, line number, record id) -> the record broke it.

@@ -32,7 +32,7 @@ def salvage_id(ctx: EntityContext, raw: bytes, line: int) -> str | None:
             return None
     rid = ctx.entity.record_id(record) if isinstance(record, dict) else None
     if rid is not None:
-        ctx.index.ids.append((ctx.entity.name, rid, line))
+        ctx.index.add_id(ctx.entity.name, rid, line)
     return rid
 
 

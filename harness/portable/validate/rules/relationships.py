@@ -1,8 +1,8 @@
 """Relationship rules: every reference is an id of a record in the export, and at least one
 field of each ``at_least_one_of`` group is set.
 
-Per record, references go to the on-disk index; after all files, one join finds the
-references whose target is not in the export.
+Per record, references go to the index (distinct target keys, and where each reference is); after
+all files, one set-wise pass per target entity finds the references whose target is not in the export.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import orjson
 from harness.portable.contract import Relationship, composite_text, key_text
 from harness.portable.contract import key_text as record_key
 from harness.portable.validate.index import RecordIndex
+from harness.portable.validate.keys import BOUND, key_of
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRule, shown_id
 
@@ -21,30 +22,55 @@ from harness.portable.validate.rules.context import EntityContext, ExportContext
 @produces("relationship.dangling")
 def bind_references(ctx: EntityContext) -> RecordRule | None:
     """Index each reference; one that is empty (where not allowed) or not an id is dangling now."""
-    rels = tuple(r for r in ctx.entity.relationships if r.simple)
     general = tuple(r for r in ctx.entity.relationships if not r.simple)
-    if not rels and not general:
+    simple = tuple(r for r in ctx.entity.relationships if r.simple)
+    if not simple and not general:
         return None
     finding, file, name = ctx.finding, ctx.entity.file, ctx.entity.name
-    add_ref = ctx.index.refs.append
+    index = ctx.index
+    store = index.store(name, file)
+    add_place, keep = store.places.append, store.keep_places
+    # Per simple reference: its field and target, whether it may be empty, whether it holds an
+    # array of ids, where its target keys go, and whether a cross-record rule counts it.
+    rels = tuple(
+        (
+            r.field,
+            r.entity,
+            r.nullable or r.array,
+            r.array,
+            store.keys_to(r.entity).add,
+            (name, r.field) in index.rule_fields,
+        )
+        for r in simple
+    )
 
     def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
         bad = any([_general(ctx, rel, record, line, rid) for rel in general]) if general else False
-        for rel in rels:
-            value = record.get(rel.field)
-            values = value if rel.array and isinstance(value, list) else [value]
-            for item in values:
-                key = record_key(item)
+        for fld, target, may_be_empty, array, add_key, counted in rels:
+            value = record.get(fld)
+            if value.__class__ is int and -BOUND < value < BOUND and not counted:  # the usual id
+                add_key(value)
+                if keep:
+                    add_place((line, rid, fld, target, value))
+                continue
+            if value is None and may_be_empty:
+                continue
+            for item in value if array and isinstance(value, list) else (value,):
+                key = item if item.__class__ is int and -BOUND < item < BOUND else key_of(item)
                 if key is not None:
-                    add_ref((name, file, line, rid, rel.field, rel.entity, key))
-                elif item is not None or not (rel.nullable or rel.array):
+                    add_key(key)
+                    if keep:
+                        add_place((line, rid, fld, target, key))
+                    if counted:
+                        index.refs.append((name, file, line, rid, fld, target, record_key(item) or ""))
+                elif item is not None or not may_be_empty:
                     finding(
                         "relationship.dangling",
                         file,
-                        f"reference to {rel.entity} is empty or not an id",
+                        f"reference to {target} is empty or not an id",
                         line=line,
                         record_id=rid,
-                        field=rel.field,
+                        field=fld,
                     )
                     bad = True
         return bad
@@ -105,7 +131,7 @@ def _general(
             )
             bad = True
         else:
-            ctx.index.refs.append((ctx.entity.name, ctx.entity.file, line, rid, rel.field, target, key))
+            ctx.index.add_ref(ctx.entity.name, ctx.entity.file, line, rid, rel.field, target, key)
     return bad
 
 
@@ -172,12 +198,14 @@ def report_dangling_references(ctx: ExportContext, index: RecordIndex) -> None:
     """References to ids no entity file holds (runs after the duplicate check, which flushes
     and indexes the ids)."""
     for entity, file, line, ref_id, fld, target, target_id in index.dangling():
+        # Line 0: the reference was not found again where it was read (the file changed meanwhile).
+        where = "" if line else " (its line was not found again: the file changed while it was read)"
         ctx.finding(
             "relationship.dangling",
             file,
-            f"references {target} id {shown_id(target_id)}, which is not in the export",
-            line=line,
+            f"references {target} id {shown_id(target_id)}, which is not in the export{where}",
+            line=line or None,
             record_id=ref_id,
-            field=fld,
+            field=fld or None,
         )
         ctx.report.mark_invalid(entity, ref_id)

@@ -1,0 +1,188 @@
+"""Record keys in compact form, and the set of one entity's keys in bounded memory.
+
+Ids and references compare as text (``key_text``: ``5`` and ``"5"`` are the same id, ``"05"`` is
+another). :func:`key_of` gives the same answers with less: an integer for an id whose text is a
+canonical decimal below 10**18 in size, the text otherwise, so two values are the same id exactly
+when their keys are equal, and the common integer ids cost no string at all.
+
+A :class:`KeySet` holds one entity's keys as they are read. Harness exports list records in
+primary-key order, so keys usually arrive as ascending integers: those are kept as runs
+(``[start, end]`` intervals), a few numbers however many records. From the first key that breaks
+the order on, the rest go to a set, and from :data:`SET_LIMIT` keys on to an on-disk table (the
+caller's SQLite index), so memory stays bounded whatever the export holds. A key seen before is a
+duplicate, reported with its line; the first occurrence is not.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import marshal
+import operator
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.portable.contract import key_text
+
+Key = int | str
+
+#: Integer keys are the integers strictly between -BOUND and BOUND (their text has <= 18 digits).
+BOUND = 10**18
+#: Keys a set holds in memory before the rest goes to disk.
+SET_LIMIT = 750_000
+#: Runs of ascending keys kept before the rest goes to a set (ids with many gaps).
+MAX_RUNS = 100_000
+
+
+def key_of_text(text: str) -> Key:
+    """The key of an id written as ``text`` (see the module docstring)."""
+    if text.isascii() and len(text) <= 19:
+        digits = text[1:] if text[:1] == "-" else text
+        if digits.isdigit() and (digits[0] != "0" or text == "0"):
+            value = int(text)
+            if -BOUND < value < BOUND:
+                return value
+    return text
+
+
+def key_of(value: Any) -> Key | None:
+    """The key of an id or reference value; None when it is not an id (as ``key_text``)."""
+    if value.__class__ is int:
+        return value if -BOUND < value < BOUND else str(value)
+    if value.__class__ is str:
+        return key_of_text(value)
+    text = key_text(value)
+    return None if text is None else key_of_text(text)
+
+
+#: Adds ``(key, line, record id)`` rows to an on-disk table of one entity's keys.
+Spill = Callable[[list[tuple[Key, int, str | None]]], None]
+
+
+def _sealed(rows: list[tuple[Key, int, str | None]]) -> None:
+    raise RuntimeError("a sealed KeySet takes no more keys")
+
+
+class KeySet:
+    """One entity's keys (see the module docstring); ``duplicates`` lists ``(line, record id)`` of
+    every record whose key an earlier one has."""
+
+    def __init__(self, spill: Spill) -> None:
+        self.starts: list[int] = []  # closed runs of ascending integer keys
+        self.ends: list[int] = []
+        self.start = self.end = -BOUND - 1  # the open run, once ``open``
+        self.open = False
+        self.ascending = True
+        self.rest: set[Key] = set()  # keys after the order broke, until SET_LIMIT
+        self.rest_file: Path | None = None  # the rest, written out by seal()
+        self.spill = spill
+        self.on_disk = False  # from SET_LIMIT keys on, the rest are in the on-disk table
+        self.duplicates: list[tuple[int, str | None]] = []
+
+    def add(self, key: Key, line: int, rid: str | None) -> None:
+        if self.ascending:
+            if key.__class__ is int and key > self.end:
+                if key == self.end + 1:
+                    self.end = key
+                    return
+                if self.open:
+                    self.starts.append(self.start)
+                    self.ends.append(self.end)
+                self.start = self.end = key
+                self.open = True
+                if len(self.starts) >= MAX_RUNS:
+                    self._close_runs()
+                return
+            self._close_runs()
+        if self.in_runs(key) or key in self.rest:
+            self.duplicates.append((line, rid))
+        elif self.on_disk:
+            self.spill([(key, line, rid)])
+        else:
+            self.rest.add(key)
+            if len(self.rest) >= SET_LIMIT:
+                self.spill([(k, 0, None) for k in self.rest])
+                self.rest = set()
+                self.on_disk = True
+
+    def _close_runs(self) -> None:
+        """Keys stop ascending: the runs so far are frozen, later keys go to the set."""
+        if self.open:
+            self.starts.append(self.start)
+            self.ends.append(self.end)
+            self.open = False
+        self.ascending = False
+
+    def in_runs(self, key: Key) -> bool:
+        if key.__class__ is not int:
+            return False
+        at = bisect.bisect_right(self.starts, key) - 1
+        return at >= 0 and key <= self.ends[at]
+
+    def seal(self, path: Path) -> None:
+        """The entity is read: close the runs, write the set out to ``path`` and free it."""
+        self._close_runs()
+        with path.open("wb") as out:
+            marshal.dump(self.rest, out)
+        self.rest_file = path
+        self.rest = set()
+        self.spill = _sealed  # nothing is added any more (and the set now pickles)
+
+    def load_rest(self) -> set[Key]:
+        """The keys out of order (those below SET_LIMIT; the on-disk table has the others)."""
+        if self.rest_file is None:
+            return self.rest
+        with self.rest_file.open("rb") as fh:
+            rest: set[Key] = marshal.load(fh)  # noqa: S302 - our own file, written by seal()
+        return rest
+
+
+def as_runs(keys: set[Key]) -> tuple[list[int], list[int], set[Key]]:
+    """``keys`` as runs of consecutive integers (starts, ends) and the keys that are not integers."""
+    try:
+        numbers = sorted(keys)  # one type only, the usual case: no test per key
+        others: set[Key] = set()
+    except TypeError:
+        numbers = sorted(k for k in keys if k.__class__ is int)
+        others = {k for k in keys if k.__class__ is not int}
+    if numbers and numbers[0].__class__ is not int:
+        return [], [], set(keys)
+    if not numbers:
+        return [], [], others
+    ints: list[int] = numbers  # type: ignore[assignment]
+    steps = map(operator.sub, itertools.islice(ints, 1, None), ints)
+    breaks = list(itertools.compress(itertools.count(), map(operator.ne, steps, itertools.repeat(1))))
+    starts = [ints[0], *(ints[i + 1] for i in breaks)]
+    ends = [*(ints[i] for i in breaks), ints[-1]]
+    return starts, ends, others
+
+
+def runs_not_covered(
+    starts: list[int], ends: list[int], by_starts: list[int], by_ends: list[int]
+) -> list[int]:
+    """The integers of the runs (starts, ends) that no run of (by_starts, by_ends) covers."""
+    missing: list[int] = []
+    for start, end in zip(starts, ends, strict=True):
+        at = bisect.bisect_right(by_starts, start) - 1
+        if at >= 0 and end <= by_ends[at]:
+            continue  # the usual case: one run holds the whole run
+        missing.extend(not_in_runs(range(start, end + 1), by_starts, by_ends))  # type: ignore[arg-type]
+    return missing
+
+
+def not_in_runs(keys: Iterable[Key], starts: list[int], ends: list[int]) -> list[Key]:
+    """The keys no run covers: strings, and integers that fall before, between or after the runs
+    (found with bisection over the sorted integers, not a test per key)."""
+    keys = list(keys)
+    numbers = sorted(k for k in keys if k.__class__ is int)
+    missing: list[Key] = [k for k in keys if k.__class__ is not int]
+    low = 0
+    for start, end in zip(starts, ends, strict=True):
+        cut = bisect.bisect_left(numbers, start, low)
+        missing.extend(numbers[low:cut])
+        low = bisect.bisect_right(numbers, end, cut)
+        if low >= len(numbers):
+            break
+    missing.extend(numbers[low:])
+    return missing
