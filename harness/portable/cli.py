@@ -358,14 +358,23 @@ def register(add: AddCommand) -> None:
     seed.add_argument("--seed", type=int, default=42)
 
     bench = add(
-        "bench", cmd_bench, "measure export/archive/validate/dry-run throughput on embedded PostgreSQL"
+        "bench",
+        cmd_bench,
+        "measure export/archive/validate/dry-run/restore throughput on embedded PostgreSQL "
+        "(targets live here, never in tests; quote ratios from one run with its load average)",
     )
-    bench.add_argument("--rows", type=int, default=1_000_000)
-    bench.add_argument("--work-dir", default=".tmp/bench")
+    bench.add_argument(
+        "--rows", type=int, default=1_000_000, help="reference dataset rows to seed (default 1000000)"
+    )
+    bench.add_argument(
+        "--work-dir",
+        default=".tmp/bench",
+        help="scratch directory for the cluster and exports (default .tmp/bench)",
+    )
     bench.add_argument(
         "--compare",
         action="store_true",
         help="also time each stage's raw limit on the same data (COPY out, COPY into jsonb, orjson "
         "parse, sha256, zlib/gzip/pigz/zstd where installed) and print the ratios",
     )
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
