@@ -15,7 +15,7 @@ from harness.portable.validate.rules.context import EntityContext, RecordRule
 FieldTest = tuple[str, Callable[[Any], bool], Callable[[], str]]
 
 
-def _bind_field_tests(ctx: EntityContext, rule_id: str, tests: tuple[FieldTest, ...]) -> RecordRule | None:
+def bind_field_tests(ctx: EntityContext, rule_id: str, tests: tuple[FieldTest, ...]) -> RecordRule | None:
     """A record rule that reports ``rule_id`` for each field whose non-null value a test rejects."""
     if not tests:
         return None
@@ -39,7 +39,7 @@ def bind_enums(ctx: EntityContext) -> RecordRule | None:
     for fld, values in ctx.entity.enums.items():
         allowed = frozenset((type(v), v) for v in values)  # typed: true is not 1, 1.0 is not 1
         tests.append((fld, partial(_one_of, allowed), partial(_not_one_of, values)))
-    return _bind_field_tests(ctx, "enum.unknown", tuple(tests))
+    return bind_field_tests(ctx, "enum.unknown", tuple(tests))
 
 
 def _one_of(allowed: frozenset[tuple[type, Any]], value: Any) -> bool:
@@ -58,7 +58,7 @@ def bind_timestamps(ctx: EntityContext) -> RecordRule | None:
         (fld, FORM_TESTS[forms.get(fld, "rfc3339")], partial(_not_a_timestamp, forms.get(fld, "rfc3339")))
         for fld in ctx.entity.timestamps
     )
-    return _bind_field_tests(ctx, "timestamp.unparseable", tests)
+    return bind_field_tests(ctx, "timestamp.unparseable", tests)
 
 
 def _is_timestamp(value: Any) -> bool:

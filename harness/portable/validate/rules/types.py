@@ -14,10 +14,12 @@ import json
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, RecordRule
+from harness.portable.validate.rules.fields import FieldTest, bind_field_tests
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -116,24 +118,9 @@ def bind_integer_columns(ctx: EntityContext) -> RecordRule | None:
 
 @produces("type.column")
 def bind_declared_columns(ctx: EntityContext) -> RecordRule | None:
-    tests = tuple(
-        (fld, column, COLUMN_TESTS[column])
+    tests: tuple[FieldTest, ...] = tuple(
+        (fld, COLUMN_TESTS[column], partial("value is not a valid {}".format, column))
         for fld, column in ctx.entity.column_types.items()
         if column in COLUMN_TESTS
     )
-    if not tests:
-        return None
-    finding, file = ctx.finding, ctx.entity.file
-
-    def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
-        bad = False
-        for fld, column, accept in tests:
-            value = record.get(fld)
-            if value is not None and not accept(value):
-                finding(
-                    "type.column", file, f"value is not a valid {column}", line=line, record_id=rid, field=fld
-                )
-                bad = True
-        return bad
-
-    return check
+    return bind_field_tests(ctx, "type.column", tests)
