@@ -1,5 +1,5 @@
 """The S3 object store against a real moto server: checksummed, write-once and retained puts, heads,
-ranged gets, prefixes and versions, and the errors a missing or locked object gives."""
+ranged gets, prefixes, keys at every depth and versions, and the errors a missing or locked object gives."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import hashlib
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,38 @@ def test_prefixes_versions_and_delete(client: Any) -> None:
     for version in versions:
         store.delete_version(version.key, version.version_id)
     assert store.versions("p/x/") == [] and store.list_prefixes("p/") == ["y"]
+
+
+def test_list_keys_goes_every_level_deep_and_past_the_first_page(client: Any) -> None:
+    store = new_store(client)
+    deep = [f"p/{i % 3}/{'x/' * (i % 4)}{i:04d}.json" for i in range(1001)]  # S3 pages hold 1000
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=store.bucket, Key=key, Body=b""), deep))
+    client.put_object(Bucket=store.bucket, Key="p-beside", Body=b"")
+    client.put_object(Bucket=store.bucket, Key="q/p/0", Body=b"")
+    assert store.list_keys("p/") == sorted(deep)
+    assert store.list_keys("p/2/x/x/") == sorted(k for k in deep if k.startswith("p/2/x/x/"))
+    assert store.list_keys("none/") == []
+    with pytest.raises(ConfigError, match=r"^listing s3://no-such-bucket-here/p/: not found"):
+        S3ObjectStore(client, "no-such-bucket-here").list_keys(
+            "p/", what="listing s3://no-such-bucket-here/p/"
+        )
+
+
+def test_versions_say_which_is_latest(client: Any) -> None:
+    store = new_store(client)
+    for body in (b"1", b"2"):
+        store.put("v/edited", body, PutOptions())
+    store.put("v/deleted", b"1", PutOptions())
+    client.delete_object(Bucket=store.bucket, Key="v/deleted")
+    seen = {(v.key, v.delete_marker, v.latest) for v in store.versions("v/")}
+    assert len(store.versions("v/")) == 4
+    assert seen == {
+        ("v/edited", False, True),
+        ("v/edited", False, False),
+        ("v/deleted", False, False),
+        ("v/deleted", True, True),
+    }
 
 
 def test_retention_blocks_the_delete(client: Any) -> None:

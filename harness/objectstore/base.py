@@ -112,6 +112,7 @@ class ObjectVersion:
     key: str
     version_id: str
     delete_marker: bool  # a delete marker carries no data and no retention
+    latest: bool  # the key's current version (a latest delete marker hides the key)
 
 
 class ObjectStore(Protocol):
@@ -123,13 +124,13 @@ class ObjectStore(Protocol):
     def check(self) -> None:
         """Raise ConfigError/ProviderError when the container is missing or unreachable."""
 
-    def retention_enabled(self) -> bool:
-        """Whether puts may carry :class:`Retention`."""
+    def retention_enabled(self, *, what: str | None = None) -> bool:
+        """Whether the container has Object Lock, so puts may carry :class:`Retention`."""
 
     def part_size(self, size: int, multipart: Multipart) -> int | None:
         """The part size :meth:`put_file` uses for ``size`` bytes; None for a single request."""
 
-    def put(self, key: str, data: bytes, options: PutOptions) -> None:
+    def put(self, key: str, data: bytes, options: PutOptions, *, what: str | None = None) -> None:
         """Store ``data``; AlreadyExists when ``options.if_absent`` and the key exists."""
 
     def put_file(
@@ -162,7 +163,10 @@ class ObjectStore(Protocol):
     def list_prefixes(self, prefix: str) -> list[str]:
         """The names one level below ``prefix`` (``a/`` holding ``a/b/c`` gives ``b``)."""
 
-    def versions(self, prefix: str) -> list[ObjectVersion]:
+    def list_keys(self, prefix: str, *, what: str | None = None) -> list[str]:
+        """Every key under ``prefix``, at any depth, in key order (all pages)."""
+
+    def versions(self, prefix: str, *, what: str | None = None) -> list[ObjectVersion]:
         """Every version and delete marker under ``prefix``."""
 
     def delete_version(self, key: str, version: str) -> None:

@@ -81,13 +81,13 @@ class S3ObjectStore(ObjectStore):
         except Exception as exc:
             raise translate(exc, f"S3 HeadBucket {self.bucket} (does the bucket exist?)") from None
 
-    def retention_enabled(self) -> bool:
+    def retention_enabled(self, *, what: str | None = None) -> bool:
         try:
             config = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
         except Exception as exc:
             if error_code(exc)[0] in _NO_LOCK_CONFIG:
                 return False
-            raise translate(exc, f"S3 GetObjectLockConfiguration {self.bucket}") from None
+            raise translate(exc, what or f"S3 GetObjectLockConfiguration {self.bucket}") from None
         return bool(config.get("ObjectLockEnabled") == "Enabled")
 
     def part_size(self, size: int, multipart: Multipart) -> int | None:
@@ -98,7 +98,7 @@ class S3ObjectStore(ObjectStore):
         adjusted: int = ChunksizeAdjuster().adjust_chunksize(multipart.part_size, size)
         return adjusted
 
-    def put(self, key: str, data: bytes, options: PutOptions) -> None:
+    def put(self, key: str, data: bytes, options: PutOptions, *, what: str | None = None) -> None:
         args = _put_args(options)
         if options.if_absent:
             args["IfNoneMatch"] = "*"
@@ -107,7 +107,7 @@ class S3ObjectStore(ObjectStore):
         except Exception as exc:
             if error_code(exc)[0] in _EXISTS:
                 raise AlreadyExists(f"{self.uri(key)}: already exists") from None
-            raise translate(exc, f"S3 PutObject {self.uri(key)}") from None
+            raise translate(exc, what or f"S3 PutObject {self.uri(key)}") from None
 
     def put_file(
         self, key: str, path: Path, options: PutOptions, multipart: Multipart, *, what: str | None = None
@@ -210,18 +210,26 @@ class S3ObjectStore(ObjectStore):
         except Exception as exc:
             raise translate(exc, f"S3 ListObjectsV2 {self.uri(prefix)}") from None
 
-    def versions(self, prefix: str) -> list[ObjectVersion]:
+    def list_keys(self, prefix: str, *, what: str | None = None) -> list[str]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [str(obj["Key"]) for page in pages for obj in page.get("Contents", [])]
+        except Exception as exc:
+            raise translate(exc, what or f"S3 ListObjectsV2 {self.uri(prefix)}") from None
+
+    def versions(self, prefix: str, *, what: str | None = None) -> list[ObjectVersion]:
         found: list[ObjectVersion] = []
         try:
             for page in self.client.get_paginator("list_object_versions").paginate(
                 Bucket=self.bucket, Prefix=prefix
             ):
-                found += [ObjectVersion(v["Key"], v["VersionId"], False) for v in page.get("Versions", [])]
-                found += [
-                    ObjectVersion(m["Key"], m["VersionId"], True) for m in page.get("DeleteMarkers", [])
-                ]
+                for field, marker in (("Versions", False), ("DeleteMarkers", True)):
+                    found += [
+                        ObjectVersion(v["Key"], v["VersionId"], marker, bool(v.get("IsLatest")))
+                        for v in page.get(field, [])
+                    ]
         except Exception as exc:
-            raise translate(exc, f"S3 ListObjectVersions {self.uri(prefix)}") from None
+            raise translate(exc, what or f"S3 ListObjectVersions {self.uri(prefix)}") from None
         return found
 
     def delete_version(self, key: str, version: str) -> None:

@@ -22,7 +22,9 @@ from harness.aws.embedded import embedded_moto
 from harness.aws.endpoint import AwsEndpoint
 from harness.cli import main
 from harness.clock import utc_iso
+from harness.errors import AlreadyExists, ConfigError
 from harness.evidence.ledger import DirectoryLedger, head_link
+from harness.evidence.ledger_stores import open_ledger
 from harness.evidence.ledger_verify import verify_ledger
 from harness.evidence.signing import envelope_path, generate_key, load_private_key, sign_evidence
 from harness.evidence.sinks import SinkSettings, write_evidence
@@ -394,6 +396,25 @@ def test_s3_ledger_without_object_lock_is_reported(
         "gap",
     ]  # the bucket note counts for every scenario
     assert verify_ledger(DirectoryLedger(tmp_path / "reports")).passed  # the local copies are intact
+
+
+def test_s3_ledger_entries_are_written_once_and_errors_name_the_object(
+    s3_env: Any, s3_ledger: Any, capsys: Any
+) -> None:
+    location, paths = s3_ledger("ledger-once", locked=True)
+    store = open_ledger(location)
+    bucket = location.removeprefix("s3://").split("/")[0]
+    key = f"drills/snapshot/{paths[0].name}"
+    before = s3_env.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    with pytest.raises(
+        AlreadyExists, match=rf"^ledger s3://{bucket}/{key}: already exists; entries are never replaced$"
+    ):
+        store.append(paths[0].name, b'{"scenario": {"name": "snapshot"}}', None)
+    assert s3_env.list_object_versions(Bucket=bucket, Prefix=key)["Versions"] == before
+    with pytest.raises(ConfigError) as caught:
+        open_ledger("s3://no-such-ledger-bucket/drills").entries()
+    assert str(caught.value).startswith("ledger s3://no-such-ledger-bucket/drills/: not found")
+    assert "testing" not in str(caught.value)
 
 
 def test_a_run_without_a_link_in_mid_chain_and_a_run_backdated_before_the_first_are_found(
