@@ -261,3 +261,18 @@ def test_the_byte_search_agrees_with_re2s_public_search(pattern: str, text: str)
     fast = _byte_search(compiled)
     assert fast is not None, "this google-re2 no longer has the internals; the public path is used"
     assert fast(text) == _text_search(compiled)(text) == (compiled.search(text) is not None)
+
+
+def test_packaged_schemas_check_untrusted_documents_with_re2(tmp_path: Path) -> None:
+    """A manifest's checksum with a final newline broke ``^sha256:[0-9a-f]{64}$`` only in RE2."""
+    from harness.schema_check import package_validator
+
+    export = _export(tmp_path / "export", [{"id": 1, "name": None, "digest": None}])
+    manifest = json.loads((export / "manifest.json").read_text())
+    validator = package_validator("manifest.schema.json")
+    assert validator.is_valid(manifest)
+    manifest["checksums"]["items.jsonl"] += "\n"
+    errors = list(validator.iter_errors(manifest))
+    assert [(list(e.absolute_path), e.validator) for e in errors] == [
+        (["checksums", "items.jsonl"], "pattern")
+    ]
