@@ -276,3 +276,97 @@ def test_packaged_schemas_check_untrusted_documents_with_re2(tmp_path: Path) -> 
     assert [(list(e.absolute_path), e.validator) for e in errors] == [
         (["checksums", "items.jsonl"], "pattern")
     ]
+
+
+def test_messages_are_jsonschemas_own() -> None:
+    """``harness.shapes.describe_schema_error`` decides what of them a finding may show."""
+    schema = {"properties": {"a": {"pattern": "^x$"}}, "additionalProperties": False}
+    ours = validator_class(schema)(schema)
+    stock = jsonschema.Draft202012Validator(schema)
+    for instance in ({"a": "secret-value"}, {"b": 1}, {"c": 1, "b": 2, "a": "x"}):
+        assert [e.message for e in ours.iter_errors(instance)] == [
+            e.message for e in stock.iter_errors(instance)
+        ]
+    assert [e.message for e in ours.iter_errors({"a": "v"})] == ["'v' does not match '^x$'"]
+    assert [e.message for e in ours.iter_errors({"c": 1, "b": 2})] == [
+        "Additional properties are not allowed ('b', 'c' were unexpected)"
+    ]
+
+
+def test_pattern_property_errors_point_into_the_schema_as_jsonschema_does() -> None:
+    schema = {"patternProperties": {"^a": {"type": "integer"}}}
+    ours = validator_class(schema)(schema)
+    stock = jsonschema.Draft202012Validator(schema)
+    instance = {"ab": "s", "b": "s"}
+    assert (
+        [list(e.schema_path) for e in ours.iter_errors(instance)]
+        == [list(e.schema_path) for e in stock.iter_errors(instance)]
+        == [["patternProperties", "^a", "type"]]
+    )
+
+
+def test_refusal_reasons_never_quote_the_pattern() -> None:
+    with pytest.raises(PatternError) as caught:
+        compile_pattern("(a:b")
+    assert str(caught.value) == "missing )"
+    with pytest.raises(PatternError) as caught:
+        compile_pattern("x(?=a:b)")
+    assert str(caught.value) == "invalid perl operator (lookaround and backreferences are not supported)"
+    with pytest.raises(PatternError, match=r"^a pattern must be a string$"):
+        compile_pattern(5)  # type: ignore[arg-type]
+    from harness.schema_patterns import _reason
+
+    assert _reason("") == "not a pattern RE2 can run"
+    assert _reason("pattern too large - compile failed") == (
+        "pattern too large - compile failed (the compiled pattern would exceed 8 MiB)"
+    )
+
+
+def test_the_walker_at_the_root_and_on_malformed_keywords() -> None:
+    assert list(schema_patterns({"pattern": "a", "patternProperties": {"^b": {}}})) == [
+        ("/", "pattern", "a"),
+        ("/", "patternProperties", "^b"),
+    ]
+    assert list(schema_patterns({"patternProperties": ["x"], "properties": ["y"], "allOf": {}})) == []
+    assert list(schema_patterns({"properties": {"a~b/c": {"pattern": "p"}}})) == [
+        ("/properties/a~0b~1c", "pattern", "p")
+    ]
+
+
+def test_a_bad_pattern_after_a_regex_format_is_still_refused() -> None:
+    with pytest.raises(PatternError, match=r"^/properties/a: pattern: missing \)$"):
+        check_schema_patterns({"format": "regex", "properties": {"a": {"pattern": "("}}})
+    with pytest.raises(PatternError) as caught:
+        check_schema_patterns({"patternProperties": {"^a": {}}, "unevaluatedProperties": False})
+    assert str(caught.value) == (
+        "/: patternProperties together with unevaluatedProperties is not supported "
+        "(its patterns would not run in linear time)"
+    )
+
+
+def test_the_regex_format_passes_what_is_not_a_string() -> None:
+    schema = {"format": "regex"}
+    cls = validator_class(schema)
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    assert validator.is_valid(5) and validator.is_valid(None)
+    assert not validator.is_valid("(")
+
+
+def test_lone_surrogates_match_nothing_on_both_search_paths() -> None:
+    compiled = re2.compile(".")
+    fast = _byte_search(compiled)
+    assert fast is not None
+    assert fast("\ud800") is False and _text_search(compiled)("\ud800") is False
+    assert fast("x") is True and _text_search(compiled)("x") is True
+
+
+@pytest.mark.parametrize("internal", ["_NULL_SPAN", "_Anchor"])
+def test_without_re2s_internals_the_public_search_is_used(
+    internal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled = re2.compile("^a")
+    monkeypatch.delattr(re2, internal)
+    assert _byte_search(compiled) is None
+    monkeypatch.undo()
+    assert _byte_search(object()) is None  # a compiled pattern without the RE2 object
+    assert _byte_search(compiled) is not None
