@@ -3,7 +3,6 @@ pattern RE2 cannot run is refused when the contract loads, never skipped or run 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 import re2
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,55 +28,32 @@ from harness.schema_patterns import (
     schema_patterns,
     validator_class,
 )
+from tests.helpers import write_items_export
 
 #: Patterns Python's backtracking ``re`` takes exponential or polynomial time on (ReDoS).
 EVIL = ["^(a+)+$", "^(a|a)*$", "^(a|aa)+$", "(.*a){12}$", "^([a-z]+)*[0-9]$", "^(\\w+\\s?)+$"]
 MEGABYTE = "a" * (1 << 20) + "!"
 
-CONTRACT = """\
-contract_version: 1
-name: patterns
-schema_version: "1"
-entities:
-  - name: items
-    source: {{table: items}}
-    primary_key: id
-    schema:
-      type: object
-      additionalProperties: false
-      required: [id]
-      properties:
-        id: {{type: integer}}
-        name: {{type: [string, "null"], pattern: {pattern}}}
-        digest: {{type: [string, "null"], pattern: "^[0-9a-f]{{8}}$"}}
-"""
+
+def _contract_doc(pattern: str) -> dict[str, Any]:
+    """A one-entity contract whose ``name`` field must match ``pattern``."""
+    fields = {
+        "id": {"type": "integer"},
+        "name": {"type": ["string", "null"], "pattern": pattern},
+        "digest": {"type": ["string", "null"], "pattern": "^[0-9a-f]{8}$"},
+    }
+    schema = {"type": "object", "additionalProperties": False, "required": ["id"], "properties": fields}
+    entity = {"name": "items", "source": {"table": "items"}, "primary_key": "id", "schema": schema}
+    return {"contract_version": 1, "name": "patterns", "schema_version": "1", "entities": [entity]}
 
 
 def _export(root: Path, records: list[dict[str, Any]]) -> Path:
-    root.mkdir(parents=True)
-    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
-    (root / "items.jsonl").write_bytes(data)
-    manifest = {
-        "export_format_version": "1",
-        "schema_version": "1",
-        "generated_at": "2025-01-01T00:00:00Z",
-        "source_environment": "test",
-        "source_stack": "test",
-        "source_region": "test",
-        "app_git_sha": "test",
-        "entity_files": {"items": "items.jsonl"},
-        "entity_counts": {"items": len(records)},
-        "checksums": {"items.jsonl": "sha256:" + hashlib.sha256(data).hexdigest()},
-        "redactions": {},
-        "omitted_entities": [],
-    }
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    return root
+    return write_items_export(root, [json.dumps(r).encode() for r in records], source="test")
 
 
 def _contract(tmp_path: Path, pattern: str) -> Path:
     path = tmp_path / "contract.yaml"
-    path.write_text(CONTRACT.format(pattern=json.dumps(pattern)))
+    path.write_text(yaml.safe_dump(_contract_doc(pattern)))
     return path
 
 
