@@ -3,7 +3,8 @@
 ``jsonschema`` stays the authority: it produces every finding message. Walking its validator
 for each of a million records costs ~250 µs a record, though, and almost every record is
 valid. :func:`compile_schema` turns a schema that uses only a small keyword subset
-(type, properties, required, additionalProperties, enum/const of strings and nulls, pattern,
+(type, properties, required, additionalProperties, enum/const of strings and nulls, pattern
+(run by RE2, as in harness.schema_patterns),
 min/maxLength, numeric bounds, items, min/maxItems) into a plain Python predicate with the
 same meaning. The validator asks the predicate first and runs ``jsonschema`` only for records
 it rejects, so a rejection can never be lost and a bug here can only cost time if it is too
@@ -14,11 +15,12 @@ and every record goes to ``jsonschema``. tests/test_fastschema.py checks equival
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
 import jsonschema
+
+from harness.schema_patterns import compile_pattern
 
 Check = Callable[[Any], bool]
 
@@ -130,8 +132,8 @@ def _both(first: Check, second: Check) -> Check:
 def _string_checks(schema: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
     if "pattern" in schema:
-        search = re.compile(schema["pattern"]).search
-        checks.append(lambda v: not isinstance(v, str) or search(v) is not None)
+        search = compile_pattern(schema["pattern"])
+        checks.append(lambda v: not isinstance(v, str) or search(v))
     return checks + _length_checks(str, schema.get("minLength"), schema.get("maxLength"))
 
 
@@ -251,8 +253,8 @@ def _inline_property(src: _Source, schema: dict[str, Any], var: str, indent: int
     # Past a type test of "string" alone the value is a string: the string tests need no guard.
     guard = "" if schema.get("type") == "string" else f"not isinstance({var}, str) or "
     if "pattern" in schema:
-        search = src.const(re.compile(schema["pattern"]).search)
-        src.fail_unless(f"{guard}{search}({var}) is not None", indent)
+        search = src.const(compile_pattern(schema["pattern"]))
+        src.fail_unless(f"{guard}{search}({var})", indent)
     for key, op in (("minLength", ">="), ("maxLength", "<=")):
         if key in schema:
             bound = src.const(schema[key])

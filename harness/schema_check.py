@@ -1,5 +1,6 @@
 """Packaged JSON Schemas (Draft 2020-12): one cached validator per schema, and one way to name
-where a document breaks it."""
+where a document breaks it. The documents they check (scenarios, manifests, evidence) are
+untrusted, so their patterns run in RE2 too (``harness.schema_patterns``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from harness.schema_patterns import validator_class
+
 
 def load_package_schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped in ``harness/schemas`` (a fresh copy: callers may change it)."""
@@ -20,16 +23,18 @@ def load_package_schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def package_validator(name: str, shared: tuple[str, ...] = ()) -> jsonschema.Draft202012Validator:
+def package_validator(name: str, shared: tuple[str, ...] = ()) -> jsonschema.protocols.Validator:
     """A validator for ``harness/schemas/<name>``, built once; its ``$ref``s may name the ``$id``
     of the ``shared`` packaged schemas."""
     registry: Registry[Any] = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in map(load_package_schema, shared)
     )
-    return jsonschema.Draft202012Validator(load_package_schema(name), registry=registry)
+    schema = load_package_schema(name)
+    validator: jsonschema.protocols.Validator = validator_class(schema)(schema, registry=registry)
+    return validator
 
 
-def best_error(validator: jsonschema.Draft202012Validator, data: Any) -> jsonschema.ValidationError | None:
+def best_error(validator: jsonschema.protocols.Validator, data: Any) -> jsonschema.ValidationError | None:
     """The most relevant error (jsonschema's ``best_match``), or None when ``data`` is valid."""
     error: jsonschema.ValidationError | None = jsonschema.exceptions.best_match(validator.iter_errors(data))
     return error

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import shutil
 import tarfile
 import tempfile
@@ -20,6 +19,7 @@ from harness.archive import ExtractLimits, create_archive, extract_archive
 from harness.errors import ArchiveError, ConfigError
 from harness.portable.contract import load_contract
 from harness.portable.validate.validator import validate_export
+from tests.helpers import write_items_export
 
 CONTRACT = """\
 contract_version: 1
@@ -57,30 +57,6 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-
-
-def _export(root: Path, lines: list[bytes]) -> Path:
-    root.mkdir(parents=True)
-    data = b"".join(line + b"\n" for line in lines)
-    (root / "items.jsonl").write_bytes(data)
-    import hashlib
-
-    manifest = {
-        "export_format_version": "1",
-        "schema_version": "1",
-        "generated_at": "2025-01-01T00:00:00Z",
-        "source_environment": "fuzz",
-        "source_stack": "fuzz",
-        "source_region": "fuzz",
-        "app_git_sha": "fuzz",
-        "entity_files": {"items": "items.jsonl"},
-        "entity_counts": {"items": len(lines)},
-        "checksums": {"items.jsonl": "sha256:" + hashlib.sha256(data).hexdigest()},
-        "redactions": {},
-        "omitted_entities": [],
-    }
-    (root / "manifest.json").write_text(json.dumps(manifest))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +97,7 @@ def _mutated_line(draw: st.DrawFn) -> bytes:
 def test_validator_reader_never_crashes(contract_path: Path, lines: list[bytes]) -> None:
     contract = load_contract(contract_path)
     with tempfile.TemporaryDirectory() as tmp:
-        export = _export(Path(tmp) / "export", lines)
+        export = write_items_export(Path(tmp) / "export", lines)
         report = validate_export(contract, export, scratch_dir=Path(tmp) / "scratch")
         assert report.records_checked >= 0
         for finding in report.findings:
@@ -136,7 +112,7 @@ def test_validator_reader_never_crashes(contract_path: Path, lines: list[bytes])
 def test_manifest_reader_never_crashes(contract_path: Path, manifest: bytes) -> None:
     contract = load_contract(contract_path)
     with tempfile.TemporaryDirectory() as tmp:
-        export = _export(Path(tmp) / "export", VALID_LINES)
+        export = write_items_export(Path(tmp) / "export", VALID_LINES)
         (export / "manifest.json").write_bytes(manifest)
         report = validate_export(contract, export, scratch_dir=Path(tmp) / "scratch")
         assert not report.ok
@@ -145,7 +121,7 @@ def test_manifest_reader_never_crashes(contract_path: Path, manifest: bytes) -> 
 @pytest.fixture(scope="module")
 def archive_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     root = tmp_path_factory.mktemp("fuzz-archive")
-    export = _export(root / "export", VALID_LINES)
+    export = write_items_export(root / "export", VALID_LINES)
     return create_archive(export, root / "a.tar.gz").path.read_bytes()
 
 

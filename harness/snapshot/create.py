@@ -127,7 +127,7 @@ def create_snapshot(
     lock: LockSpec | None = None,
 ) -> CreateResult:
     """Snapshot the tree at ``root`` into ``store``; the manifest is deterministic in tree and clock."""
-    if not re.match(TAG_PATTERN, tag):
+    if not re.fullmatch(TAG_PATTERN, tag):
         raise ConfigError(f"tag {tag!r} must match {TAG_PATTERN}")
     if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise ConfigError(f"chunk_size must be between {MIN_CHUNK} and {MAX_CHUNK} bytes, not {chunk_size}")

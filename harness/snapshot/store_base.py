@@ -28,13 +28,13 @@ def pack_name(index: int) -> str:
 
 
 def check_id(snapshot: str) -> str:
-    if not ID_RE.match(snapshot):
+    if not ID_RE.fullmatch(snapshot):
         raise ConfigError(f"{snapshot!r} is not a snapshot id (like 20261123T091500Z-1a2b3c4d)")
     return snapshot
 
 
 def check_object(name: str) -> str:
-    if not OBJECT_RE.match(name):
+    if not OBJECT_RE.fullmatch(name):
         raise VerificationFailed(f"{name!r} is not a snapshot object name")
     return name
 

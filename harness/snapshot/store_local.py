@@ -108,7 +108,7 @@ class DirStore(RootedStore):
     kind = "local"
 
     def ids(self) -> list[str]:
-        return [n for n in self._names() if ID_RE.match(n) and (self.root / n / MANIFEST).is_file()]
+        return [n for n in self._names() if ID_RE.fullmatch(n) and (self.root / n / MANIFEST).is_file()]
 
     def writer(self, snapshot: str, lock: LockSpec | None) -> SnapshotWriter:
         self._no_lock(lock)

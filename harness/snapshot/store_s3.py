@@ -117,7 +117,7 @@ class S3Store(SnapshotStore):
     def _prefixes(self) -> tuple[list[str], list[str]]:
         complete: list[str] = []
         partial: list[str] = []
-        for snapshot in sorted(f for f in self.objects.list_prefixes(self.prefix) if ID_RE.match(f)):
+        for snapshot in sorted(f for f in self.objects.list_prefixes(self.prefix) if ID_RE.fullmatch(f)):
             (complete if self.head(snapshot, MANIFEST) is not None else partial).append(snapshot)
         return complete, partial
 

@@ -71,7 +71,7 @@ class TarGzStore(RootedStore):
 
     def ids(self) -> list[str]:
         names = [n[: -len(SUFFIX)] for n in self._names() if n.endswith(SUFFIX)]
-        return [n for n in names if ID_RE.match(n)]
+        return [n for n in names if ID_RE.fullmatch(n)]
 
     def _archive(self, snapshot: str) -> Path:
         return self._existing(snapshot, f"{check_id(snapshot)}{SUFFIX}")

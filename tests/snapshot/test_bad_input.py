@@ -428,3 +428,21 @@ def test_delete_of_a_locked_object_is_refused_and_named(
     assert code == 0 and row.endswith("legal hold")
     code, out, _ = run_cli(capsys, "snapshot", "prune", "--keep-last", 1, *where, "--evidence-dir", reports)
     assert code == 0 and "retention-locked (legal hold; never deleted)" in out and "deleted 0 of 2" in out
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n"])
+def test_a_name_with_a_final_newline_is_no_snapshot_id_object_or_tag(suffix: str, tmp_path: Path) -> None:
+    """``^...$`` under ``re.match`` took a final newline; names from a listing are untrusted."""
+    from harness.errors import ConfigError
+    from harness.snapshot.store_base import check_id, check_object
+
+    assert check_id("20261123T091500Z-1a2b3c4d") == "20261123T091500Z-1a2b3c4d"
+    with pytest.raises(ConfigError):
+        check_id("20261123T091500Z-1a2b3c4d" + suffix)
+    assert check_object("pack-000001") == "pack-000001"
+    with pytest.raises(VerificationFailed):
+        check_object("manifest.json" + suffix)
+    store = DirStore(tmp_path / "store")
+    (store.root / ("20261123T091500Z-1a2b3c4d" + suffix)).mkdir(parents=True)
+    (store.root / ("20261123T091500Z-1a2b3c4d" + suffix) / "manifest.json").write_text("{}")
+    assert store.ids() == []

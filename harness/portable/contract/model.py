@@ -21,6 +21,7 @@ import orjson
 from harness.errors import ConfigError
 from harness.portable.contract.paths import FieldPath
 from harness.portable.contract.profile import HARNESS_PROFILE, ManifestProfile
+from harness.schema_patterns import validator_class
 
 #: PostgreSQL column types a contract may declare for a field (``column_types``), and the range an
 #: integer column holds. A field declared ``integer`` in its JSON Schema is a ``bigint`` unless said.
@@ -161,8 +162,8 @@ class Entity:
 
     @cached_property
     def validator(self) -> jsonschema.protocols.Validator:
-        cls = jsonschema.validators.validator_for(self.schema, default=jsonschema.Draft202012Validator)
-        return cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+        cls = validator_class(self.schema)  # jsonschema, its regular expressions run by RE2
+        return cls(self.schema, format_checker=cls.FORMAT_CHECKER)  # type: ignore[no-any-return]
 
     @cached_property
     def fast_check(self) -> Callable[[Any], bool] | None:

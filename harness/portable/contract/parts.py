@@ -11,6 +11,7 @@ import jsonschema
 
 from harness.errors import ConfigError
 from harness.portable.contract.model import Strictness
+from harness.schema_patterns import PatternError, check_schema_patterns, validator_class
 
 
 def fail(path: Path, where: str, message: str) -> ConfigError:
@@ -36,9 +37,13 @@ def load_entity_schema(path: Path, ent_name: str, raw: Any) -> tuple[dict[str, A
             ) from None
         if not isinstance(schema, dict):
             raise fail(path, f"entity {ent_name!r}", f"schema file {schema_path} must hold a JSON object")
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
+        check_schema_patterns(schema)  # before jsonschema's own check, which runs Python's re
+    except PatternError as exc:
+        raise fail(path, f"entity {ent_name!r}", f"schema {exc}") from None
+    cls = validator_class(schema)
+    try:
+        cls.check_schema(schema, format_checker=cls.FORMAT_CHECKER)
     except jsonschema.SchemaError as exc:
         raise fail(path, f"entity {ent_name!r}", f"invalid JSON Schema: {exc.message}") from None
     if not isinstance(schema.get("properties"), dict) or not schema["properties"]:
