@@ -40,7 +40,7 @@ def plan(db: Database, contract: Contract, export_dir: Path, path: str) -> Plan:
         stack.enter_context(patch.object(dryrun, "BATCH", 37))  # many batches, ranges and a short last one
         stack.enter_context(patch.object(dryrun, "BACKENDS", 1 if path == "rows" else 2))
         if path == "rows":
-            stack.enter_context(patch.object(server, "_DIGEST_KEY_TYPES", frozenset()))
+            stack.enter_context(patch.object(server, "_DIGEST_KEY_TYPES", {}))
         if path == "canonical":
             stack.enter_context(patch.object(dryrun, "compares_in_server", lambda contract, ent: False))
         result = dryrun.dry_run(db, contract, export_dir, ValidationReport(export_dir))
@@ -77,11 +77,20 @@ TARGET_CHANGES: dict[str, Callable[[int, str], tuple[str, tuple[Any, ...]]]] = {
         (k,),
     ),
     "card": lambda k, s: ("UPDATE cards SET body = %s WHERE id = %s", (s, k)),
+    "file": lambda k, s: (
+        "UPDATE files SET filename = %s WHERE id = (SELECT id FROM files ORDER BY id OFFSET %s LIMIT 1)",
+        (s, k),
+    ),
+    "file-delete": lambda k, s: (
+        "DELETE FROM files WHERE id = (SELECT id FROM files ORDER BY id OFFSET %s LIMIT 1)",
+        (k,),
+    ),
 }
 
 
 def _edit(lines: list[bytes], kind: str, i: int, text: str) -> list[bytes]:
-    """One hand edit of an export's lines (tasks.jsonl): most change bytes, not always meaning."""
+    """One hand edit of an export's lines (tasks.jsonl; ``file-`` edits: files.jsonl, uuid keys):
+    most change bytes, not always meaning."""
     i %= len(lines)
     line, record = lines[i], orjson.loads(lines[i])
     edits: dict[str, Callable[[], list[bytes]]] = {
@@ -112,6 +121,11 @@ def _edit(lines: list[bytes], kind: str, i: int, text: str) -> list[bytes]:
         "big-key": lambda: [*lines, orjson.dumps({**record, "id": 2**62 + i})],
         "string-key": lambda: _put(lines, i, orjson.dumps({**record, "id": str(record["id"])})),
         "crlf": lambda: _put(lines, i, line + b"\r"),
+        "file-drop": lambda: lines[:i] + lines[i + 1 :],
+        "file-swap": lambda: [*lines[: i - 1], line, lines[i - 1], *lines[i + 1 :]] if i else lines,
+        "file-repeat": lambda: [*lines[: i + 1], line, *lines[i + 1 :]],
+        "file-upper": lambda: _put(lines, i, orjson.dumps({**record, "id": str(record["id"]).upper()})),
+        "file-new": lambda: [*lines, orjson.dumps({**record, "id": f"ffffffff-ffff-4fff-8fff-{i:012x}"})],
     }
     return edits[kind]()
 
@@ -120,7 +134,7 @@ def _put(lines: list[bytes], i: int, line: bytes) -> list[bytes]:
     return [*lines[:i], line, *lines[i + 1 :]]
 
 
-_texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
 _target = st.lists(
     st.tuples(st.sampled_from(sorted(TARGET_CHANGES)), st.integers(1, 200), _texts), max_size=6
 )
@@ -144,6 +158,11 @@ _edits = st.lists(
                 "big-key",
                 "string-key",
                 "crlf",
+                "file-drop",
+                "file-swap",
+                "file-repeat",
+                "file-upper",
+                "file-new",
             ]
         ),
         st.integers(0, 10_000),
@@ -177,11 +196,10 @@ def test_the_fast_compare_plans_as_the_row_by_row_and_canonical_compares(
     target = create_database(admin, "dryrun_digest_target", template=TEMPLATE_DB)
     _sql(target, [TARGET_CHANGES[kind](key, text) for kind, key, text in target_changes])
     with _scratch_export(reference_export) as export_dir:
-        path = export_dir / "tasks.jsonl"
-        lines = path.read_bytes().splitlines()
         for kind, index, text in edits:
-            lines = _edit(lines, kind, index, text)
-        path.write_bytes(b"".join(line + b"\n" for line in lines))
+            path = export_dir / ("files.jsonl" if kind.startswith("file-") else "tasks.jsonl")
+            lines = _edit(path.read_bytes().splitlines(), kind, index, text)
+            path.write_bytes(b"".join(line + b"\n" for line in lines))
         fast = plan(target, contract, export_dir, "fast")
         assert fast == plan(target, contract, export_dir, "rows")
         if not edits:  # the export is the exporter's own bytes: byte and canonical identity agree
@@ -191,24 +209,26 @@ def test_the_fast_compare_plans_as_the_row_by_row_and_canonical_compares(
 def test_identical_and_empty_ranges_are_settled_without_a_row_compare(
     source_db: Database, scratch_db: Database, contract: Contract, export_copy: Path
 ) -> None:
-    """On an identical and on an empty target no batch of integer keys is compared row by row, and
-    one changed row sends only its own batch row by row."""
-    ranged: list[bool] = []
+    """On an identical target no batch is compared row by row, on an empty one only the batches of
+    uuid keys (their order in the client may not be the column's), and one changed row sends only
+    its own batch row by row."""
+    by_rows: list[type | None] = []
     original = server.Batch.params
 
     def spy(self: server.Batch) -> dict[str, Any]:
-        ranged.append(self.low is not None)
+        by_rows.append(self.span[0] if self.span else None)
         return original(self)
 
     counts = {e.name: len((export_copy / e.file).read_bytes().splitlines()) for e in contract.entities}
     with patch.object(server.Batch, "params", spy):
         identical = plan(source_db, contract, export_copy, "fast")
-        assert not any(ranged)  # only the uuid-keyed files go key by key
+        assert by_rows == []
         empty = plan(scratch_db, contract, export_copy, "fast")
-        assert not any(ranged)
+        assert by_rows and set(by_rows) == {str}
+        by_rows.clear()
         _sql(source_db, [("UPDATE tasks SET title = title || '!' WHERE id = 40", ())])
         changed = plan(source_db, contract, export_copy, "fast")
-        assert ranged.count(True) == 1
+        assert by_rows == [int]
     assert identical == {
         n: {"would_insert": 0, "would_update": 0, "skipped": c, "invalid": 0} for n, c in counts.items()
     }

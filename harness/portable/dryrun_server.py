@@ -41,32 +41,32 @@ FROM (SELECT k.key, substring(%(digests)s::bytea FROM (k.n::int - 1) * 32 + 1 FO
 JOIN t USING (key)
 """
 
-#: Per batch of ascending integer keys, at once: how many target rows its key range holds (at most
-#: ``cap``) and the SHA-256 of their renderings joined by newlines, in key order. Two numbers come
-#: back and no row is hashed alone (see :func:`same_range` for why a match is exact).
+#: Per batch of ascending keys, at once: how many target rows its key range holds (at most ``cap``)
+#: and the SHA-256 of their renderings joined by newlines, in the order the range scan reads them
+#: (key order). Two numbers come back and no row is hashed alone; a match is exact whatever the
+#: order (see :func:`same_range`), another order only sends the batch row by row.
 _RANGE_DIGEST = """
-SELECT count(*), sha256(convert_to(string_agg(q.doc, E'\\n' ORDER BY q.key::int8), 'UTF8'))
-FROM ({}) AS q(key, doc)
+SELECT count(*), sha256(convert_to(string_agg(q.doc, E'\\n'), 'UTF8')) FROM ({}) AS q(key, doc)
 """
 
 #: Key column types whose JSON rendering, read back, is the column's text (the key the lookups join
-#: on), so a range digest that matches proves every record identical.
-_DIGEST_KEY_TYPES = frozenset({"int2", "int4", "int8"})
-
-
-def _ascending_integers(values: list[Any]) -> bool:
-    return all(type(v) is int for v in values) and all(a < b for a, b in itertools.pairwise(values))
+#: on), so a range digest that matches proves every record identical; the value: which keys' order
+#: in the client is the column's order (integers; canonical uuid text only up to case, so uuid keys
+#: never take the empty-range shortcut).
+_DIGEST_KEY_TYPES = {"int2": int, "int4": int, "int8": int, "uuid": str}
 
 
 @dataclass
 class Batch:
     """One batch of an export file, ready to be compared: its invalid records counted, the rest by
-    key (``low``/``high`` set when the keys are ascending integers, the lines then in key order)."""
+    key. ``low``/``high``: the first and last key when the keys are ascending integers (the lines
+    then in key order); ``span``: the same for keys ascending as integers or as strings."""
 
     invalid: int
     wanted: dict[str, bytes]
     low: str | None = None
     high: str | None = None
+    span: tuple[type, str, str] | None = None
 
     def params(self) -> dict[str, Any]:
         """The row-by-row compare's parameters: the keys and the SHA-256 of each record's line."""
@@ -97,8 +97,12 @@ def prepared(batches: Iterator[list[bytes]], pk: str, invalid: set[str]) -> Iter
                 wanted[rid] = raw
                 values.append(value)
         ready = Batch(bad, wanted)
-        if wanted and len(values) == len(wanted) and _ascending_integers(values):
-            ready.low, ready.high = str(values[0]), str(values[-1])
+        if wanted and len(values) == len(wanted):
+            kind = type(values[0])
+            if all(type(v) is kind for v in values) and all(a < b for a, b in itertools.pairwise(values)):
+                ready.span = (kind, str(values[0]), str(values[-1]))
+                if kind is int:
+                    ready.low, ready.high = ready.span[1:]
         yield ready
 
 
@@ -137,12 +141,13 @@ def ahead(items: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
 
 @dataclass(frozen=True)
 class Queries:
-    """One entity's server-side compares: row by row by keys or by key range, and the range digest
-    (None unless the key column is an integer type)."""
+    """One entity's server-side compares: row by row by keys or by key range, and the range digest,
+    for batches of ``digest_keys`` (None: the key column's type is not in ``_DIGEST_KEY_TYPES``)."""
 
     by_key: sql.Composed
     by_range: sql.Composed
-    range_digest: sql.Composed | None
+    range_digest: sql.Composed
+    digest_keys: type | None
 
     @classmethod
     def of(cls, conn: psycopg.Connection[Any], contract: Contract, ent: Entity) -> Queries:
@@ -154,24 +159,28 @@ class Queries:
         return cls(
             sql.SQL(_ROWS).format(entity_query(conn, ent, contract, lookup="keys")),
             sql.SQL(_ROWS).format(ranged),
-            sql.SQL(_RANGE_DIGEST).format(ranged) if info and info.name in _DIGEST_KEY_TYPES else None,
+            sql.SQL(_RANGE_DIGEST).format(ranged),
+            _DIGEST_KEY_TYPES.get(info.name) if info else None,
         )
 
 
 def same_range(conn: psycopg.Connection[Any], queries: Queries, batch: Batch) -> int | None:
-    """0 when the batch's key range holds no target row, the batch's size when the range holds
-    exactly the batch's records, byte for byte; None when it must be compared row by row.
+    """The batch's size when its key range holds exactly the batch's records, byte for byte; 0 when
+    the range of integer keys holds no target row; None when it must be compared row by row.
 
     Exact: a record's line holds no newline, so equal counts and equal digests of the lines and of
-    the renderings joined by newlines mean that each line equals one rendering; with an integer key
-    column a rendering names its own row's key, so each record has its own identical target row."""
-    if queries.range_digest is None or batch.low is None:
+    the renderings joined by newlines mean that each line equals the rendering of its own row of
+    the range, and the range holds no other row. With a key column of ``_DIGEST_KEY_TYPES`` a
+    rendering names its row's key as the client reads it, so each record has an identical target
+    row under its key. Only integer keys are ordered in the client as in the column, so only a range
+    of them that holds no row proves that none of its keys is in the target."""
+    if batch.span is None or queries.digest_keys is not batch.span[0]:
         return None
+    kind, low, high = batch.span
     wanted = len(batch.wanted)
-    params = {"low": batch.low, "high": batch.high, "cap": wanted + 1}
-    row = conn.execute(queries.range_digest, params).fetchone()
+    row = conn.execute(queries.range_digest, {"low": low, "high": high, "cap": wanted + 1}).fetchone()
     count = int(row[0]) if row else -1
-    if count == 0:
+    if count == 0 and kind is int:
         return 0
     if count == wanted and row and row[1] == hashlib.sha256(b"\n".join(batch.wanted.values())).digest():
         return wanted
