@@ -5,8 +5,8 @@ rows rendered by the exporter's own query (same field order, same timestamp
 format). For the harness's own (version 1) export "identical" means byte-identical canonical
 JSON and the comparison runs in the server (harness/portable/dryrun_server.py): each batch sends
 its keys, the server compares a digest of the whole batch (or, where that does not settle it, the
-SHA-256 of each line), and only counts come back. A version-2 export (possibly another writer's) is compared in the client,
-both sides in canonical form (harness/portable/compare.py):
+SHA-256 of each line), and only counts come back. A version-2 export (possibly another writer's)
+is compared in the client, both sides in canonical form (harness/portable/compare.py):
 
 * would_insert: the primary key is not in the target;
 * would_update: the key exists and the record differs;
