@@ -3,39 +3,39 @@
 Records are read from the export in batches and compared with the target's
 rows rendered by the exporter's own query (same field order, same timestamp
 format). For the harness's own (version 1) export "identical" means byte-identical canonical
-JSON and the comparison runs in the server: each batch sends keys and the SHA-256 of each line, and
-only counts come back. A version-2 export (possibly another writer's) is compared in the client,
-both sides in canonical form (harness/portable/compare.py):
+JSON and the comparison runs in the server (harness/portable/dryrun_server.py): each batch sends
+its keys, the server compares a digest of the whole batch (or, where that does not settle it, the
+SHA-256 of each line), and only counts come back. A version-2 export (possibly another writer's)
+is compared in the client, both sides in canonical form (harness/portable/compare.py):
 
 * would_insert: the primary key is not in the target;
 * would_update: the key exists and the record differs;
 * skipped: the key exists and the record is identical;
 * invalid: validation flagged the record; it would not be imported.
 
-Everything runs in one READ ONLY transaction. The proof of zero writes is
-checked, not assumed: the server confirms the transaction was read-only, no
-transaction id was ever assigned (PostgreSQL assigns one on the first write),
+Everything runs in READ ONLY transactions, one per server backend (``BACKENDS``), all reading one
+exported snapshot. The proof of zero writes is checked, not assumed: every backend confirms its
+transaction was read-only and no transaction id was ever assigned (PostgreSQL assigns one on the
+first write),
 and the target's per-table insert/update/delete counters and live row
 estimates are identical before and after.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import threading
+import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Full, Queue
 from typing import Any
 
 import orjson
 import psycopg
-from psycopg import sql
 
 from harness.errors import ConfigError
+from harness.portable import dryrun_server as server
 from harness.portable.compare import canonical
 from harness.portable.contract import Contract, Entity
 from harness.portable.export import entity_query
@@ -43,6 +43,8 @@ from harness.portable.validate.findings import ValidationReport
 from harness.postgres.database import Database
 
 BATCH = 5_000
+#: Server backends comparing at once, all reading one snapshot.
+BACKENDS = max(1, min(4, os.cpu_count() or 1))
 _BLOCK = 1 << 20
 
 
@@ -116,127 +118,22 @@ def table_stats(db: Database, tables: list[str]) -> dict[str, dict[str, int]]:
     return {r[0]: {"ins": r[1], "upd": r[2], "del": r[3], "live": r[4]} for r in rows}
 
 
-#: Per batch: how many of the batch's records exist in the target with the same canonical JSON
-#: (their SHA-256 equal), how many exist and differ, and how many target rows were rendered. Only
-#: three numbers come back; MATERIALIZED renders and hashes each row once.
-_COMPARE = """
-WITH t AS MATERIALIZED (SELECT q.key, sha256(convert_to(q.doc, 'UTF8')) AS digest FROM ({}) AS q(key, doc))
-SELECT count(*) FILTER (WHERE e.digest = t.digest), count(*) FILTER (WHERE e.digest <> t.digest),
-       (SELECT count(*) FROM t)
-FROM (SELECT k.key, substring(%(digests)s::bytea FROM (k.n::int - 1) * 32 + 1 FOR 32) AS digest
-      FROM jsonb_array_elements_text(%(keys)s::jsonb) WITH ORDINALITY AS k(key, n)) AS e
-JOIN t USING (key)
-"""
-
-
-def _ascending_integers(values: list[Any]) -> bool:
-    return all(type(v) is int for v in values) and all(a < b for a, b in itertools.pairwise(values))
-
-
-@dataclass
-class _Batch:
-    """One batch of an export file, ready to be compared: its invalid records counted, the rest as
-    query parameters (``low``/``high`` set when the keys are ascending integers)."""
-
-    invalid: int
-    wanted: int
-    params: dict[str, Any]
-    low: str | None = None
-    high: str | None = None
-
-
-def _prepared(path: Path, pk: str, invalid: set[str]) -> Iterator[_Batch]:
-    loads, sha256 = orjson.loads, hashlib.sha256
-    for batch in iter_batches(path, BATCH):
-        bad = 0
-        wanted: dict[str, bytes] = {}  # a repeated key: the last record wins, as the upsert's would
-        values: list[Any] = []
-        for raw in batch:
-            try:
-                value = loads(raw).get(pk)
-            except (orjson.JSONDecodeError, AttributeError):
-                value = None
-            rid = str(value) if type(value) is int or type(value) is str else None  # key_text, inlined
-            if rid is None or rid in invalid:
-                bad += 1
-            else:
-                wanted[rid] = raw
-                values.append(value)
-        params: dict[str, Any] = {
-            "keys": orjson.dumps(list(wanted)).decode(),
-            "digests": b"".join(sha256(raw).digest() for raw in wanted.values()),
-        }
-        prepared = _Batch(bad, len(wanted), params)
-        if wanted and len(values) == len(wanted) and _ascending_integers(values):
-            prepared.low, prepared.high = str(values[0]), str(values[-1])
-        yield prepared
-
-
-def _ahead(items: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
-    """``items`` produced by a thread up to ``depth`` ahead, so the next batch is parsed while the
-    server compares this one (the parser holds the GIL; the waiting connection does not)."""
-    queue: Queue[_Batch | BaseException | None] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(item, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            queue.put(exc)
-
-    worker = threading.Thread(target=produce, name="dry-run-reader", daemon=True)
-    worker.start()
-    try:
-        while (item := queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 def _plan_entity(
-    conn: psycopg.Connection[Any], contract: Contract, ent: Entity, export_dir: Path, invalid: set[str]
+    conns: list[psycopg.Connection[Any]], contract: Contract, ent: Entity, export_dir: Path, invalid: set[str]
 ) -> EntityPlan:
-    """Compare the entity's records with the target in the server: the client sends each batch's
-    keys and the SHA-256 of each record's line; the server renders the existing rows with the
-    exporter's query and compares digests, so no target row travels back or is parsed here.
-
-    A batch of ascending integer keys (the exporter writes them so) is looked up as one key range,
-    capped at twice the batch; a range holding more rows than that is looked up key by key."""
+    """Compare the entity's records with the target: in the server (harness/portable/dryrun_server.py)
+    where :func:`compares_in_server`, the connections reading one snapshot and taking batches in
+    turn; else in the client, in canonical form."""
     if not compares_in_server(contract, ent):
-        return _plan_canonical(conn, contract, ent, export_dir, invalid)
-    plan = EntityPlan(ent.name)
-    by_key = sql.SQL(_COMPARE).format(entity_query(conn, ent, contract, lookup="keys"))
-    by_range = sql.SQL(_COMPARE).format(entity_query(conn, ent, contract, lookup="range"))
-    for batch in _ahead(_prepared(export_dir / ent.file, ent.key_fields[0], invalid)):
-        plan.invalid += batch.invalid
-        if not batch.wanted:
-            continue
-        row = None
-        if batch.low is not None:
-            cap = 2 * batch.wanted
-            ranged = {**batch.params, "low": batch.low, "high": batch.high, "cap": cap}
-            row = conn.execute(by_range, ranged).fetchone()
-            if row is not None and int(row[2]) >= cap:
-                row = None  # the range holds more rows than the cap: some may have been cut off
-        if row is None:
-            row = conn.execute(by_key, batch.params).fetchone()
-        same, differ = (int(row[0]), int(row[1])) if row else (0, 0)
-        plan.skipped += same
-        plan.would_update += differ
-        plan.would_insert += batch.wanted - same - differ
-    return plan
+        return _plan_canonical(conns[0], contract, ent, export_dir, invalid)
+    queries = server.Queries.of(conns[0], contract, ent)
+    lines = iter_batches(export_dir / ent.file, BATCH)
+    batches = server.ahead(server.prepared(lines, ent.key_fields[0], invalid), depth=2 * len(conns))
+    try:
+        counts = server.shared(conns, batches, queries)
+    finally:
+        batches.close()  # type: ignore[attr-defined]
+    return EntityPlan(ent.name, **vars(counts))
 
 
 def compares_in_server(contract: Contract, ent: Entity) -> bool:
@@ -298,20 +195,23 @@ def dry_run(db: Database, contract: Contract, export_dir: Path, report: Validati
         tables.append(ent.table.split(".")[-1])
     before = table_stats(db, tables)
     result = DryRunResult(target=db.describe())
-    with db.connect() as conn:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        read_only = conn.execute("SHOW transaction_read_only").fetchone()
+    with contextlib.ExitStack() as stack:
+        conns = server.readers(db, stack, BACKENDS)
+        read_only = [conn.execute("SHOW transaction_read_only").fetchone() for conn in conns]
         for ent in contract.load_order():
             invalid = report.invalid_ids.get(ent.name, set())
-            result.entities.append(_plan_entity(conn, contract, ent, Path(export_dir), invalid))
-        xid = conn.execute("SELECT txid_current_if_assigned()").fetchone()
-        conn.rollback()
+            result.entities.append(_plan_entity(conns, contract, ent, Path(export_dir), invalid))
+        xids = [conn.execute("SELECT txid_current_if_assigned()").fetchone() for conn in conns]
+        for conn in reversed(conns):  # the snapshot's exporter last
+            conn.rollback()
     after = table_stats(db, tables)
     missing = sorted(set(tables) - set(before))
     result.proof = {
-        "method": "read-only transaction + no transaction id assigned + unchanged pg_stat_user_tables",
-        "transaction_read_only": bool(read_only and read_only[0] == "on"),
-        "transaction_id_assigned": bool(xid and xid[0] is not None),
+        "method": "read-only transaction on every backend + no transaction id assigned + unchanged "
+        "pg_stat_user_tables",
+        "backends": len(read_only),
+        "transaction_read_only": all(row is not None and row[0] == "on" for row in read_only),
+        "transaction_id_assigned": any(row is None or row[0] is not None for row in xids),
         "tables_checked": len(before),
         "tables_missing_in_target": missing,
         "stats_unchanged": before == after,
