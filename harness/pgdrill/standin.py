@@ -110,8 +110,9 @@ def pgbackrest_stand_in(
             account=cluster.account,
             env={"PGPASSWORD": cluster.password},
         )
+        # No `pgbackrest check` (about a second of 100 ms polls): the full backup proves the same,
+        # since it fails unless archive-push delivered its start and stop segments (archive-check).
         backrest.run("stanza-create")
-        backrest.run("check")
         from harness.postgres.database import create_database
 
         db = create_database(cluster.database(), STAND_IN_DB).with_environment("drill")

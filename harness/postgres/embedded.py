@@ -21,6 +21,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,7 +34,16 @@ from harness.errors import ProviderError
 from harness.net import free_port
 from harness.postgres.binaries import find_bindir, pg_free_env
 from harness.postgres.database import Database
-from harness.postgres.process import DIR_PREFIX, OWNER_FILE, hand_over, kill_postmaster, sweep_stale_clusters
+from harness.postgres.process import (
+    DIR_PREFIX,
+    OWNER_FILE,
+    hand_over,
+    kill_postmaster,
+    signal_stop,
+    spawn_server,
+    sweep_stale_clusters,
+    wait_ready,
+)
 from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
 SERVICE_USER = "postgres"
@@ -114,6 +124,7 @@ class EmbeddedCluster:
         self.port = 0
         self.version = ""
         self.running = False
+        self.server: subprocess.Popen[bytes] | None = None  # the postmaster, when started here
         self.env: dict[str, str] = {}  # extra environment for the server (e.g. its restore_command's)
 
     # -- process helpers
@@ -200,23 +211,13 @@ class EmbeddedCluster:
         self._chown(conf)
 
     def start(self, attempts: int = 5) -> None:
+        """Start the server on a free port and wait (polling its pid file every few milliseconds)
+        until it accepts connections; a port taken meanwhile is retried on another."""
         for attempt in range(1, attempts + 1):
             self.port = free_port()
             self._write_settings()
-            out = self._run(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.log),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            )
-            if out.returncode == 0:
+            self.server = spawn_server(self, self.log, pg_free_env(LC_ALL="C", **self.env))
+            if wait_ready(self.data, self.server, timeout=60):
                 self.running = True
                 return
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -224,20 +225,32 @@ class EmbeddedCluster:
                 continue
             tail = "\n".join(log.strip().splitlines()[-8:])
             raise ProviderError(
-                f"embedded PostgreSQL did not start (port {self.port}): {out.stderr.strip()}\n{tail}"
+                f"embedded PostgreSQL did not start (port {self.port}, exit {self.server.returncode})\n{tail}"
             )
 
-    def stop(self) -> None:
+    def stop(self, *, discard: bool = False) -> None:
+        """Shut the server down: ``fast`` (a shutdown checkpoint), then ``immediate``, then SIGKILL.
+        ``discard``: the data directory is removed next, so go straight to ``immediate`` (no
+        checkpoint nobody will read)."""
         if not self.running and not (self.data / "postmaster.pid").exists():
             return
+        modes = (signal.SIGQUIT,) if discard else (signal.SIGINT, signal.SIGQUIT)
+        if not any(signal_stop(self.data, sig, timeout=30) for sig in modes):
+            self._pg_ctl_stop()
+        if self.server is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.server.wait(timeout=5)  # reap it (it exited: its pid file said so)
+        self.running = False
+
+    def _pg_ctl_stop(self) -> None:
+        """``pg_ctl stop`` for a server this process did not start (the pid file names another
+        command line); SIGKILL when it will not stop."""
         pg_ctl = str(self.bindir / "pg_ctl")
         for mode in ("fast", "immediate"):
             out = self._run([pg_ctl, "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop"], timeout=60)
             if out.returncode == 0 or "Is server running?" in out.stderr:
-                self.running = False
                 return
         kill_postmaster(self.data)
-        self.running = False
 
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
@@ -249,7 +262,7 @@ class EmbeddedCluster:
             yield self
         finally:
             try:
-                self.stop()
+                self.stop(discard=True)
             finally:
                 self.remove()
 
