@@ -148,7 +148,7 @@ def switch_and_wait(stand_in: StandIn, timeout: float = 60) -> str:
             if time.monotonic() > deadline:
                 failed = f" ({stat[1]} archive-push failures)" if stat and stat[1] else ""
                 raise ProviderError(f"WAL segment {segment} was not archived within {timeout:.0f}s{failed}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
 
 def _insert(db: Database, ids: range, phase: str) -> None:
