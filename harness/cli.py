@@ -56,14 +56,21 @@ def _error(message: str) -> None:
 
 # -- commands -------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    import pytest
-
     paths = args.paths or [DEFAULT_SCENARIOS]
     for p in paths:
         if not Path(p.split("::")[0]).exists():
             _error(f"{p}: no such scenario file or directory")
             return EXIT_COULD_NOT_RUN
     argv = [*paths, "-p", "no:cacheprovider", "-o", "python_files=__no_python_tests__"]
+    if args.pg_provider in (None, "embedded"):
+        # initdb of the embedded template (about a second) runs while pytest loads and collects
+        argv.append("--prewarm-postgres")
+        if args.workers is None:
+            from harness.postgres.embedded import prewarm_template
+
+            prewarm_template()
+    import pytest
+
     # Scenario steps need neither assertion rewriting of the harness (pytest would compile every
     # harness module again) nor hypothesis's report hook (it imports hypothesis at the end): ~1 s.
     argv += ["--assert=plain", "-p", "no:hypothesispytest"]

@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -286,23 +287,65 @@ class _Template:
 
 
 _TEMPLATES: dict[tuple[str, tuple[int, int] | None], _Template] = {}
+_MAKING: dict[tuple[str, tuple[int, int] | None], threading.Thread] = {}
+_LOCK = threading.Lock()
 
 
 def _template(bindir: Path, account: tuple[int, int] | None) -> _Template:
-    """This process's initdb'd data directory for ``bindir``, made on first use, removed at exit."""
+    """This process's initdb'd data directory for ``bindir``, made on first use (or by
+    :func:`prewarm_template`), removed at exit."""
     key = (str(bindir), account)
+    with _LOCK:
+        making = _MAKING.pop(key, None)
+    if making is not None:
+        making.join()  # a failed prewarm left nothing: made again below, so its error is raised here
     found = _TEMPLATES.get(key)
     if found is not None and (found.data / "PG_VERSION").is_file():
         return found
+    return _make_template(key, bindir)
+
+
+def _make_template(key: tuple[str, tuple[int, int] | None], bindir: Path) -> _Template:
     maker = EmbeddedCluster(bindir)
     try:
         maker.run_initdb()
     except BaseException:
         maker.remove()
         raise
-    atexit.register(maker.remove)
     made = _TEMPLATES[key] = _Template(maker.data, maker.password, maker.version)
     return made
+
+
+@atexit.register
+def _remove_templates() -> None:
+    """At exit: let a prewarm that is still running finish, then remove every template."""
+    with _LOCK:
+        making = list(_MAKING.values())
+    for thread in making:
+        thread.join(timeout=120)
+    for template in list(_TEMPLATES.values()):
+        shutil.rmtree(template.data.parent, ignore_errors=True)
+
+
+def prewarm_template(bindir: str | os.PathLike[str] | None = None) -> None:
+    """Start making this process's template in a background thread, so initdb (about a second)
+    overlaps whatever comes before the first cluster (imports, collection). Best effort: any error
+    is left for the first cluster to raise."""
+    try:
+        resolved = find_bindir(bindir)
+        key = (str(resolved), _service_account())
+    except (ProviderError, OSError):
+        return
+    with _LOCK:
+        if key in _MAKING or key in _TEMPLATES:
+            return
+
+        def make() -> None:
+            with contextlib.suppress(Exception):
+                _make_template(key, resolved)
+
+        thread = _MAKING[key] = threading.Thread(target=make, name="drill-pg-template", daemon=True)
+        thread.start()
 
 
 @contextlib.contextmanager
