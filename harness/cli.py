@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _error(f"{p}: no such scenario file or directory")
             return EXIT_COULD_NOT_RUN
     argv = [*paths, "-p", "no:cacheprovider", "-o", "python_files=__no_python_tests__"]
-    if args.pg_provider in (None, "embedded"):
+    if args.pg_provider in (None, "embedded") and _may_use_postgres(paths):
         # initdb of the embedded template (about a second) runs while pytest loads and collects
         argv.append("--prewarm-postgres")
         if args.workers is None:
@@ -110,6 +110,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_COULD_NOT_RUN
     return code if code in (0, 1, 2) else EXIT_COULD_NOT_RUN
+
+
+#: Lanes that never start a PostgreSQL cluster (a run of only these needs no embedded template).
+_LANES_WITHOUT_POSTGRES = frozenset({"snapshot", "least-privilege-gate"})
+
+
+def _may_use_postgres(paths: Sequence[str]) -> bool:
+    """Whether any scenario under ``paths`` names a lane that may start a cluster (or names none
+    this can tell): a hint for starting initdb early, so a wrong guess costs only time."""
+    for given in paths:
+        root = Path(given.split("::")[0])
+        files = [root] if root.is_file() else sorted(root.rglob("*.y*ml"))
+        for file in files:
+            try:
+                with file.open("rb") as fh:
+                    head = fh.read(65536).decode("utf-8", "replace")
+            except OSError:
+                continue
+            lanes = [line[5:].split("#")[0].strip() for line in head.splitlines() if line.startswith("lane:")]
+            if not lanes or lanes[0].strip("'\"") not in _LANES_WITHOUT_POSTGRES:
+                return True
+    return False
 
 
 def _workers(value: str) -> list[str] | None:
