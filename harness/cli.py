@@ -74,6 +74,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Scenario steps need neither assertion rewriting of the harness (pytest would compile every
     # harness module again) nor hypothesis's report hook (it imports hypothesis at the end): ~1 s.
     argv += ["--assert=plain", "-p", "no:hypothesispytest"]
+    # Nor pytest-benchmark, platformdirs' fixtures or xdist's looponfail, when installed (~0.15 s a
+    # process, and -n starts one per worker).
+    argv += ["-p", "no:benchmark", "-p", "no:platformdirs", "-p", "no:xdist.looponfail"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "harness.plugin"]
     if args.k:
