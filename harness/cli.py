@@ -56,17 +56,27 @@ def _error(message: str) -> None:
 
 # -- commands -------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    import pytest
-
     paths = args.paths or [DEFAULT_SCENARIOS]
     for p in paths:
         if not Path(p.split("::")[0]).exists():
             _error(f"{p}: no such scenario file or directory")
             return EXIT_COULD_NOT_RUN
     argv = [*paths, "-p", "no:cacheprovider", "-o", "python_files=__no_python_tests__"]
+    if args.pg_provider in (None, "embedded") and _may_use_postgres(paths):
+        # initdb of the embedded template (about a second) runs while pytest loads and collects
+        argv.append("--prewarm-postgres")
+        if args.workers is None:
+            from harness.postgres.embedded import prewarm_template
+
+            prewarm_template()
+    import pytest
+
     # Scenario steps need neither assertion rewriting of the harness (pytest would compile every
     # harness module again) nor hypothesis's report hook (it imports hypothesis at the end): ~1 s.
     argv += ["--assert=plain", "-p", "no:hypothesispytest"]
+    # Nor pytest-benchmark, platformdirs' fixtures or xdist's looponfail, when installed (~0.15 s a
+    # process, and -n starts one per worker).
+    argv += ["-p", "no:benchmark", "-p", "no:platformdirs", "-p", "no:xdist.looponfail"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "harness.plugin"]
     if args.k:
@@ -103,6 +113,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_COULD_NOT_RUN
     return code if code in (0, 1, 2) else EXIT_COULD_NOT_RUN
+
+
+#: Lanes that never start a PostgreSQL cluster (a run of only these needs no embedded template).
+_LANES_WITHOUT_POSTGRES = frozenset({"snapshot", "least-privilege-gate"})
+
+
+def _may_use_postgres(paths: Sequence[str]) -> bool:
+    """Whether any scenario under ``paths`` names a lane that may start a cluster (or names none
+    this can tell): a hint for starting initdb early, so a wrong guess costs only time."""
+    for given in paths:
+        root = Path(given.split("::")[0])
+        files = [root] if root.is_file() else sorted(root.rglob("*.y*ml"))
+        for file in files:
+            try:
+                with file.open("rb") as fh:
+                    head = fh.read(65536).decode("utf-8", "replace")
+            except OSError:
+                continue
+            lanes = [line[5:].split("#")[0].strip() for line in head.splitlines() if line.startswith("lane:")]
+            if not lanes or lanes[0].strip("'\"") not in _LANES_WITHOUT_POSTGRES:
+                return True
+    return False
 
 
 def _workers(value: str) -> list[str] | None:

@@ -57,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--dataset-rows", type=int, default=None, help="override the seeded dataset size")
     group.addoption(
+        "--prewarm-postgres",
+        action="store_true",
+        help="start making the embedded PostgreSQL template (initdb) at once, in the background",
+    )
+    group.addoption(
         "--keep-workdir", action="store_true", help="keep work files even when the drill verifies"
     )
     group.addoption(
@@ -90,6 +95,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_LOAD_ERRORS_KEY] = 0
     config.stash[_SINKS_KEY] = _sink_settings(config)
     config.addinivalue_line("markers", "drill: a drill step collected from a scenario file")
+    workers = getattr(config.option, "numprocesses", None)
+    xdist_controller = bool(workers) and not hasattr(config, "workerinput")
+    if config.getoption("--prewarm-postgres", False) and not xdist_controller:
+        from harness.postgres.embedded import prewarm_template
+
+        prewarm_template()  # initdb overlaps collection (the xdist controller runs no drill)
     if hasattr(signal, "SIGTERM") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # CI cancellation sends SIGTERM: turn it into KeyboardInterrupt so teardown stops services.
         signal.signal(signal.SIGTERM, signal.default_int_handler)

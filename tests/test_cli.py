@@ -126,3 +126,18 @@ def test_an_approved_production_restore_records_the_reference_in_evidence(
     assert [s["name"] for s in doc["steps"]] == ["validate", "restore"]
     assert "CHG-1234" not in json.dumps(doc["target"])
     assert (reports / path.name.replace(".json", ".md")).is_file()
+
+
+def test_drill_run_starts_initdb_early_only_where_a_scenario_may_need_postgres(tmp_path: Path) -> None:
+    from harness.cli import _may_use_postgres
+
+    weekly = Path(__file__).resolve().parents[1] / "scenarios" / "weekly"
+    assert _may_use_postgres([str(weekly)])
+    assert _may_use_postgres([str(weekly / "pitr.yaml")])
+    assert not _may_use_postgres([str(weekly / "snapshot.yaml"), f"{weekly / 'snapshot.yaml'}::setup"])
+    gate = tmp_path / "gate.yaml"
+    gate.write_text("scenario_version: 1\nlane: 'least-privilege-gate'  # a comment\n")
+    assert not _may_use_postgres([str(gate)])
+    unsure = tmp_path / "unsure.yaml"
+    unsure.write_bytes(b"scenario_version: 1\n\xff\xfe no lane line\n")
+    assert _may_use_postgres([str(gate), str(unsure)])  # cannot tell: start it (costs only time)

@@ -123,3 +123,32 @@ def test_relationship_cycle_is_rejected(contract_copy: Path) -> None:
     )
     with pytest.raises(ConfigError, match="cycle"):
         load_contract(contract_copy)
+
+
+def test_a_schema_checked_once_is_never_trusted_for_other_bytes_or_inline(contract_copy: Path) -> None:
+    """The per-process check_schema memo holds only schema files that passed, by their exact bytes:
+    an invalid schema fails every load, an edited file is checked again, an inline schema always is."""
+    from harness.portable.contract import parts
+
+    load_contract(contract_copy)
+    load_contract(contract_copy)  # the memo's path: same result
+    users = contract_copy.parent / "schemas" / "users.schema.json"
+    good = users.read_bytes()
+    assert any(blob == good for _, blob in parts._CHECKED)
+    bad = good.replace(b'"type": "object"', b'"type": "wat"', 1)
+    assert bad != good
+    users.write_bytes(bad)
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"entity 'users': invalid JSON Schema"):
+            load_contract(contract_copy)
+    users.write_bytes(good)
+    load_contract(contract_copy)
+    # An inline schema whose canonical JSON equals a passed file's bytes is still checked itself.
+    inline = {"type": "wat", "properties": {"id": {}}}
+    key = (parts.jsonschema.Draft202012Validator, parts.json.dumps(inline, sort_keys=True).encode())
+    parts._CHECKED.add(key)
+    try:
+        with pytest.raises(ConfigError, match="invalid JSON Schema"):
+            parts.load_entity_schema(contract_copy, "users", inline)
+    finally:
+        parts._CHECKED.discard(key)

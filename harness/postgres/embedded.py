@@ -21,8 +21,10 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,7 +35,16 @@ from harness.errors import ProviderError
 from harness.net import free_port
 from harness.postgres.binaries import find_bindir, pg_free_env
 from harness.postgres.database import Database
-from harness.postgres.process import DIR_PREFIX, OWNER_FILE, hand_over, kill_postmaster, sweep_stale_clusters
+from harness.postgres.process import (
+    DIR_PREFIX,
+    OWNER_FILE,
+    hand_over,
+    kill_postmaster,
+    signal_stop,
+    spawn_server,
+    sweep_stale_clusters,
+    wait_ready,
+)
 from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
 SERVICE_USER = "postgres"
@@ -114,6 +125,7 @@ class EmbeddedCluster:
         self.port = 0
         self.version = ""
         self.running = False
+        self.server: subprocess.Popen[bytes] | None = None  # the postmaster, when started here
         self.env: dict[str, str] = {}  # extra environment for the server (e.g. its restore_command's)
 
     # -- process helpers
@@ -200,23 +212,13 @@ class EmbeddedCluster:
         self._chown(conf)
 
     def start(self, attempts: int = 5) -> None:
+        """Start the server on a free port and wait (polling its pid file every few milliseconds)
+        until it accepts connections; a port taken meanwhile is retried on another."""
         for attempt in range(1, attempts + 1):
             self.port = free_port()
             self._write_settings()
-            out = self._run(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.log),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            )
-            if out.returncode == 0:
+            self.server = spawn_server(self, self.log, pg_free_env(LC_ALL="C", **self.env))
+            if wait_ready(self.data, self.server, timeout=60):
                 self.running = True
                 return
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -224,20 +226,32 @@ class EmbeddedCluster:
                 continue
             tail = "\n".join(log.strip().splitlines()[-8:])
             raise ProviderError(
-                f"embedded PostgreSQL did not start (port {self.port}): {out.stderr.strip()}\n{tail}"
+                f"embedded PostgreSQL did not start (port {self.port}, exit {self.server.returncode})\n{tail}"
             )
 
-    def stop(self) -> None:
+    def stop(self, *, discard: bool = False) -> None:
+        """Shut the server down: ``fast`` (a shutdown checkpoint), then ``immediate``, then SIGKILL.
+        ``discard``: the data directory is removed next, so go straight to ``immediate`` (no
+        checkpoint nobody will read)."""
         if not self.running and not (self.data / "postmaster.pid").exists():
             return
+        modes = (signal.SIGQUIT,) if discard else (signal.SIGINT, signal.SIGQUIT)
+        if not any(signal_stop(self.data, sig, timeout=30) for sig in modes):
+            self._pg_ctl_stop()
+        if self.server is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.server.wait(timeout=5)  # reap it (it exited: its pid file said so)
+        self.running = False
+
+    def _pg_ctl_stop(self) -> None:
+        """``pg_ctl stop`` for a server this process did not start (the pid file names another
+        command line); SIGKILL when it will not stop."""
         pg_ctl = str(self.bindir / "pg_ctl")
         for mode in ("fast", "immediate"):
             out = self._run([pg_ctl, "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop"], timeout=60)
             if out.returncode == 0 or "Is server running?" in out.stderr:
-                self.running = False
                 return
         kill_postmaster(self.data)
-        self.running = False
 
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
@@ -249,7 +263,7 @@ class EmbeddedCluster:
             yield self
         finally:
             try:
-                self.stop()
+                self.stop(discard=True)
             finally:
                 self.remove()
 
@@ -273,23 +287,65 @@ class _Template:
 
 
 _TEMPLATES: dict[tuple[str, tuple[int, int] | None], _Template] = {}
+_MAKING: dict[tuple[str, tuple[int, int] | None], threading.Thread] = {}
+_LOCK = threading.Lock()
 
 
 def _template(bindir: Path, account: tuple[int, int] | None) -> _Template:
-    """This process's initdb'd data directory for ``bindir``, made on first use, removed at exit."""
+    """This process's initdb'd data directory for ``bindir``, made on first use (or by
+    :func:`prewarm_template`), removed at exit."""
     key = (str(bindir), account)
+    with _LOCK:
+        making = _MAKING.pop(key, None)
+    if making is not None:
+        making.join()  # a failed prewarm left nothing: made again below, so its error is raised here
     found = _TEMPLATES.get(key)
     if found is not None and (found.data / "PG_VERSION").is_file():
         return found
+    return _make_template(key, bindir)
+
+
+def _make_template(key: tuple[str, tuple[int, int] | None], bindir: Path) -> _Template:
     maker = EmbeddedCluster(bindir)
     try:
         maker.run_initdb()
     except BaseException:
         maker.remove()
         raise
-    atexit.register(maker.remove)
     made = _TEMPLATES[key] = _Template(maker.data, maker.password, maker.version)
     return made
+
+
+@atexit.register
+def _remove_templates() -> None:
+    """At exit: let a prewarm that is still running finish, then remove every template."""
+    with _LOCK:
+        making = list(_MAKING.values())
+    for thread in making:
+        thread.join(timeout=120)
+    for template in list(_TEMPLATES.values()):
+        shutil.rmtree(template.data.parent, ignore_errors=True)
+
+
+def prewarm_template(bindir: str | os.PathLike[str] | None = None) -> None:
+    """Start making this process's template in a background thread, so initdb (about a second)
+    overlaps whatever comes before the first cluster (imports, collection). Best effort: any error
+    is left for the first cluster to raise."""
+    try:
+        resolved = find_bindir(bindir)
+        key = (str(resolved), _service_account())
+    except (ProviderError, OSError):
+        return
+    with _LOCK:
+        if key in _MAKING or key in _TEMPLATES:
+            return
+
+        def make() -> None:
+            with contextlib.suppress(Exception):
+                _make_template(key, resolved)
+
+        thread = _MAKING[key] = threading.Thread(target=make, name="drill-pg-template", daemon=True)
+        thread.start()
 
 
 @contextlib.contextmanager

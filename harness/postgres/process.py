@@ -115,6 +115,84 @@ def _parent(pid: int) -> int | None:
         return None
 
 
+#: Statuses in line 8 of ``postmaster.pid`` of a server that accepts connections (what ``pg_ctl -w``
+#: waits for: ``ready``, or ``standby`` for a hot standby in recovery).
+_READY = ("ready", "standby")
+
+
+def spawn_server(cluster: ServerFiles, log: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start the postmaster (as the server account when root) in its own session, its output
+    appended to ``log``; :func:`wait_ready` tells when it accepts connections. ``pg_ctl start -w``
+    polls every 100 ms; this is the same start without that wait."""
+    kwargs: dict[str, Any] = {}
+    if cluster.account:
+        kwargs.update(user=cluster.account[0], group=cluster.account[1], extra_groups=[])
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        if cluster.account:
+            os.fchown(fd, *cluster.account)
+        return subprocess.Popen(
+            [str(cluster.bindir / "postgres"), "-D", str(cluster.data)],
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            env=dict(env),
+            cwd=cluster.base,
+            start_new_session=True,  # Ctrl-C reaches the harness, which stops the server itself
+            **kwargs,
+        )
+    finally:
+        os.close(fd)
+
+
+def wait_ready(data: Path, server: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait until the postmaster ``server`` accepts connections (its pid file says ready); False
+    when it exited first. A ProviderError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.002
+    while server.poll() is None:
+        try:
+            lines = (data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            lines = []
+        if len(lines) >= 8 and lines[0].strip() == str(server.pid) and lines[7].strip() in _READY:
+            return True
+        if time.monotonic() > deadline:
+            raise ProviderError(f"the server in {data} did not accept connections within {timeout:.0f}s")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.02)
+    return False
+
+
+def signal_stop(data: Path, sig: signal.Signals, timeout: float) -> bool:
+    """Send the postmaster of ``data`` a shutdown signal (SIGINT fast, SIGQUIT immediate) and wait
+    until it is gone; True when no server runs there any more."""
+    pid = postmaster_pid(data)
+    if pid is None or not _alive(pid):
+        return True
+    if not _serves(pid, data):
+        return False  # a stale pid file naming some other process: never signal it
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    pause = 0.002
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.02)
+    return True
+
+
+def _serves(pid: int, data: Path) -> bool:
+    """Whether process ``pid`` is a postmaster started on ``data`` (its command line names it)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return os.fsencode(data) in args
+
+
 def kill_postmaster(data: Path) -> None:
     pid = postmaster_pid(data)
     if pid is not None:

@@ -224,7 +224,7 @@ def switch_and_archive(cluster: EmbeddedCluster, db: Database, timeout: float = 
             if time.monotonic() > deadline:
                 failed = f"; archiver failures: {stat[0]} (last {stat[1]})" if stat and stat[0] else ""
                 raise ProviderError(f"WAL segment {segment} was not archived within {timeout:.0f}s{failed}")
-            time.sleep(0.05)
+            time.sleep(0.01)
     return segment
 
 
@@ -360,7 +360,7 @@ class RestoredCluster(EmbeddedCluster):
                     raise self._failure() from None
             if time.monotonic() > deadline:
                 raise ProviderError(f"recovery did not finish within {timeout:.0f}s; see {self.log}")
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def restored_from_archive(self) -> list[str]:
         """The WAL segments the server's restore_command delivered, in order (from its log)."""
