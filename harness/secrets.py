@@ -173,7 +173,9 @@ def _mixed_alphabet(token: str) -> bool:
 
 def _wordish(token: str) -> bool:
     """A slug or identifier: a word or a number, then ``-``/``_``-joined alphanumeric parts, no part
-    of 20 or more characters."""
+    of 20 or more characters; or a relative path (``drills/weekly-20261130T155840Z``) of such."""
+    if "/" in token:
+        return all(segment and _wordish(segment) for segment in token.split("/"))
     parts = token.replace("_", "-").split("-")
     first = parts[0]
     if not first.isascii() or not (first.isalpha() or first.isdigit()):

@@ -29,6 +29,7 @@ SLACK = "xoxb-" + "123456789012-abcdefABCDEF"
 STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 GOOGLE = "AIza" + "SyA-1234567890abcdefghijklmnopqrstu"
 RANDOM_TOKEN = "dk_live_" + "Q7fK2mZp9LxV4bNc8RtY3wHs6JdG1eUa"
+SLASHED_TOKEN = "Kq8sP2xV9mN4/" + "bT7wZ3yH6jL1cF5gR0dA8eU"  # base64 with a "/": no path of words
 
 CASES = [
     (AWS_KEY_ID, "aws_access_key_id"),
@@ -47,6 +48,7 @@ CASES = [
     (STRIPE, "stripe_key"),
     (GOOGLE, "google_api_key"),
     (RANDOM_TOKEN, "high_entropy_token"),
+    (SLASHED_TOKEN, "high_entropy_token"),
 ]
 
 
@@ -63,6 +65,9 @@ BENIGN = [
     "2026-11-23T09:00:23.123456Z",
     "s3://drill-app-files/u/42/7c9e6679-7425-40de-944b-e07fc1f90ae7/quarterly-report-final.pdf",
     "/work/main/reports/weekly-portable-export-20261123T090023Z-3f2a9c1b.json",
+    # an object key relative to its bucket: one token with its prefix (flagged at some seconds)
+    "drills/portable-export-20261130T155840Z.tar.gz",
+    "weekly/drills/portable-export-20261130T155840Z.tar.zst",
     "https://files.example.test/u/42/quarterly_planning_meeting_notes_2026_Q4_revision_3.docx",
     "recurring_configuration_template_identifier_for_weekly_standup",
     "Discuss the Q4 roadmap with Ana and Bo; follow up on INC-20431 before Friday.",
