@@ -10,6 +10,7 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -19,11 +20,13 @@ from hypothesis import strategies as st
 
 from harness.errors import VerificationFailed
 from harness.portable import restore_copy, restore_empty
-from harness.portable.contract import Contract
+from harness.portable.contract import Contract, load_contract
 from harness.portable.restore import apply_schema, restore
 from harness.portable.validate.findings import ValidationReport
+from harness.portable.validate.validator import validate_export
 from harness.postgres.database import Database, create_database
 from tests.conftest import REPO
+from tests.foreign import docstore, kvstore
 
 COLUMNS = {
     "id": "bigint PRIMARY KEY",
@@ -538,3 +541,27 @@ def test_rows_a_before_trigger_skips_are_not_counted(
     assert typed.loaded_by == {"wide": restore_copy.METHOD}
     assert typed.inserted == staged.inserted == {"wide": 3}
     assert contents(dbs[0]) == contents(dbs[1])
+
+
+@pytest.mark.parametrize("kind", [docstore, kvstore], ids=["docstore", "kvstore"])
+def test_foreign_exports_load_by_typed_copy_as_staged(
+    kind: ModuleType, admin: Database, tmp_path: Path
+) -> None:
+    """Exports the harness did not write (camelCase through the column mapping, composite keys,
+    absent fields, epoch times, nested objects): typed COPY for every entity, the same rows."""
+    contract = load_contract(kind.CONTRACT)
+    export = kind.write(tmp_path / "export")
+    report = validate_export(contract, export, scratch_dir=tmp_path / "scratch")
+    dbs = []
+    for _ in range(2):
+        db = create_database(admin, f"typed_kind_{next(_made)}").with_environment("scratch")
+        apply_schema(db, "contract", REPO, contract)
+        dbs.append(db)
+    typed = restore(dbs[0], contract, export, report)
+    assert set(typed.loaded_by.values()) == {restore_copy.METHOD}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(restore_copy, "load", lambda cur, ent, path: (None, "staged: forced by the test"))
+        staged = restore(dbs[1], contract, export, report)
+    assert typed.inserted == staged.inserted and sum(typed.inserted.values()) > 0
+    for ent in contract.entities:
+        assert contents(dbs[0], str(ent.table)) == contents(dbs[1], str(ent.table)), ent.name

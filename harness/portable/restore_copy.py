@@ -15,16 +15,14 @@ the server parses each value once, with the column type's own input function, as
 * into an array column a JSON array of scalars becomes an array literal; a string is the array's
   text form, as there.
 
-Anything this converter cannot prove it renders as ``jsonb_populate_record`` would makes the
-entity step aside for the staged path, which then decides (``StepAside`` names why, and the
-restore's evidence records it): column types other than base, enum, range, array-of-those and
-``jsonb`` (domains anywhere in the table, ``json``, composites), generated or ``GENERATED ALWAYS``
-identity columns, rules or row security on the table, a server or client encoding other than
-UTF-8; and per value, an object or array into any other column, a nested array or an object inside
-an array column, a field that is not the entity's, a number with more than 1000 digits or exponent
-digits beyond 1000, and any line holding a raw tab or carriage return, a ``\\u0000`` escape or
-anything orjson and the standard library do not both read as one JSON object. Values the server
-refuses are refused with the entity, line and field named, never the value.
+Whatever this converter cannot prove it renders as ``jsonb_populate_record`` would makes the
+entity step aside for the staged path, which then decides (``StepAside`` says why; the evidence
+records it): domains anywhere in the table, ``json`` or composite columns, generated or ``GENERATED
+ALWAYS`` identity columns, rules or row security, an encoding other than UTF-8; per value, an object
+or array into another column, an object or nested array inside an array column, a field that is not
+the entity's, a number over 1000 digits or with an exponent beyond 1000, a line holding a raw tab or
+carriage return or a ``\\u0000`` escape, or anything orjson and the standard library do not both read
+as one JSON object. A value the server refuses is reported by entity, line and field, never itself.
 """
 
 from __future__ import annotations
@@ -265,35 +263,43 @@ def layout(cur: psycopg.Cursor[Any], ent: Entity) -> Layout:
 
 def _converter(lay: Layout) -> Callable[[Any], tuple[Any, ...]]:
     """``convert(record)``: the COPY row of one decoded record."""
-    plain = lay.fields[: lay.plain]
+    count = len(lay.fields)
     allowed = frozenset(lay.fields)
     getter: Callable[[dict[str, Any]], Any]
-    if len(plain) > 1:
-        getter = operator.itemgetter(*plain)
-    elif plain:
-        only = plain[0]
-        getter = lambda r: (r[only],)  # noqa: E731 (itemgetter of one field gives no tuple)
+    if count > 1:
+        getter = operator.itemgetter(*lay.fields)
     else:
-        getter = lambda r: ()  # noqa: E731
-    special = lay.special
+        only = lay.fields[0]
+        getter = lambda r: (r[only],)  # noqa: E731 (itemgetter of one field gives no tuple)
+    special = tuple((conv, renamed) for _, conv, renamed in lay.special)
     one = special[0] if len(special) == 1 else None
 
     def convert(record: Any) -> tuple[Any, ...]:
         if type(record) is not dict:
             raise StepAside("a line that is not a JSON object")
-        if not record.keys() <= allowed:
-            raise StepAside("a record holds a field without a column of its own")  # staged path names it
         try:
-            row = getter(record)
+            values = getter(record)
         except KeyError:  # an absent field is NULL
-            row = tuple(record.get(f) for f in plain)
-        if not set(map(type, row)) <= _SIMPLE:
-            row = tuple(map(_scalar, row))
+            if not record.keys() <= allowed:
+                raise StepAside("a record holds a field without a column of its own") from None
+            values = tuple(map(record.get, lay.fields))
+        else:
+            if len(record) != count:  # every field is there, and another key too
+                raise StepAside("a record holds a field without a column of its own")  # staged path names it
         if one is not None:
-            return (*row, one[1](record.get(one[0]), one[2]))
+            row = values[:-1]
+            if not _SIMPLE.issuperset(map(type, row)):
+                row = tuple(map(_scalar, row))
+            return (*row, one[0](values[-1], one[1]))
         if special:
-            return row + tuple([conv(record.get(f), renamed) for f, conv, renamed in special])
-        return row
+            row = values[: lay.plain]
+            if not _SIMPLE.issuperset(map(type, row)):
+                row = tuple(map(_scalar, row))
+            extra = values[lay.plain :]
+            return row + tuple([conv(v, renamed) for v, (conv, renamed) in zip(extra, special, strict=True)])
+        if not _SIMPLE.issuperset(map(type, values)):
+            values = tuple(map(_scalar, values))
+        return values
 
     return convert
 
@@ -306,11 +312,12 @@ def _blocks(path: Path) -> Iterator[tuple[list[bytes], bool]]:
         tail = b""
         while chunk := fh.read(_CHUNK):
             block = tail + chunk
-            if b"\t" in block or b"\r" in block or b"\\u0000" in block:
+            escaped = b"\\" in block
+            if b"\t" in block or b"\r" in block or (escaped and b"\\u0000" in block):
                 raise StepAside("a line holds a raw tab or carriage return, or a \\u0000 escape")
             lines = block.split(b"\n")
             tail = lines.pop()
-            yield lines, b"\\" in block
+            yield lines, escaped
         if tail:
             yield [tail], b"\\" in tail
 
