@@ -97,6 +97,11 @@ def empty(db: Database, table: str = "wide") -> None:
         conn.commit()
 
 
+def force_staged(mp: pytest.MonkeyPatch) -> None:
+    """Make every entity take the staged path (the general path the typed COPY must equal)."""
+    mp.setattr(restore_copy, "load", lambda cur, ent, path: (None, "staged: forced by the test"))
+
+
 @dataclasses.dataclass
 class Outcome:
     rows: list[str] | None  # None: refused
@@ -107,7 +112,7 @@ class Outcome:
 def run(db: Database, contract: Contract, export: Path, *, staged: bool, mp: pytest.MonkeyPatch) -> Outcome:
     with mp.context() as m:
         if staged:
-            m.setattr(restore_copy, "load", lambda cur, ent, path: (None, "staged: forced by the test"))
+            force_staged(m)
         try:
             result = restore(db, contract, export, ValidationReport(export))
         except VerificationFailed as exc:
@@ -480,7 +485,7 @@ def test_the_reference_export_loads_by_typed_copy_as_the_upsert_does(
     assert set(typed.loaded_by.values()) == {restore_copy.METHOD}
     assert typed.to_dict()["loaded_by"] == typed.loaded_by
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(restore_copy, "load", lambda cur, ent, path: (None, "staged: forced by the test"))
+        force_staged(mp)
         staged = restore(dbs[1], contract, export_copy, report)
     assert typed.inserted == staged.inserted
     for ent in contract.entities:
@@ -536,7 +541,7 @@ def test_rows_a_before_trigger_skips_are_not_counted(
     report = ValidationReport(tmp_path / "e")
     typed = restore(dbs[0], wide, tmp_path / "e", report)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(restore_copy, "load", lambda cur, ent, path: (None, "staged: forced by the test"))
+        force_staged(mp)
         staged = restore(dbs[1], wide, tmp_path / "e", report)
     assert typed.loaded_by == {"wide": restore_copy.METHOD}
     assert typed.inserted == staged.inserted == {"wide": 3}
@@ -560,7 +565,7 @@ def test_foreign_exports_load_by_typed_copy_as_staged(
     typed = restore(dbs[0], contract, export, report)
     assert set(typed.loaded_by.values()) == {restore_copy.METHOD}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(restore_copy, "load", lambda cur, ent, path: (None, "staged: forced by the test"))
+        force_staged(mp)
         staged = restore(dbs[1], contract, export, report)
     assert typed.inserted == staged.inserted and sum(typed.inserted.values()) > 0
     for ent in contract.entities:

@@ -126,7 +126,7 @@ def _strip_nulls(value: Any) -> Any:
     return value
 
 
-def _scalar(value: Any) -> Any:
+def _scalar(value: Any, where: str = "into a column that is neither jsonb nor an array") -> Any:
     kind = type(value)
     if kind in _SIMPLE:
         return value
@@ -136,7 +136,7 @@ def _scalar(value: Any) -> Any:
         return numeric_text(value.text)
     if kind is float:
         raise _Exact
-    raise StepAside("an object or array into a column that is neither jsonb nor an array")
+    raise StepAside(f"an object or array {where}")
 
 
 def _jsonb(value: Any, strip: bool) -> str | None:
@@ -157,21 +157,10 @@ def _jsonb(value: Any, strip: bool) -> str | None:
 
 
 def _element(value: Any) -> str:
-    kind = type(value)
-    if kind is str:
+    if type(value) is str:
         text: str = value
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if value is None:
-        return "NULL"
-    if kind is int:
-        return str(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is _Raw:
-        return numeric_text(value.text)
-    if kind is float:
-        raise _Exact
-    raise StepAside("an object or a nested array inside an array column")
+    return "NULL" if value is None else str(_scalar(value, "inside an array column"))
 
 
 def _array(value: Any, strip: bool) -> str | None:
