@@ -428,8 +428,8 @@ def test_constraint_failures_name_the_line(
 def test_renamed_fields_go_through_the_mapping(
     targets: tuple[Database, Database], contract: Contract, tmp_path: Path
 ) -> None:
-    """A v2-style column mapping: renamed fields land in their columns, a renamed field's objects
-    lose their null members as the staged document's jsonb_strip_nulls makes them."""
+    """A v2-style column mapping: renamed fields land in their columns, and a renamed field's
+    objects keep their null members on both paths."""
     columns = {"jsonDoc": "j", "textField": "t", "tags": "ta"}
     lines = [
         '{"id":1,"jsonDoc":{"a":null,"b":[{"c":null,"d":1.10}]},"textField":"x","tags":["a",null]}',
@@ -443,7 +443,11 @@ def test_renamed_fields_go_through_the_mapping(
     with pytest.MonkeyPatch.context() as mp:
         typed, _ = both(targets, wide, tmp_path / "e", mp)
     assert typed.loaded_by == {"wide": restore_copy.METHOD}
-    assert typed.rows is not None and '{""b"": [{""d"": 1.10}]}' in typed.rows[0]
+    assert typed.rows is not None and '{""a"": null, ""b"": [{""c"": null, ""d"": 1.10}]}' in typed.rows[0]
+    restore(targets[0], wide, tmp_path / "e", ValidationReport(tmp_path / "e"))
+    again = restore(targets[0], wide, tmp_path / "e", ValidationReport(tmp_path / "e"))
+    assert again.method == "upsert" and again.updated == {"wide": 2}
+    assert contents(targets[0]) == typed.rows  # the upsert's document keeps them too
 
 
 @pytest.mark.parametrize(

@@ -158,9 +158,9 @@ def _staged_document(ent: Entity) -> sql.Composable:
         sql.SQL("{}, s.doc -> {}").format(sql.Literal(column), sql.Literal(fld)) for fld, column in renamed
     )
     dropped = sql.SQL(", ").join(sql.Literal(fld) for fld, _ in renamed)
-    return sql.SQL("jsonb_strip_nulls(jsonb_build_object({})) || (s.doc - ARRAY[{}]::text[])").format(
-        pairs, dropped
-    )
+    # Not jsonb_strip_nulls: that also drops null members nested in a renamed field's objects, a
+    # silent change of the data; a null or absent field populates NULL either way.
+    return sql.SQL("jsonb_build_object({}) || (s.doc - ARRAY[{}]::text[])").format(pairs, dropped)
 
 
 def _target(ent: Entity) -> tuple[sql.Composable, list[sql.Identifier], sql.Composable]:

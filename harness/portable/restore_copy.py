@@ -117,15 +117,6 @@ def _has_float(value: dict[str, Any] | list[Any]) -> bool:
     return False
 
 
-def _strip_nulls(value: Any) -> Any:
-    """``jsonb_strip_nulls``: what the staged document does to a renamed field's value."""
-    if type(value) is dict:
-        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
-    if type(value) is list:
-        return [_strip_nulls(v) for v in value]
-    return value
-
-
 def _scalar(value: Any, where: str = "into a column that is neither jsonb nor an array") -> Any:
     kind = type(value)
     if kind in _SIMPLE:
@@ -139,17 +130,14 @@ def _scalar(value: Any, where: str = "into a column that is neither jsonb nor an
     raise StepAside(f"an object or array {where}")
 
 
-def _jsonb(value: Any, strip: bool) -> str | None:
+def _jsonb(value: Any) -> str | None:
     if value is None:
         return None
     kind = type(value)
     if kind is float:
         raise _Exact
-    if kind is dict or kind is list:
-        if _has_float(value):
-            raise _Exact
-        if strip:
-            value = _strip_nulls(value)
+    if (kind is dict or kind is list) and _has_float(value):
+        raise _Exact
     try:
         return orjson.dumps(value, default=_fragment).decode()
     except orjson.JSONEncodeError:  # a lone surrogate, too deep
@@ -163,7 +151,7 @@ def _element(value: Any) -> str:
     return "NULL" if value is None else str(_scalar(value, "inside an array column"))
 
 
-def _array(value: Any, strip: bool) -> str | None:
+def _array(value: Any) -> str | None:
     if value is None or type(value) is str:
         return value  # a string is the array's text form (array_in), as jsonb_populate_record does
     if type(value) is not list:
@@ -181,7 +169,7 @@ class Layout:
     fields: tuple[str, ...]
     types: tuple[str, ...]  # format_type of each column (for messages)
     plain: int  # the first ``plain`` columns take scalars
-    special: tuple[tuple[str, Callable[[Any, bool], str | None], bool], ...]  # field, converter, renamed
+    special: tuple[Callable[[Any], str | None], ...]  # the converter of each jsonb or array column
 
     def statement(self) -> sql.Composed:
         return sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -223,7 +211,7 @@ def layout(cur: psycopg.Cursor[Any], ent: Entity) -> Layout:
     if len(fields) != len(ent.fields) or not fields.keys() <= catalog.keys():
         raise StepAside("a field has no column of its own")  # the staged path names it
     plain: list[tuple[str, str, str]] = []
-    special: list[tuple[str, str, str, Callable[[Any, bool], str | None]]] = []
+    special: list[tuple[str, str, str, Callable[[Any], str | None]]] = []
     for column, fld in fields.items():
         type_name, oid, typtype, is_array, elem, elem_type, delimiter, identity, generated = catalog[column]
         if identity == "a" or generated:
@@ -246,7 +234,7 @@ def layout(cur: psycopg.Cursor[Any], ent: Entity) -> Layout:
         tuple(f for _, f, _ in cols),
         tuple(t for _, _, t in cols),
         len(plain),
-        tuple((f, conv, ent.column(f) != f) for _, f, _, conv in special),
+        tuple(conv for _, _, _, conv in special),
     )
 
 
@@ -260,7 +248,7 @@ def _converter(lay: Layout) -> Callable[[Any], tuple[Any, ...]]:
     else:
         only = lay.fields[0]
         getter = lambda r: (r[only],)  # noqa: E731 (itemgetter of one field gives no tuple)
-    special = tuple((conv, renamed) for _, conv, renamed in lay.special)
+    special = lay.special
     one = special[0] if len(special) == 1 else None
 
     def convert(record: Any) -> tuple[Any, ...]:
@@ -279,13 +267,13 @@ def _converter(lay: Layout) -> Callable[[Any], tuple[Any, ...]]:
             row = values[:-1]
             if not _SIMPLE.issuperset(map(type, row)):
                 row = tuple(map(_scalar, row))
-            return (*row, one[0](values[-1], one[1]))
+            return (*row, one(values[-1]))
         if special:
             row = values[: lay.plain]
             if not _SIMPLE.issuperset(map(type, row)):
                 row = tuple(map(_scalar, row))
             extra = values[lay.plain :]
-            return row + tuple([conv(v, renamed) for v, (conv, renamed) in zip(extra, special, strict=True)])
+            return row + tuple([conv(v) for v, conv in zip(extra, special, strict=True)])
         if not _SIMPLE.issuperset(map(type, values)):
             values = tuple(map(_scalar, values))
         return values
