@@ -12,7 +12,8 @@ Each entity file is streamed with COPY into a temporary staging table of raw
 JSON documents and upserted with ``jsonb_populate_record`` in referential
 order, all in one transaction: a failure leaves the target untouched. Into an
 empty target the same transaction bulk-loads instead, with foreign keys and plain
-indexes dropped and put back before commit (``harness.portable.restore_empty``).
+indexes dropped and put back before commit (``harness.portable.restore_empty``), COPYing records
+straight into their tables where the client converts them exactly (``harness.portable.restore_copy``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from harness.errors import ConfigError, RefusedError, VerificationFailed, first_line
-from harness.portable import restore_empty
+from harness.portable import restore_copy, restore_empty
 from harness.portable.contract import Contract, Entity
 from harness.portable.target_schema import schema_ddl
 from harness.portable.validate.findings import ValidationReport
@@ -46,6 +47,7 @@ class RestoreResult:
     seconds: float = 0.0
     method: str = "upsert"
     bulk_load_skipped: str | None = None  # why an empty-target bulk load did not run
+    loaded_by: dict[str, str] = field(default_factory=dict)  # bulk load: typed COPY, or staged and why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class RestoreResult:
             "seconds": round(self.seconds, 3),
             "method": self.method,
             "bulk_load_skipped": self.bulk_load_skipped,
+            "loaded_by": self.loaded_by,
         }
 
 
@@ -155,9 +158,9 @@ def _staged_document(ent: Entity) -> sql.Composable:
         sql.SQL("{}, s.doc -> {}").format(sql.Literal(column), sql.Literal(fld)) for fld, column in renamed
     )
     dropped = sql.SQL(", ").join(sql.Literal(fld) for fld, _ in renamed)
-    return sql.SQL("jsonb_strip_nulls(jsonb_build_object({})) || (s.doc - ARRAY[{}]::text[])").format(
-        pairs, dropped
-    )
+    # Not jsonb_strip_nulls: that also drops null members nested in a renamed field's objects, a
+    # silent change of the data; a null or absent field populates NULL either way.
+    return sql.SQL("jsonb_build_object({}) || (s.doc - ARRAY[{}]::text[])").format(pairs, dropped)
 
 
 def _target(ent: Entity) -> tuple[sql.Composable, list[sql.Identifier], sql.Composable]:
@@ -283,8 +286,16 @@ def _bulk_load(
         if refused:
             raise VerificationFailed(refused)
 
+    def typed(c: psycopg.Cursor[Any], ent: Entity) -> int | None:
+        try:
+            rows, how = restore_copy.load(c, ent, export_dir / ent.file)
+        except restore_copy.CopyRefused as exc:
+            raise restore_empty.LoadFailed(exc.what, exc.detail) from None
+        result.loaded_by[ent.name] = how
+        return rows
+
     try:
-        inserted = restore_empty.load_empty_target(cur, entities, plan, stage, _target)
+        inserted = restore_empty.load_empty_target(cur, entities, plan, stage, _target, typed)
     except VerificationFailed:
         conn.rollback()
         raise

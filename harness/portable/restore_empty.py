@@ -8,8 +8,10 @@ contract imports is empty and the session may change those tables' schema. Then,
 3. the tables are truncated when that is free of side effects (no triggers, TRUNCATE privilege):
    they are empty, so this only gives them new files, which lets a server with
    ``wal_level = minimal`` skip the WAL of the load;
-4. each entity's staged records go in with a plain INSERT (no ON CONFLICT: nothing can conflict in
-   an empty table; a repeated key still fails the primary key);
+4. each entity's records are COPYed straight into its table, converted in the client exactly as
+   ``jsonb_populate_record`` would (``harness.portable.restore_copy``), or where that steps aside,
+   staged and put in with a plain INSERT (no ON CONFLICT: nothing can conflict in an empty table;
+   a repeated key still fails the primary key);
 5. the indexes are re-created and the foreign keys re-added from their catalog definitions, with
    the same names and comments: PostgreSQL checks each foreign key over all rows in one pass
    instead of one trigger query per row.
@@ -43,6 +45,9 @@ METHOD = "bulk load into an empty target (set-based constraint checks)"
 #: raising); ``columns(entity)`` is the target table, its columns in the order the staged records
 #: are populated into, and the staged document (alias ``s``) they are populated from.
 CopyStage = Callable[[psycopg.Cursor[Any], Entity], None]
+#: ``typed(cur, entity)`` loads the entity's records straight into its table and says how many, or
+#: returns None having changed nothing (the staged path then loads them).
+TypedCopy = Callable[[psycopg.Cursor[Any], Entity], int | None]
 Columns = Callable[[Entity], tuple[sql.Composable, list[sql.Identifier], sql.Composable]]
 
 
@@ -186,6 +191,7 @@ def load_empty_target(
     plan: Plan,
     copy: CopyStage,
     columns: Columns,
+    typed: TypedCopy | None = None,
 ) -> dict[str, int]:
     """Bulk-load ``entities`` (in load order) per ``plan``; rows inserted per entity.
 
@@ -213,6 +219,10 @@ def load_empty_target(
     inserted: dict[str, int] = {}
     for ent in entities:
         what = f"entity {ent.name!r}"
+        loaded = typed(cur, ent) if typed is not None else None
+        if loaded is not None:
+            inserted[ent.name] = loaded
+            continue
         try:
             copy(cur, ent)
             table, cols, doc = columns(ent)
