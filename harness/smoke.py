@@ -9,8 +9,9 @@ from typing import Any
 
 import psycopg
 
-from harness.errors import ConfigError, VerificationFailed, first_line
+from harness.errors import ConfigError, VerificationFailed
 from harness.postgres.database import Database
+from harness.postgres.errors import server_error
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def run_smoke(
                 else None
             )
         except psycopg.Error as exc:
-            results.append(SmokeResult(check["name"], False, f"query failed: {first_line(exc)}"))
+            results.append(SmokeResult(check["name"], False, f"query failed: {server_error(exc)}"))
             continue
         passed, detail = _check(value, check["expect"], source_value)
         results.append(SmokeResult(check["name"], passed, detail))

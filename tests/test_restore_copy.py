@@ -412,7 +412,21 @@ def test_refusals_name_entity_line_and_field_never_the_value(
     assert typed.rows is None and staged.rows is None  # the same rule refuses it on both paths
     assert f"entity 'wide' line 3 field '{column}'" in typed.message
     assert f"not a valid {type_name}" in typed.message and "rolled back" in typed.message
-    assert "7d1" not in typed.message and "40000" not in typed.message and "1.5" not in typed.message
+    # the staged bulk load and the per-row upsert (a target that is not empty) withhold it too
+    upsert_target = targets[1]
+    with upsert_target.connect() as conn:
+        conn.execute("INSERT INTO wide (id) VALUES (100)")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            upsert = run(
+                upsert_target, wide_contract(contract, tmp_path / "e"), tmp_path / "e", staged=True, mp=mp
+            )
+    finally:
+        empty(upsert_target)
+    for message in (typed.message, staged.message, upsert.message):
+        assert "7d1" not in message and "40000" not in message and "1.5" not in message, message
+    for message in (staged.message, upsert.message):
+        assert "value withheld" in message and "SQLSTATE 22" in message, message
 
 
 def test_constraint_failures_name_the_line(

@@ -17,8 +17,9 @@ import psycopg
 from psycopg import sql
 
 from harness.clock import utc_iso
-from harness.errors import ConfigError, VerificationFailed, first_line
+from harness.errors import ConfigError, VerificationFailed
 from harness.postgres.database import Database
+from harness.postgres.errors import server_error
 from harness.scenario import HeartbeatSpec
 
 #: The heartbeat the harness writes into clusters it makes (pitr, the pgBackRest stand-in).
@@ -110,7 +111,7 @@ def measure_heartbeat(
         try:
             row = conn.execute(query, [value for _, value in spec.where]).fetchone()
         except psycopg.Error as exc:
-            raise ConfigError(f"heartbeat: the query on {spec.table} failed: {first_line(exc)}") from None
+            raise ConfigError(f"heartbeat: the query on {spec.table} failed: {server_error(exc)}") from None
         conn.rollback()
     newest = row[0] if row else None
     if newest is None:

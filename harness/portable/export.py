@@ -26,10 +26,11 @@ from psycopg import sql
 
 from harness import __version__
 from harness.clock import utc_iso
-from harness.errors import ConfigError, first_line
+from harness.errors import ConfigError
 from harness.files import MANIFEST, replace_json
 from harness.portable.contract import Contract, Entity
 from harness.postgres.database import Database
+from harness.postgres.errors import server_error
 
 EXPORT_FORMAT_VERSION = "1"
 
@@ -95,7 +96,7 @@ def _column_types(conn: psycopg.Connection[Any], entity: Entity, contract: Contr
     except psycopg.Error as exc:
         raise ConfigError(
             f"{contract.path}: entity {entity.name!r}: cannot read source "
-            f"{entity.table or 'query'}: {first_line(exc)}"
+            f"{entity.table or 'query'}: {server_error(exc)}"
         ) from None
     types: dict[str, str] = {}
     for col in cur.description or []:

@@ -33,6 +33,7 @@ from harness.portable.contract import Contract, Entity
 from harness.portable.target_schema import schema_ddl
 from harness.portable.validate.findings import ValidationReport
 from harness.postgres.database import Database
+from harness.postgres.errors import server_error
 
 PRODUCTION = "production"
 _CHUNK = 1 << 20
@@ -247,7 +248,7 @@ def restore(
                 inserted, updated = _upsert(cur, ent)
             except psycopg.Error as exc:
                 conn.rollback()
-                detail = first_line(exc)
+                detail = server_error(exc)
                 raise VerificationFailed(
                     f"restore of entity {ent.name!r} into {db.label} failed: {detail}; "
                     "the transaction was rolled back, nothing was written"
@@ -259,7 +260,7 @@ def restore(
             conn.commit()  # deferred constraints are checked here
         except psycopg.Error as exc:
             raise VerificationFailed(
-                f"restore into {db.label} failed at commit (deferred constraints): {first_line(exc)}; "
+                f"restore into {db.label} failed at commit (deferred constraints): {server_error(exc)}; "
                 "nothing was written"
             ) from None
     result.seconds = time.perf_counter() - started
@@ -309,7 +310,7 @@ def _bulk_load(
         conn.commit()
     except psycopg.Error as exc:  # nothing is deferred on this path (eligibility); still never a crash
         raise VerificationFailed(
-            f"restore into {db.label} failed at commit: {first_line(exc)}; nothing was written"
+            f"restore into {db.label} failed at commit: {server_error(exc)}; nothing was written"
         ) from None
     result.method = restore_empty.METHOD
     result.inserted = inserted

@@ -42,8 +42,8 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import LibpqWriter
 
-from harness.errors import first_line
 from harness.portable.contract import Entity
+from harness.postgres.errors import server_error
 
 METHOD = "typed COPY"
 _CHUNK = 1 << 20
@@ -355,15 +355,12 @@ def _refusal(ent: Entity, lay: Layout, exc: psycopg.Error, lines: int) -> CopyRe
         for column, fld, type_name in zip(lay.columns, lay.fields, lay.types, strict=True):
             if rest.startswith((f", column {column}:", f', column "{column}":')):
                 where += f" field {fld!r}"
-                if (exc.sqlstate or "").startswith("22"):  # a data exception's text quotes the value
+                if (exc.sqlstate or "").startswith("22"):  # a data exception: the value's type
                     return CopyRefused(where, f"not a valid {type_name} (SQLSTATE {exc.sqlstate})")
                 break
     elif lines:
         where += f" (after line {lines})"
-    detail = first_line(exc)
-    if (exc.sqlstate or "").startswith("22"):
-        detail = f"a value was refused (SQLSTATE {exc.sqlstate})"
-    return CopyRefused(where, detail)
+    return CopyRefused(where, server_error(exc))
 
 
 def copy_entity(cur: psycopg.Cursor[Any], ent: Entity, lay: Layout, path: Path) -> int:

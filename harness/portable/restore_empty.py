@@ -36,8 +36,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness.errors import first_line
 from harness.portable.contract import Entity
+from harness.postgres.errors import server_error
 
 METHOD = "bulk load into an empty target (set-based constraint checks)"
 
@@ -174,7 +174,7 @@ def _run(what: str, cur: psycopg.Cursor[Any], statement: sql.SQL | sql.Composed)
     try:
         cur.execute(statement)
     except psycopg.Error as exc:
-        raise LoadFailed(what, first_line(exc)) from None
+        raise LoadFailed(what, server_error(exc)) from None
 
 
 def _owner(plan: Plan, table: str) -> str:
@@ -242,7 +242,7 @@ def load_empty_target(
             inserted[ent.name] = max(cur.rowcount, 0)
             cur.execute("TRUNCATE drill_stage")
         except psycopg.Error as exc:
-            raise LoadFailed(what, first_line(exc)) from None
+            raise LoadFailed(what, server_error(exc)) from None
     for index in plan.indexes:
         what = f"{_owner(plan, index.table)} (index {index.name})"
         _run(what, cur, sql.SQL(index.definition))
