@@ -181,6 +181,10 @@ def runs_not_covered(
     starts: list[int], ends: list[int], by_starts: list[int], by_ends: list[int]
 ) -> list[int]:
     """The integers of the runs (starts, ends) that no run of (by_starts, by_ends) covers."""
+    if starts:  # the usual case: one run covers the whole span, so every run inside it
+        at = bisect.bisect_right(by_starts, starts[0]) - 1
+        if at >= 0 and ends[-1] <= by_ends[at]:
+            return []
     missing: list[int] = []
     for start, end in zip(starts, ends, strict=True):
         at = bisect.bisect_right(by_starts, start) - 1

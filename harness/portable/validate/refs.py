@@ -29,7 +29,7 @@ from harness.portable.validate.keys import (
 
 #: Distinct keys plus places held in memory before they are written out (a fixed cap, so memory
 #: does not grow with the export).
-HELD_LIMIT = 1 << 16
+HELD_LIMIT = 1 << 14
 
 # Distinct keys: runs of consecutive integers (starts, ends) and the other keys.
 KeyChunk = tuple[list[int], list[int], set[Key]]
