@@ -84,6 +84,8 @@ class RecordIndex:
 
             def spill(rows: list[tuple[Key, int, str | None]]) -> None:
                 keys.extend((entity, key, line, rid) for key, line, rid in rows)
+                if len(keys) >= _BATCH:
+                    self.flush()
 
             found = self.keysets[entity] = KeySet(spill)
         return found
@@ -127,10 +129,14 @@ class RecordIndex:
             store.maybe_write()
 
     def finish(self, entity: str) -> None:
-        """``entity``'s file is read: its ids and references leave memory for files."""
+        """``entity``'s file is read: duplicates among its ids on disk are found (in the worker that
+        read it), and its ids and references leave memory for files."""
         self.flush()
         if entity in self.keysets:
-            self.keysets[entity].seal(self.directory / f"{self.path.stem}.{len(self.keysets)}.{entity}.ids")
+            keyset = self.keysets[entity]
+            if keyset.on_disk:
+                keyset.duplicates.extend(self._duplicates_on_disk(entity))
+            keyset.seal(self.directory / f"{self.path.stem}.{len(self.keysets)}.{entity}.ids")
         if entity in self.stores:
             self.stores[entity].seal()
 
@@ -152,24 +158,34 @@ class RecordIndex:
 
     # -- the checks ---------------------------------------------------------------------------
 
+    def _duplicates_on_disk(self, entity: str) -> list[tuple[int, str | None]]:
+        """(line, record id) of each of ``entity``'s on-disk ids that an earlier one repeats (the
+        table holds only keys in neither the runs nor the set, so it repeats only its own)."""
+        self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
+        return list(
+            self.db.execute(
+                """SELECT k.line, k.rid FROM keys k
+                   JOIN (SELECT key, min(line) AS first FROM keys WHERE entity = ? GROUP BY key
+                         HAVING count(*) > 1) d
+                     ON k.entity = ? AND k.key = d.key AND k.line > d.first""",
+                (entity, entity),
+            )
+        )
+
     def duplicates(self) -> Iterator[tuple[str, str, int]]:
-        """(entity, record id, line) of each record whose id an earlier record of the entity has."""
+        """(entity, record id, line) of each record whose id an earlier record of the entity has
+        (those on disk found by :meth:`finish`, or here for an entity not finished)."""
         self.flush()
         rows = [
             (entity, rid, line)
             for entity, keyset in self.keysets.items()
-            for line, rid in keyset.duplicates
+            for line, rid in (
+                keyset.duplicates
+                if keyset.rest_file is not None or not keyset.on_disk
+                else [*keyset.duplicates, *self._duplicates_on_disk(entity)]
+            )
             if rid is not None
         ]
-        self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
-        rows.extend(
-            self.db.execute(
-                """SELECT k.entity, k.rid, k.line FROM keys k
-                   JOIN (SELECT entity, key, min(line) AS first FROM keys GROUP BY entity, key
-                         HAVING count(*) > 1) d
-                     ON d.entity = k.entity AND d.key = k.key AND k.line > d.first"""
-            )
-        )
         rows.sort(key=lambda row: (row[0], row[2]))
         yield from rows
 

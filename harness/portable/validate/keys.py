@@ -8,8 +8,10 @@ when their keys are equal, and the common integer ids cost no string at all.
 A :class:`KeySet` holds one entity's keys as they are read. Harness exports list records in
 primary-key order, so keys usually arrive as ascending integers: those are kept as runs
 (``[start, end]`` intervals), a few numbers however many records. From the first key that breaks
-the order on, the rest go to a set, and from :data:`SET_LIMIT` keys on to an on-disk table (the
-caller's SQLite index), so memory stays bounded whatever the export holds. A key seen before is a
+the order on, the rest go to a set of at most :data:`SET_LIMIT` keys, and the keys after those to an
+on-disk table (the caller's SQLite index), whose duplicates the caller finds when the entity is
+read. The set is written and read back :data:`CHUNK` keys at a time, so a worker's memory is the
+same few megabytes whether the export has a million records or a billion. A key seen before is a
 duplicate, reported with its line; the first occurrence is not.
 """
 
@@ -19,9 +21,9 @@ import bisect
 import itertools
 import marshal
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.portable.contract import key_text
 
@@ -29,8 +31,11 @@ Key = int | str
 
 #: Integer keys are the integers strictly between -BOUND and BOUND (their text has <= 18 digits).
 BOUND = 10**18
-#: Keys a set holds in memory before the rest goes to disk.
-SET_LIMIT = 750_000
+#: Keys a set holds in memory; later ones go to disk. A fixed cap (about 7 MB of UUID-sized keys),
+#: reached well below a million records, so peak memory does not grow with the export.
+SET_LIMIT = 50_000
+#: Keys marshalled at a time when a set is written out (never one buffer of the whole set).
+CHUNK = 10_000
 #: Runs of ascending keys kept before the rest goes to a set (ids with many gaps).
 MAX_RUNS = 100_000
 
@@ -74,10 +79,10 @@ class KeySet:
         self.start = self.end = -BOUND - 1  # the open run, once ``open``
         self.open = False
         self.ascending = True
-        self.rest: set[Key] = set()  # keys after the order broke, until SET_LIMIT
+        self.rest: set[Key] = set()  # the first SET_LIMIT keys after the order broke
         self.rest_file: Path | None = None  # the rest, written out by seal()
         self.spill = spill
-        self.on_disk = False  # from SET_LIMIT keys on, the rest are in the on-disk table
+        self.on_disk = False  # whether keys after those went to the on-disk table
         self.duplicates: list[tuple[int, str | None]] = []
 
     def add(self, key: Key, line: int, rid: str | None) -> None:
@@ -97,14 +102,11 @@ class KeySet:
             self._close_runs()
         if self.in_runs(key) or key in self.rest:
             self.duplicates.append((line, rid))
-        elif self.on_disk:
-            self.spill([(key, line, rid)])
-        else:
+        elif len(self.rest) < SET_LIMIT:
             self.rest.add(key)
-            if len(self.rest) >= SET_LIMIT:
-                self.spill([(k, 0, None) for k in self.rest])
-                self.rest = set()
-                self.on_disk = True
+        else:  # in neither: a duplicate only of another key on disk, which the caller finds
+            self.on_disk = True
+            self.spill([(key, line, rid)])
 
     def _close_runs(self) -> None:
         """Keys stop ascending: the runs so far are frozen, later keys go to the set."""
@@ -124,18 +126,35 @@ class KeySet:
         """The entity is read: close the runs, write the set out to ``path`` and free it."""
         self._close_runs()
         with path.open("wb") as out:
-            marshal.dump(self.rest, out)
+            for chunk in _drained(self.rest):
+                marshal.dump(chunk, out)
         self.rest_file = path
-        self.rest = set()
         self.spill = _sealed  # nothing is added any more (and the set now pickles)
 
     def load_rest(self) -> set[Key]:
-        """The keys out of order (those below SET_LIMIT; the on-disk table has the others)."""
+        """The first SET_LIMIT keys out of order (the on-disk table has the others)."""
         if self.rest_file is None:
             return self.rest
+        rest: set[Key] = set()
         with self.rest_file.open("rb") as fh:
-            rest: set[Key] = marshal.load(fh)  # noqa: S302 - our own file, written by seal()
+            for chunk in marshalled(fh):
+                rest.update(chunk)
         return rest
+
+
+def _drained(keys: set[Key]) -> Iterator[list[Key]]:
+    """``keys`` emptied :data:`CHUNK` at a time, so a write holds one chunk more, not two sets."""
+    while keys:
+        yield [keys.pop() for _ in range(min(CHUNK, len(keys)))]
+
+
+def marshalled(fh: BinaryIO) -> Iterator[Any]:
+    """The values marshalled one after another into ``fh`` (our own scratch files)."""
+    while True:
+        try:
+            yield marshal.load(fh)  # noqa: S302 - our own scratch file
+        except EOFError:
+            return
 
 
 def as_runs(keys: set[Key]) -> tuple[list[int], list[int], set[Key]]:
@@ -162,6 +181,10 @@ def runs_not_covered(
     starts: list[int], ends: list[int], by_starts: list[int], by_ends: list[int]
 ) -> list[int]:
     """The integers of the runs (starts, ends) that no run of (by_starts, by_ends) covers."""
+    if starts:  # the usual case: one run covers the whole span, so every run inside it
+        at = bisect.bisect_right(by_starts, starts[0]) - 1
+        if at >= 0 and ends[-1] <= by_ends[at]:
+            return []
     missing: list[int] = []
     for start, end in zip(starts, ends, strict=True):
         at = bisect.bisect_right(by_starts, start) - 1

@@ -16,12 +16,20 @@ from __future__ import annotations
 import marshal
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from harness.portable.validate.keys import Key, KeySet, as_runs, not_in_runs, runs_not_covered
+from harness.portable.validate.keys import (
+    Key,
+    KeySet,
+    as_runs,
+    marshalled,
+    not_in_runs,
+    runs_not_covered,
+)
 
-#: Distinct keys plus places held in memory before they are written out.
-HELD_LIMIT = 200_000
+#: Distinct keys plus places held in memory before they are written out (a fixed cap, so memory
+#: does not grow with the export).
+HELD_LIMIT = 1 << 14
 
 # Distinct keys: runs of consecutive integers (starts, ends) and the other keys.
 KeyChunk = tuple[list[int], list[int], set[Key]]
@@ -41,15 +49,7 @@ def _load_all(path: Path) -> Iterator[Any]:
     if not path.exists():
         return
     with path.open("rb") as fh:
-        yield from _marshalled(fh)
-
-
-def _marshalled(fh: BinaryIO) -> Iterator[Any]:
-    while True:
-        try:
-            yield marshal.load(fh)  # noqa: S302 - our own scratch file
-        except EOFError:
-            return
+        yield from marshalled(fh)
 
 
 class RefStore:
