@@ -31,9 +31,10 @@ Key = int | str
 
 #: Integer keys are the integers strictly between -BOUND and BOUND (their text has <= 18 digits).
 BOUND = 10**18
-#: Keys a set holds in memory; later ones go to disk. A fixed cap (about 7 MB of UUID-sized keys),
-#: reached well below a million records, so peak memory does not grow with the export.
-SET_LIMIT = 50_000
+#: Keys a set holds in memory; later ones go to disk. A fixed cap (about 18 MB of UUID-sized keys), so
+#: peak memory stops growing once an entity has that many ids out of order (the reference data's
+#: ``files`` at about 1.3M rows) and is the same for any larger export.
+SET_LIMIT = 1 << 17
 #: Keys marshalled at a time when a set is written out (never one buffer of the whole set).
 CHUNK = 10_000
 #: Runs of ascending keys kept before the rest goes to a set (ids with many gaps).
