@@ -1,4 +1,5 @@
-"""File helpers every lane shares: hashing, the write-once atomic writer, and the manifest's name."""
+"""File helpers every lane shares: hashing, reading lines a block at a time, the write-once atomic
+writer, and the manifest's name."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,6 +29,20 @@ def sha256_file(path: Path, chunk: int = 1 << 20, digest: Any = None) -> str:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     return str(digest.hexdigest())
+
+
+def line_blocks(path: Path, size: int = 1 << 20) -> Iterator[tuple[list[bytes], bytes]]:
+    """A file's lines (without the newline) a ``size`` block at a time, each with the bytes they
+    were split from (the last, unfinished line of a block is carried into the next)."""
+    with path.open("rb") as fh:
+        tail = b""
+        while chunk := fh.read(size):
+            block = tail + chunk
+            lines = block.split(b"\n")
+            tail = lines.pop()
+            yield lines, block
+    if tail:
+        yield [tail], tail
 
 
 def write_once(

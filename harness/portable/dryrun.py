@@ -35,6 +35,7 @@ import orjson
 import psycopg
 
 from harness.errors import ConfigError
+from harness.files import line_blocks
 from harness.portable import dryrun_server as server
 from harness.portable.compare import canonical
 from harness.portable.contract import Contract, Entity
@@ -89,18 +90,12 @@ class DryRunResult:
 
 def iter_batches(path: Path, size: int = BATCH) -> Iterator[list[bytes]]:
     """The file's lines (without the newline) in batches, read in large blocks."""
-    rest = b""
     batch: list[bytes] = []
-    with path.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            batch.extend(lines)
-            while len(batch) >= size:
-                yield batch[:size]
-                del batch[:size]
-    if rest:
-        batch.append(rest)
+    for lines, _ in line_blocks(path, _BLOCK):
+        batch.extend(lines)
+        while len(batch) >= size:
+            yield batch[:size]
+            del batch[:size]
     if batch:
         yield batch
 

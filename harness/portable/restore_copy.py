@@ -42,6 +42,7 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import LibpqWriter
 
+from harness.files import line_blocks
 from harness.portable.contract import Entity
 from harness.postgres.errors import server_error
 
@@ -285,18 +286,11 @@ def _blocks(path: Path) -> Iterator[tuple[list[bytes], bool]]:
     """The file's lines a block at a time, and whether the block holds a backslash (only then may a
     decoded string hold a character COPY must escape); StepAside for bytes COPY-into-jsonb reads
     otherwise."""
-    with path.open("rb") as fh:
-        tail = b""
-        while chunk := fh.read(_CHUNK):
-            block = tail + chunk
-            escaped = b"\\" in block
-            if b"\t" in block or b"\r" in block or (escaped and b"\\u0000" in block):
-                raise StepAside("a line holds a raw tab or carriage return, or a \\u0000 escape")
-            lines = block.split(b"\n")
-            tail = lines.pop()
-            yield lines, escaped
-        if tail:
-            yield [tail], b"\\" in tail
+    for lines, block in line_blocks(path, _CHUNK):
+        escaped = b"\\" in block
+        if b"\t" in block or b"\r" in block or (escaped and b"\\u0000" in block):
+            raise StepAside("a line holds a raw tab or carriage return, or a \\u0000 escape")
+        yield lines, escaped
 
 
 def _escape(value: str) -> str:
