@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from harness.errors import ConfigError
+from harness.schema_patterns import compile_pattern
 from harness.snapshot.crypto import CIPHER, FORMAT, canonical_json, encrypt_chunk, seal_manifest
 from harness.snapshot.keys import KeyProvider
 from harness.snapshot.manifest import (
@@ -127,7 +127,7 @@ def create_snapshot(
     lock: LockSpec | None = None,
 ) -> CreateResult:
     """Snapshot the tree at ``root`` into ``store``; the manifest is deterministic in tree and clock."""
-    if not re.fullmatch(TAG_PATTERN, tag):
+    if not compile_pattern(TAG_PATTERN)(tag):
         raise ConfigError(f"tag {tag!r} must match {TAG_PATTERN}")
     if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
         raise ConfigError(f"chunk_size must be between {MIN_CHUNK} and {MAX_CHUNK} bytes, not {chunk_size}")

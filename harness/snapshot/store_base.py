@@ -9,7 +9,6 @@ an existing name is refused, and deleting a retention-locked object is refused.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
@@ -17,9 +16,12 @@ from typing import Any
 
 from harness.errors import ConfigError, VerificationFailed
 from harness.objectstore.base import LockState
+from harness.schema_patterns import compile_pattern
 
-ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
-OBJECT_RE = re.compile(r"^(manifest\.json|pack-[0-9]{6})$")
+#: Whole-name tests in RE2 (``$`` is the end of the name; a name that is not valid Unicode, as a
+#: listing may hold, matches nothing).
+is_snapshot_id = compile_pattern(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
+is_object_name = compile_pattern(r"^(manifest\.json|pack-[0-9]{6})$")
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 
@@ -28,13 +30,13 @@ def pack_name(index: int) -> str:
 
 
 def check_id(snapshot: str) -> str:
-    if not ID_RE.fullmatch(snapshot):
+    if not is_snapshot_id(snapshot):
         raise ConfigError(f"{snapshot!r} is not a snapshot id (like 20261123T091500Z-1a2b3c4d)")
     return snapshot
 
 
 def check_object(name: str) -> str:
-    if not OBJECT_RE.fullmatch(name):
+    if not is_object_name(name):
         raise VerificationFailed(f"{name!r} is not a snapshot object name")
     return name
 

@@ -15,13 +15,13 @@ from typing import Any
 from harness.errors import ConfigError, RefusedError
 from harness.files import MANIFEST, write_once
 from harness.snapshot.store_base import (
-    ID_RE,
     LockSpec,
     SnapshotReader,
     SnapshotStore,
     SnapshotWriter,
     check_id,
     check_object,
+    is_snapshot_id,
 )
 
 PARTIAL = ".partial"
@@ -108,7 +108,7 @@ class DirStore(RootedStore):
     kind = "local"
 
     def ids(self) -> list[str]:
-        return [n for n in self._names() if ID_RE.fullmatch(n) and (self.root / n / MANIFEST).is_file()]
+        return [n for n in self._names() if is_snapshot_id(n) and (self.root / n / MANIFEST).is_file()]
 
     def writer(self, snapshot: str, lock: LockSpec | None) -> SnapshotWriter:
         self._no_lock(lock)

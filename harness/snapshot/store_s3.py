@@ -27,13 +27,13 @@ from harness.objectstore.base import (
 )
 from harness.objectstore.s3 import S3ObjectStore
 from harness.snapshot.store_base import (
-    ID_RE,
     LockSpec,
     SnapshotReader,
     SnapshotStore,
     SnapshotWriter,
     check_id,
     check_object,
+    is_snapshot_id,
 )
 
 
@@ -117,7 +117,7 @@ class S3Store(SnapshotStore):
     def _prefixes(self) -> tuple[list[str], list[str]]:
         complete: list[str] = []
         partial: list[str] = []
-        for snapshot in sorted(f for f in self.objects.list_prefixes(self.prefix) if ID_RE.fullmatch(f)):
+        for snapshot in sorted(f for f in self.objects.list_prefixes(self.prefix) if is_snapshot_id(f)):
             (complete if self.head(snapshot, MANIFEST) is not None else partial).append(snapshot)
         return complete, partial
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.archive import create_archive, extract_archive
 from harness.errors import ArchiveError, RefusedError, VerificationFailed
 from harness.files import MANIFEST
-from harness.snapshot.store_base import ID_RE, LockSpec, SnapshotReader, SnapshotWriter, check_id
+from harness.snapshot.store_base import LockSpec, SnapshotReader, SnapshotWriter, check_id, is_snapshot_id
 from harness.snapshot.store_local import DirReader, DirWriter, RootedStore
 
 SUFFIX = ".tar.gz"
@@ -71,7 +71,7 @@ class TarGzStore(RootedStore):
 
     def ids(self) -> list[str]:
         names = [n[: -len(SUFFIX)] for n in self._names() if n.endswith(SUFFIX)]
-        return [n for n in names if ID_RE.fullmatch(n)]
+        return [n for n in names if is_snapshot_id(n)]
 
     def _archive(self, snapshot: str) -> Path:
         return self._existing(snapshot, f"{check_id(snapshot)}{SUFFIX}")

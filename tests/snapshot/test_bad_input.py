@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -446,3 +447,7 @@ def test_a_name_with_a_final_newline_is_no_snapshot_id_object_or_tag(suffix: str
     (store.root / ("20261123T091500Z-1a2b3c4d" + suffix)).mkdir(parents=True)
     (store.root / ("20261123T091500Z-1a2b3c4d" + suffix) / "manifest.json").write_text("{}")
     assert store.ids() == []
+    os.mkdir(os.fsencode(store.root) + b"/20261123T091500Z-1a2b3c4\xff")  # not UTF-8: a surrogate in str
+    (store.root / "20261123T091500Z-1a2b3c4d").mkdir()
+    (store.root / "20261123T091500Z-1a2b3c4d" / "manifest.json").write_text("{}")
+    assert store.ids() == ["20261123T091500Z-1a2b3c4d"]
