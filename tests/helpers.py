@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from harness.archive import ExtractLimits, extract_archive
+from harness.errors import ArchiveError, ConfigError
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -89,3 +93,22 @@ def write_items_export(root: Path, lines: list[bytes], source: str = "fuzz") -> 
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
+
+
+def extract_hostile(blob: bytes, name: str, check_accepted: Callable[[Path], None]) -> None:
+    """Extract ``blob`` as the archive ``name`` (at most 50 members): refused with no destination
+    left, or accepted and ``check_accepted(dest)`` holds; never a partial directory left behind and
+    nothing written beside the destination."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / name).write_bytes(blob)
+        dest = root / "out" / "dest"
+        dest.parent.mkdir()
+        try:
+            extract_archive(root / name, dest, limits=ExtractLimits(max_members=50))
+        except (ArchiveError, ConfigError):
+            assert not dest.exists()
+        else:
+            check_accepted(dest)
+        assert sorted(p.name for p in (root / "out").iterdir()) in ([], ["dest"])  # no .partial left
+        assert sorted(p.name for p in root.iterdir()) == [name, "out"]  # nothing escaped
