@@ -40,9 +40,13 @@ class Database:
             conn = psycopg.connect(self.conninfo, autocommit=autocommit, **kwargs)
         except psycopg.OperationalError as exc:
             raise ProviderError(f"cannot connect to {self.label}: {first_line(exc)}") from None
-        conn.execute("SET TIME ZONE 'UTC'")
-        if not autocommit:
-            conn.commit()
+        try:  # a server shutting down (a failed recovery) can accept and then drop the connection
+            conn.execute("SET TIME ZONE 'UTC'")
+            if not autocommit:
+                conn.commit()
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise ProviderError(f"{self.label} dropped the connection: {first_line(exc)}") from None
         return conn
 
     def with_dbname(self, dbname: str) -> Database:

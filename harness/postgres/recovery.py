@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from harness.clock import utc_iso
 from harness.errors import ConfigError, ProviderError, VerificationFailed
 from harness.postgres.binaries import pg_free_env
@@ -354,7 +356,7 @@ class RestoredCluster(EmbeddedCluster):
                     row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
                 if row is not None and row[0] is False:
                     return
-            except ProviderError:
+            except (ProviderError, psycopg.OperationalError):  # not yet accepting, or shutting down
                 if not postmaster_alive(self.data):
                     self.running = False
                     raise self._failure() from None
