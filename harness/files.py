@@ -31,18 +31,34 @@ def sha256_file(path: Path, chunk: int = 1 << 20, digest: Any = None) -> str:
     return str(digest.hexdigest())
 
 
-def line_blocks(path: Path, size: int = 1 << 20) -> Iterator[tuple[list[bytes], bytes]]:
-    """A file's lines (without the newline) a ``size`` block at a time, each with the bytes they
-    were split from (the last, unfinished line of a block is carried into the next)."""
+def complete_blocks(path: Path, size: int = 1 << 20) -> Iterator[tuple[bytes, int]]:
+    """A file's bytes about ``size`` at a time, each block with the length of its whole lines:
+    ``block[:end]`` ends in a newline, and what follows it (an unfinished line) starts the next
+    block. A newline is added after a last line without one; a line longer than ``size`` is read
+    whole into one block."""
     with path.open("rb") as fh:
-        tail = b""
+        tail, parts = b"", []
         while chunk := fh.read(size):
-            block = tail + chunk
-            lines = block.split(b"\n")
-            tail = lines.pop()
-            yield lines, block
-    if tail:
-        yield [tail], tail
+            end = chunk.rfind(b"\n") + 1
+            if not end:
+                parts.append(chunk)
+                continue
+            block = b"".join([tail, *parts, chunk]) if tail or parts else chunk
+            end += len(block) - len(chunk)
+            tail, parts = block[end:], []
+            yield block, end
+        if tail or parts:
+            last = b"".join([tail, *parts, b"\n"])
+            yield last, len(last)
+
+
+def line_blocks(path: Path, size: int = 1 << 20) -> Iterator[tuple[list[bytes], bytes]]:
+    """A file's lines (without the newline) a block at a time (:func:`complete_blocks`), each with
+    the bytes of the block they were split from."""
+    for block, _ in complete_blocks(path, size):
+        lines = block.split(b"\n")
+        lines.pop()  # an unfinished line (read again with the next block), or the empty end
+        yield lines, block
 
 
 def write_once(
