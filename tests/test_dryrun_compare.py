@@ -27,7 +27,7 @@ def plan(db: Database, contract: Contract, export_dir: Path) -> dict[str, dict[s
 def test_every_lookup_shape_gives_the_same_plan(
     contract: Contract, export_copy: Path, source_db: Database, shape: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dryrun, "BATCH", 50)  # many batches, so every path is taken
+    monkeypatch.setattr(dryrun, "BATCH_BYTES", 50 * 250)  # many batches (~50 lines), so every path is taken
     original = (export_copy / "tasks.jsonl").read_bytes().splitlines()[7]
     edit_record(export_copy, "tasks.jsonl", 7, lambda r: r.update(title="changed"))
     if shape == "sparse":  # every 9th record: ranges hold ~9x the batch, over the cap

@@ -37,7 +37,9 @@ def plan(db: Database, contract: Contract, export_dir: Path, path: str) -> Plan:
     """The dry run's plan by one path: ``fast`` (two backends, range digests), ``rows`` (one backend,
     every batch row by row: the compare before the digest) or ``canonical`` (the v2 client path)."""
     with contextlib.ExitStack() as stack:
-        stack.enter_context(patch.object(dryrun, "BATCH", 37))  # many batches, ranges and a short last one
+        # many batches (of ~37 lines), ranges and a short last one
+        stack.enter_context(patch.object(dryrun, "BATCH", 37))
+        stack.enter_context(patch.object(dryrun, "BATCH_BYTES", 37 * 250))
         stack.enter_context(patch.object(dryrun, "BACKENDS", 1 if path == "rows" else 2))
         if path == "rows":
             stack.enter_context(patch.object(server, "_DIGEST_KEY_TYPES", {}))
@@ -121,6 +123,7 @@ def _edit(lines: list[bytes], kind: str, i: int, text: str) -> list[bytes]:
         "big-key": lambda: [*lines, orjson.dumps({**record, "id": 2**62 + i})],
         "string-key": lambda: _put(lines, i, orjson.dumps({**record, "id": str(record["id"])})),
         "crlf": lambda: _put(lines, i, line + b"\r"),
+        "other-row": lambda: _put(lines, i, lines[(7 * i + 3) % len(lines)]),  # another row's own line
         "file-drop": lambda: lines[:i] + lines[i + 1 :],
         "file-swap": lambda: [*lines[: i - 1], line, lines[i - 1], *lines[i + 1 :]] if i else lines,
         "file-repeat": lambda: [*lines[: i + 1], line, *lines[i + 1 :]],
@@ -158,6 +161,7 @@ _edits = st.lists(
                 "big-key",
                 "string-key",
                 "crlf",
+                "other-row",
                 "file-drop",
                 "file-swap",
                 "file-repeat",
@@ -213,22 +217,30 @@ def test_identical_and_empty_ranges_are_settled_without_a_row_compare(
     uuid keys (their order in the client may not be the column's), and one changed row sends only
     its own batch row by row."""
     by_rows: list[type | None] = []
-    original = server.Batch.params
+    parsed: list[int] = []
+    original, parse = server.Batch.params, server.parse_batch
 
     def spy(self: server.Batch) -> dict[str, Any]:
         by_rows.append(self.span[0] if self.span else None)
         return original(self)
 
+    def parse_spy(lines: list[bytes], pk: str, invalid: set[str]) -> server.Batch:
+        parsed.append(len(lines))
+        return parse(lines, pk, invalid)
+
     counts = {e.name: len((export_copy / e.file).read_bytes().splitlines()) for e in contract.entities}
-    with patch.object(server.Batch, "params", spy):
+    with patch.object(server.Batch, "params", spy), patch.object(server, "parse_batch", parse_spy):
         identical = plan(source_db, contract, export_copy, "fast")
-        assert by_rows == []
+        assert by_rows == [] and parsed == []  # settled by each block's digest: no line was parsed
         empty = plan(scratch_db, contract, export_copy, "fast")
         assert by_rows and set(by_rows) == {str}
+        assert sum(parsed) == sum(counts.values())  # every line parsed once, for its key
         by_rows.clear()
+        parsed.clear()
         _sql(source_db, [("UPDATE tasks SET title = title || '!' WHERE id = 40", ())])
         changed = plan(source_db, contract, export_copy, "fast")
         assert by_rows == [int]
+        assert 0 < sum(parsed) < counts["tasks"]  # the changed row's block, and perhaps a few read ahead
     assert identical == {
         n: {"would_insert": 0, "would_update": 0, "skipped": c, "invalid": 0} for n, c in counts.items()
     }
@@ -266,7 +278,7 @@ def test_an_error_in_any_backend_surfaces(
     lines.append(orjson.dumps({**record, "id": 2**63}))  # one past bigint
     (export_copy / "tasks.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
     with (
-        patch.object(dryrun, "BATCH", 37),
+        patch.object(dryrun, "BATCH_BYTES", 37 * 250),
         patch.object(dryrun, "BACKENDS", backends),
         pytest.raises(psycopg.errors.NumericValueOutOfRange),
     ):

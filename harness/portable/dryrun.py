@@ -3,10 +3,11 @@
 Records are read from the export in batches and compared with the target's
 rows rendered by the exporter's own query (same field order, same timestamp
 format). For the harness's own (version 1) export "identical" means byte-identical canonical
-JSON and the comparison runs in the server (harness/portable/dryrun_server.py): each batch sends
-its keys, the server compares a digest of the whole batch (or, where that does not settle it, the
-SHA-256 of each line), and only counts come back. A version-2 export (possibly another writer's)
-is compared in the client, both sides in canonical form (harness/portable/compare.py):
+JSON and the comparison runs in the server (harness/portable/dryrun_server.py): the server compares
+a digest of each whole batch (a block of lines, unparsed when its first and last line's key range
+settles it), or, where that does not settle it, the SHA-256 of each line, and only counts come back.
+A version-2 export (possibly another writer's) is compared in the client, both sides in canonical
+form (harness/portable/compare.py):
 
 * would_insert: the primary key is not in the target;
 * would_update: the key exists and the record differs;
@@ -35,7 +36,7 @@ import orjson
 import psycopg
 
 from harness.errors import ConfigError
-from harness.files import line_blocks
+from harness.files import complete_blocks, line_blocks
 from harness.portable import dryrun_server as server
 from harness.portable.compare import canonical
 from harness.portable.contract import Contract, Entity
@@ -44,9 +45,10 @@ from harness.portable.validate.findings import ValidationReport
 from harness.postgres.database import Database
 
 BATCH = 5_000
+#: The server compare's batches: blocks of whole lines of about this many bytes.
+BATCH_BYTES = 1 << 20
 #: Server backends comparing at once, all reading one snapshot.
 BACKENDS = max(1, min(4, os.cpu_count() or 1))
-_BLOCK = 1 << 20
 
 
 @dataclass
@@ -91,7 +93,7 @@ class DryRunResult:
 def iter_batches(path: Path, size: int = BATCH) -> Iterator[list[bytes]]:
     """The file's lines (without the newline) in batches, read in large blocks."""
     batch: list[bytes] = []
-    for lines, _ in line_blocks(path, _BLOCK):
+    for lines, _ in line_blocks(path, BATCH_BYTES):
         batch.extend(lines)
         while len(batch) >= size:
             yield batch[:size]
@@ -122,12 +124,13 @@ def _plan_entity(
     if not compares_in_server(contract, ent):
         return _plan_canonical(conns[0], contract, ent, export_dir, invalid)
     queries = server.Queries.of(conns[0], contract, ent)
-    lines = iter_batches(export_dir / ent.file, BATCH)
-    batches = server.ahead(server.prepared(lines, ent.key_fields[0], invalid), depth=2 * len(conns))
+    reading = server.Reading(ent.key_fields[0], invalid, parse_ahead=bool(invalid))
+    blocks = complete_blocks(export_dir / ent.file, BATCH_BYTES)
+    works = server.ahead(server.read(blocks, reading), depth=2 * len(conns))
     try:
-        counts = server.shared(conns, batches, queries)
+        counts = server.shared(conns, works, queries, reading)
     finally:
-        batches.close()  # type: ignore[attr-defined]
+        works.close()  # type: ignore[attr-defined]
     return EntityPlan(ent.name, **vars(counts))
 
 

@@ -1,25 +1,30 @@
 """The dry run's compare in the server (harness/portable/dryrun.py), for the harness's own
 (version 1) exports with a one-field key: identical means byte-identical to the exporter's rendering.
 
-Each batch of records goes to the server as keys (a key range when they are ascending integers, as
-the exporter writes them); the server renders the target's rows with the exporter's query and
-compares, so no target row travels back. A key range is first compared as one digest of the whole
-batch, which settles an identical (or empty) range with two numbers; any other batch is compared
-row by row, as the SHA-256 of each line. Several connections, all reading one exported snapshot in
-READ ONLY transactions, take batches in turn while a thread parses the next ones.
+A batch is a block of whole lines. It is first tried unparsed: its first and last lines name a key
+range, and the server returns how many target rows that range holds and one SHA-256 of their
+renderings (the exporter's query) joined by newlines; equal to the block's count and digest, every
+line is the rendering of its own target row (:func:`settled_by_lines`). Otherwise the lines are
+parsed for their keys and go to the server as keys (a key range when they are ascending integers, as
+the exporter writes them): the range digest again settles an identical or empty range with two
+numbers, any other batch is compared row by row, as the SHA-256 of each line. No target row travels
+back. Several connections, all reading one exported snapshot in READ ONLY transactions, take batches
+in turn while a thread reads the next ones (and parses them ahead while batches are not settled
+unparsed).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from queue import Full, Queue
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
@@ -55,6 +60,11 @@ SELECT count(*), sha256(convert_to(string_agg(q.doc, E'\\n'), 'UTF8')) FROM ({})
 #: never take the empty-range shortcut).
 _DIGEST_KEY_TYPES = {"int2": int, "int4": int, "int8": int, "uuid": str}
 
+T = TypeVar("T")
+#: A range digest: the key range asked, the rows it held (at most the batch's size + 1) and their
+#: joined renderings' SHA-256.
+Digest = tuple[tuple[type, str, str], int, bytes | None]
+
 
 @dataclass
 class Batch:
@@ -77,39 +87,97 @@ class Batch:
         }
 
 
-def prepared(batches: Iterator[list[bytes]], pk: str, invalid: set[str]) -> Iterator[Batch]:
-    """Each batch of lines parsed for its keys (``pk``); unparsable lines, lines without a usable
+def parse_batch(lines: list[bytes], pk: str, invalid: set[str]) -> Batch:
+    """A batch of lines parsed for their keys (``pk``); unparsable lines, lines without a usable
     key and ``invalid`` keys are counted, not compared."""
     loads = orjson.loads
-    for batch in batches:
-        bad = 0
-        wanted: dict[str, bytes] = {}  # a repeated key: the last record wins, as the upsert's would
-        values: list[Any] = []
-        for raw in batch:
-            try:
-                value = loads(raw).get(pk)
-            except (orjson.JSONDecodeError, AttributeError):
-                value = None
-            rid = str(value) if type(value) is int or type(value) is str else None  # key_text, inlined
-            if rid is None or rid in invalid:
-                bad += 1
-            else:
-                wanted[rid] = raw
-                values.append(value)
-        ready = Batch(bad, wanted)
-        if wanted and len(values) == len(wanted):
-            kind = type(values[0])
-            if all(type(v) is kind for v in values) and all(a < b for a, b in itertools.pairwise(values)):
-                ready.span = (kind, str(values[0]), str(values[-1]))
-                if kind is int:
-                    ready.low, ready.high = ready.span[1:]
-        yield ready
+    bad = 0
+    wanted: dict[str, bytes] = {}  # a repeated key: the last record wins, as the upsert's would
+    values: list[Any] = []
+    for raw in lines:
+        try:
+            value = loads(raw).get(pk)
+        except (orjson.JSONDecodeError, AttributeError):
+            value = None
+        rid = str(value) if type(value) is int or type(value) is str else None  # key_text, inlined
+        if rid is None or rid in invalid:
+            bad += 1
+        else:
+            wanted[rid] = raw
+            values.append(value)
+    ready = Batch(bad, wanted)
+    if wanted and len(values) == len(wanted):
+        kind = type(values[0])
+        if all(type(v) is kind for v in values) and all(a < b for a, b in itertools.pairwise(values)):
+            ready.span = (kind, str(values[0]), str(values[-1]))
+            if kind is int:
+                ready.low, ready.high = ready.span[1:]
+    return ready
 
 
-def ahead(items: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+@dataclass
+class Reading:
+    """How one entity's batches are read: its key field, the keys validation flagged, and whether
+    the reader parses each batch ahead (while batches are not settled by their lines' digest)."""
+
+    pk: str
+    invalid: set[str]
+    parse_ahead: bool = False
+
+    def parse(self, lines: list[bytes]) -> Batch:
+        return parse_batch(lines, self.pk, self.invalid)
+
+
+class Work:
+    """One batch as read: the whole lines at the start of a block (``block[:end]``, each ending in
+    a newline); ``parsed`` when the reader parsed it ahead. The lines are split only when asked."""
+
+    def __init__(self, block: bytes, end: int, parsed: Batch | None = None) -> None:
+        self.block, self.end, self.parsed = block, end, parsed
+
+    @functools.cached_property
+    def count(self) -> int:
+        return self.block.count(b"\n", 0, self.end)
+
+    @functools.cached_property
+    def lines(self) -> list[bytes]:
+        lines = self.block.split(b"\n")
+        lines.pop()  # after the last newline: an unfinished line or nothing
+        return lines
+
+    def joined_digest(self) -> bytes:
+        """The SHA-256 of the lines joined by newlines: the whole lines without the last newline."""
+        return hashlib.sha256(memoryview(self.block)[: self.end - 1]).digest()
+
+    def span(self, pk: str) -> tuple[type, str, str] | None:
+        """The key range the lines claim: the first and last record's keys, when both are integers
+        or both strings. Only a guess of which target rows to digest: any line between may say
+        otherwise, and then the digests differ."""
+        block, end = self.block, self.end
+        try:
+            first = orjson.loads(block[: block.index(b"\n")]).get(pk)
+            last = orjson.loads(block[block.rfind(b"\n", 0, end - 1) + 1 : end - 1]).get(pk)
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        kind = type(first)
+        if kind not in (int, str) or type(last) is not kind:
+            return None
+        return kind, str(first), str(last)
+
+
+def read(blocks: Iterator[tuple[bytes, int]], reading: Reading) -> Iterator[Work]:
+    """Each block of lines, parsed ahead only while :attr:`Reading.parse_ahead` says so."""
+    for block, end in blocks:
+        work = Work(block, end)
+        if reading.parse_ahead:
+            work.parsed = reading.parse(work.lines)
+        yield work
+
+
+def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """``items`` produced by a thread up to ``depth`` ahead, so the next batches are parsed while the
     server compares (the parser holds the GIL; a waiting connection does not)."""
-    queue: Queue[Batch | BaseException | None] = Queue(maxsize=depth)
+    queue: Queue[T | BaseException | None] = Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
@@ -164,9 +232,42 @@ class Queries:
         )
 
 
-def same_range(conn: psycopg.Connection[Any], queries: Queries, batch: Batch) -> int | None:
+def range_digest(
+    conn: psycopg.Connection[Any], queries: Queries, span: tuple[type, str, str], size: int
+) -> Digest:
+    """The target's rows in the key range ``span``: how many (at most ``size + 1``) and the SHA-256
+    of their renderings joined by newlines, in key order."""
+    _, low, high = span
+    row = conn.execute(queries.range_digest, {"low": low, "high": high, "cap": size + 1}).fetchone()
+    return span, (int(row[0]) if row else -1), (bytes(row[1]) if row and row[1] is not None else None)
+
+
+def joined_digest(lines: Iterable[bytes]) -> bytes:
+    return hashlib.sha256(b"\n".join(lines)).digest()
+
+
+def settled_by_lines(
+    conn: psycopg.Connection[Any], queries: Queries, work: Work, pk: str
+) -> int | Digest | None:
+    """The batch's size when the key range its first and last lines name holds exactly its lines,
+    byte for byte, read without parsing them (exact as in :func:`same_range`: the digests prove
+    each line is the rendering of its own distinct row, whatever the keys the lines were read for);
+    else the range's digest, for :func:`same_range` to reuse (None: the lines name no range)."""
+    span = work.span(pk)
+    if span is None or queries.digest_keys is not span[0]:
+        return None
+    digest = range_digest(conn, queries, span, work.count)
+    if digest[1] == work.count and digest[2] == work.joined_digest():
+        return work.count
+    return digest
+
+
+def same_range(
+    conn: psycopg.Connection[Any], queries: Queries, batch: Batch, known: Digest | None = None
+) -> int | None:
     """The batch's size when its key range holds exactly the batch's records, byte for byte; 0 when
     the range of integer keys holds no target row; None when it must be compared row by row.
+    ``known``: a digest of some key range already taken (reused when it is the batch's range).
 
     Exact: a record's line holds no newline, so equal counts and equal digests of the lines and of
     the renderings joined by newlines mean that each line equals the rendering of its own row of
@@ -176,21 +277,25 @@ def same_range(conn: psycopg.Connection[Any], queries: Queries, batch: Batch) ->
     of them that holds no row proves that none of its keys is in the target."""
     if batch.span is None or queries.digest_keys is not batch.span[0]:
         return None
-    kind, low, high = batch.span
     wanted = len(batch.wanted)
-    row = conn.execute(queries.range_digest, {"low": low, "high": high, "cap": wanted + 1}).fetchone()
-    count = int(row[0]) if row else -1
-    if count == 0 and kind is int:
+    if known is not None and known[0] == batch.span:
+        digest = known  # counted with a cap of at least wanted + 1: any count above wanted settles nothing
+    else:
+        digest = range_digest(conn, queries, batch.span, wanted)
+    _, count, rendered = digest
+    if count == 0 and batch.span[0] is int:
         return 0
-    if count == wanted and row and row[1] == hashlib.sha256(b"\n".join(batch.wanted.values())).digest():
+    if count == wanted and rendered == joined_digest(batch.wanted.values()):
         return wanted
     return None
 
 
-def compare(conn: psycopg.Connection[Any], queries: Queries, batch: Batch) -> tuple[int, int]:
+def compare(
+    conn: psycopg.Connection[Any], queries: Queries, batch: Batch, known: Digest | None = None
+) -> tuple[int, int]:
     """(identical, differing) records of one batch: the range digest when it settles the batch,
     else row by row over the key range (capped at twice the batch), else key by key."""
-    same = same_range(conn, queries, batch)
+    same = same_range(conn, queries, batch, known)
     if same is not None:
         return same, 0
     params = batch.params()
@@ -222,24 +327,41 @@ class Counts:
         self.invalid += other.invalid
 
 
-def shared(conns: list[psycopg.Connection[Any]], batches: Iterator[Batch], queries: Queries) -> Counts:
-    """Compare every batch, each connection in its own thread taking the next one, and sum."""
+def shared(
+    conns: list[psycopg.Connection[Any]], works: Iterator[Work], queries: Queries, reading: Reading
+) -> Counts:
+    """Compare every batch, each connection in its own thread taking the next one, and sum. A batch
+    not parsed ahead is first tried by its lines' digest (:func:`settled_by_lines`; never when
+    validation flagged keys of the entity) and parsed only when that does not settle it."""
     lock, failed = threading.Lock(), threading.Event()
+    by_lines = not reading.invalid
+
+    def one(conn: psycopg.Connection[Any], work: Work, part: Counts) -> None:
+        known = None
+        if work.parsed is None and by_lines:
+            settled = settled_by_lines(conn, queries, work, reading.pk)
+            if isinstance(settled, int):
+                part.skipped += settled
+                return
+            known = settled
+        batch = work.parsed or reading.parse(work.lines)
+        part.invalid += batch.invalid
+        if batch.wanted:
+            same, differ = compare(conn, queries, batch, known)
+            part.skipped += same
+            part.would_update += differ
+            part.would_insert += len(batch.wanted) - same - differ
+            reading.parse_ahead = not by_lines or same < len(batch.wanted) or batch.invalid > 0
 
     def work(conn: psycopg.Connection[Any]) -> Counts:
         part = Counts()
         try:
             while not failed.is_set():
                 with lock:
-                    batch = next(batches, None)
-                if batch is None:
+                    item = next(works, None)
+                if item is None:
                     break
-                part.invalid += batch.invalid
-                if batch.wanted:
-                    same, differ = compare(conn, queries, batch)
-                    part.skipped += same
-                    part.would_update += differ
-                    part.would_insert += len(batch.wanted) - same - differ
+                one(conn, item, part)
         except BaseException:
             failed.set()  # the other connections stop after their batch
             raise
