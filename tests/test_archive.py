@@ -221,6 +221,21 @@ def test_corrupted_bytes_in_the_middle(tmp_path: Path, good_archive: Path) -> No
     assert_refused(good_archive, tmp_path, "corrupt|CRC|invalid|truncated|unexpected")
 
 
+@pytest.mark.parametrize(("where", "said"), [(-8, "CRC-32 does not match"), (-1, "length does not match")])
+def test_a_member_that_inflates_to_other_bytes_is_corrupt(tmp_path: Path, where: int, said: str) -> None:
+    """A changed byte in stored (level 0) data inflates without error and only the member's CRC-32
+    (or a changed length) tells: corrupt data, not "not gzip"."""
+    data = bytearray(gzip.compress(tar_bytes([reg("manifest.json", MANIFEST_BYTES)]), 0))
+    if where == -8:
+        data[len(data) // 2] ^= 0x55  # inside the stored block: still inflates
+    else:
+        data[where] ^= 0x01  # ISIZE
+    archive = tmp_path / "changed.tar.gz"
+    archive.write_bytes(bytes(data))
+    message = assert_refused(archive, tmp_path, "corrupt compressed data")
+    assert said in message and "not a valid gzip" not in message
+
+
 def test_not_gzip(tmp_path: Path) -> None:
     plain_tar = tmp_path / "plain.tar.gz"
     plain_tar.write_bytes(tar_bytes([reg("manifest.json", MANIFEST_BYTES)]))

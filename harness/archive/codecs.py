@@ -123,6 +123,11 @@ class GzipDecoder:
         except EOFError as exc:
             raise StreamError("truncated: compressed data ended early") from exc
         except igzip.BadGzipFile as exc:
+            text = str(exc)
+            if text.startswith("CRC check failed"):  # the data inflated, but is not what was written
+                raise StreamError("corrupt compressed data: a gzip member's CRC-32 does not match") from exc
+            if text.startswith("Incorrect length"):
+                raise StreamError("corrupt compressed data: a gzip member's length does not match") from exc
             raise StreamError(f"not a valid gzip stream: {exc}") from exc
         except _INFLATE_ERRORS as exc:
             raise StreamError(f"corrupt compressed data: {exc}") from exc
