@@ -63,12 +63,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_COULD_NOT_RUN
     argv = [*paths, "-p", "no:cacheprovider", "-o", "python_files=__no_python_tests__"]
     if args.pg_provider in (None, "embedded") and _may_use_postgres(paths):
-        # initdb of the embedded template (about a second) runs while pytest loads and collects
+        # initdb of the embedded template (about a second) runs while pytest loads and collects;
+        # with -n this process is the xdist controller and hands the template to its workers
         argv.append("--prewarm-postgres")
-        if args.workers is None:
-            from harness.postgres.embedded import prewarm_template
+        from harness.postgres.embedded import prewarm_template
 
-            prewarm_template()
+        prewarm_template()
     import pytest
 
     # Scenario steps need neither assertion rewriting of the harness (pytest would compile every
