@@ -1,5 +1,5 @@
 """A stopped embedded cluster's directory leaves its place at once and is deleted by a detached
-``rm -rf`` (harness/postgres/embedded.py ``EmbeddedCluster.remove``); one whose owner died before
+``rm -rf`` (harness/postgres/process.py ``remove_tree``, also for the template at exit); one whose owner died before
 the deletion finished is swept like any stale cluster."""
 
 from __future__ import annotations

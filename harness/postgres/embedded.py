@@ -42,6 +42,7 @@ from harness.postgres.process import (
     OWNER_FILE,
     hand_over,
     kill_postmaster,
+    remove_tree,
     signal_stop,
     spawn_server,
     sweep_stale_clusters,
@@ -67,13 +68,6 @@ FAST_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "log_min_messages": "warning",
 }
-
-
-def _rename(path: Path, to: Path) -> bool:
-    with contextlib.suppress(OSError):
-        path.rename(to)
-        return True
-    return False
 
 
 def _quote_setting(value: str) -> str:
@@ -231,18 +225,7 @@ class EmbeddedCluster:
         kill_postmaster(self.data)
 
     def remove(self, *, detached: bool = False) -> None:
-        """Remove the cluster's directory; ``detached`` (server stopped): moved into the temp dir
-        and deleted by a detached ``rm -rf``, off the caller's path (~0.1 s of unlinks a cluster);
-        with its prefix and owner file, the stale sweep removes it should this process die first."""
-        sh, rm = (shutil.which("sh"), shutil.which("rm")) if detached else (None, None)
-        aside = Path(tempfile.gettempdir()) / f"{self.base.name}-removed"
-        if sh and rm and _rename(self.base, aside):
-            script = '"$2" -rf -- "$1" >/dev/null 2>&1 </dev/null &'  # sh returns at once
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                subprocess.run([sh, "-c", script, "sh", str(aside), rm], check=True, timeout=30)
-                return
-            shutil.rmtree(aside, ignore_errors=True)
-        shutil.rmtree(self.base, ignore_errors=True)
+        remove_tree(self.base, detached=detached)  # detached: off the caller's path
 
     @contextlib.contextmanager
     def lifetime(self) -> Iterator[Self]:
@@ -323,7 +306,7 @@ def _remove_templates() -> None:
         thread.join(timeout=120)
     for template in list(_TEMPLATES.values()):
         if template.owned:
-            shutil.rmtree(template.data.parent, ignore_errors=True)
+            remove_tree(template.data.parent, detached=True)
 
 
 def prewarm_template(bindir: str | os.PathLike[str] | None = None) -> None:
