@@ -75,8 +75,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # harness module again) nor hypothesis's report hook (it imports hypothesis at the end): ~1 s.
     argv += ["--assert=plain", "-p", "no:hypothesispytest"]
     # Nor pytest-benchmark, platformdirs' fixtures or xdist's looponfail, when installed (~0.15 s a
-    # process, and -n starts one per worker).
+    # process, and -n starts one per worker), nor pytest's unraisable-exception warnings, whose five
+    # gc.collect() at the end of each process cost ~0.35 s there (drill steps raise their errors).
     argv += ["-p", "no:benchmark", "-p", "no:platformdirs", "-p", "no:xdist.looponfail"]
+    argv += ["-p", "no:unraisableexception"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "harness.plugin"]
     if args.k:
