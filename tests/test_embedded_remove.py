@@ -1,6 +1,6 @@
 """A stopped embedded cluster's directory leaves its place at once and is deleted by a detached
-``rm -rf`` (harness/postgres/process.py ``remove_tree``, also for the template at exit); one whose owner died before
-the deletion finished is swept like any stale cluster."""
+``rm -rf`` (harness/postgres/process.py ``remove_tree``, also for the template at exit); one whose
+owner died before the deletion finished is swept like any stale cluster."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from harness.postgres.embedded import embedded_postgres
 from harness.postgres.process import OWNER_FILE, sweep_stale_clusters
@@ -26,27 +23,18 @@ def _gone(path: Path, limit: float = 120) -> bool:
     return True
 
 
-@pytest.fixture
-def runs() -> Iterator[Path]:
-    """A base directory the server account can enter (pytest's tmp_path is private to root)."""
-    made = Path(tempfile.mkdtemp(prefix="drill-test-"))
-    made.chmod(0o711)
-    yield made
-    shutil.rmtree(made, ignore_errors=True)
-
-
-def test_a_stopped_clusters_directory_leaves_at_once_and_is_deleted_in_the_background(runs: Path) -> None:
-    with embedded_postgres(base_dir=runs) as cluster:
+def test_a_stopped_clusters_directory_leaves_at_once_and_is_deleted_in_the_background(base_dir: Path) -> None:
+    with embedded_postgres(base_dir=base_dir) as cluster:
         base = cluster.base
         with cluster.database().connect(autocommit=True) as conn:
             conn.execute("CREATE TABLE kept (id int)")
-    assert not base.exists() and list(runs.iterdir()) == []
+    assert not base.exists() and list(base_dir.iterdir()) == []
     aside = Path(tempfile.gettempdir()) / f"{base.name}-removed"
     assert _gone(aside)  # the detached rm -rf finished
 
 
-def test_a_cluster_removed_without_detaching_is_gone_on_return(runs: Path) -> None:
-    with embedded_postgres(base_dir=runs) as cluster:
+def test_a_cluster_removed_without_detaching_is_gone_on_return(base_dir: Path) -> None:
+    with embedded_postgres(base_dir=base_dir) as cluster:
         cluster.stop(discard=True)
         cluster.remove()
         assert not cluster.base.exists()
