@@ -63,20 +63,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_COULD_NOT_RUN
     argv = [*paths, "-p", "no:cacheprovider", "-o", "python_files=__no_python_tests__"]
     if args.pg_provider in (None, "embedded") and _may_use_postgres(paths):
-        # initdb of the embedded template (about a second) runs while pytest loads and collects
+        # initdb of the embedded template (about a second) runs while pytest loads and collects;
+        # with -n this process is the xdist controller and hands the template to its workers
         argv.append("--prewarm-postgres")
-        if args.workers is None:
-            from harness.postgres.embedded import prewarm_template
+        from harness.postgres.embedded import prewarm_template
 
-            prewarm_template()
+        prewarm_template()
     import pytest
 
     # Scenario steps need neither assertion rewriting of the harness (pytest would compile every
     # harness module again) nor hypothesis's report hook (it imports hypothesis at the end): ~1 s.
     argv += ["--assert=plain", "-p", "no:hypothesispytest"]
     # Nor pytest-benchmark, platformdirs' fixtures or xdist's looponfail, when installed (~0.15 s a
-    # process, and -n starts one per worker).
+    # process, and -n starts one per worker), nor pytest's unraisable-exception warnings, whose five
+    # gc.collect() at the end of each process cost ~0.35 s there (drill steps raise their errors).
     argv += ["-p", "no:benchmark", "-p", "no:platformdirs", "-p", "no:xdist.looponfail"]
+    argv += ["-p", "no:unraisableexception"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "harness.plugin"]
     if args.k:

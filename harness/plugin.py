@@ -95,12 +95,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_LOAD_ERRORS_KEY] = 0
     config.stash[_SINKS_KEY] = _sink_settings(config)
     config.addinivalue_line("markers", "drill: a drill step collected from a scenario file")
-    workers = getattr(config.option, "numprocesses", None)
-    xdist_controller = bool(workers) and not hasattr(config, "workerinput")
-    if config.getoption("--prewarm-postgres", False) and not xdist_controller:
-        from harness.postgres.embedded import prewarm_template
+    handoff = getattr(config, "workerinput", {}).get("drill_pg_templates")
+    if handoff or config.getoption("--prewarm-postgres", False):
+        from harness.postgres.embedded import adopt_template, prewarm_template
 
-        prewarm_template()  # initdb overlaps collection (the xdist controller runs no drill)
+        # initdb overlaps collection; under xdist the controller makes the one template (it runs
+        # no drill) and its workers copy it (pytest_configure_node), making their own only if its
+        # initdb failed
+        if not (handoff and adopt_template(handoff)):
+            prewarm_template()
     if hasattr(signal, "SIGTERM") and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # CI cancellation sends SIGTERM: turn it into KeyboardInterrupt so teardown stops services.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -224,6 +227,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         and not call.excinfo.errisinstance(pytest.skip.Exception)
     ):
         item.config.stash[_OTHER_FAILURES_KEY] = item.config.stash.get(_OTHER_FAILURES_KEY, 0) + 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker where the embedded template it is making will be."""
+    from harness.postgres.embedded import template_handoff
+
+    handoff = template_handoff()
+    if handoff:
+        node.workerinput["drill_pg_templates"] = handoff
 
 
 @pytest.hookimpl(optionalhook=True)

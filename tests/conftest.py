@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,15 @@ REFERENCE_CONTRACT = REPO / "fixtures" / "contracts" / "reference" / "contract.y
 TEMPLATE_DB = "tmpl_reference"
 TEMPLATE_ROWS = 3000
 _names = itertools.count()
+
+
+@pytest.fixture
+def base_dir() -> Iterator[Path]:
+    """A directory the server's account can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="drill-test-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -194,6 +194,12 @@ def parse_info(text: str, stanza: str) -> RepoInfo:
     return RepoInfo(stanza, tuple(sorted(backups, key=lambda b: b.stopped)), versions, system_ids, archive)
 
 
+def failure(command: str, out: subprocess.CompletedProcess[str]) -> ProviderError:
+    """The error for a pgBackRest command that exited non-zero: its exit and first lines."""
+    lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if line.strip()]
+    return ProviderError(f"pgbackrest {command} failed (exit {out.returncode}): {' | '.join(lines[:3])}")
+
+
 class PgBackRest:
     """pgBackRest for one stanza: the team's configuration file (or none), with the paths pointed
     into ``scratch`` (lock, log, spool). ``account``: (uid, gid) to run as when root."""
@@ -242,6 +248,16 @@ class PgBackRest:
     ) -> subprocess.CompletedProcess[str]:
         """One pgBackRest command (``path``: repo-ls's argument); a non-zero exit is a ProviderError
         with pgBackRest's first lines."""
+        out = self.execute(command, *args, path=path, timeout=timeout)
+        if out.returncode != 0:
+            raise failure(command, out)
+        return out
+
+    def execute(
+        self, command: str, *args: str, path: str | None = None, timeout: float = 3600
+    ) -> subprocess.CompletedProcess[str]:
+        """One pgBackRest command, whatever its exit (see :meth:`run`); not finishing within
+        ``timeout`` is a ProviderError."""
         env = pg_free_env(**{**pgbackrest_env(), **self.path_settings(), **self.env})
         kwargs: dict[str, Any] = {}
         if self.account:
@@ -263,11 +279,6 @@ class PgBackRest:
             )
         except subprocess.TimeoutExpired:
             raise ProviderError(f"pgbackrest {command} did not finish within {timeout:.0f}s") from None
-        if out.returncode != 0:
-            lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if line.strip()]
-            raise ProviderError(
-                f"pgbackrest {command} failed (exit {out.returncode}): {' | '.join(lines[:3])}"
-            )
         return out
 
     def info(self) -> RepoInfo:

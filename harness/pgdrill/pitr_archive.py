@@ -108,10 +108,17 @@ class PitrArchiveLane(Lane):
         counts = seed_dataset(s.db, dataset.rows, seed=dataset.seed)
         label = full_backup(s)
         target = write_around_target(s, spec.rows_before_target, spec.rows_after_target)
+        retried = (
+            f" ({' and '.join(s.retried)} run again with pgBackRest's default db-timeout after a "
+            "query timed out)"
+            if s.retried
+            else ""
+        )
         return (
             f"stand-in production: stanza {s.stanza} with archive_command = pgbackrest archive-push, "
             f"{sum(counts.values())} rows, full backup {label}, {spec.rows_before_target} rows and a "
             f"heartbeat before the target {format_target(target)}, {spec.rows_after_target} after"
+            f"{retried}"
         )
 
     def step_locate(self) -> str:

@@ -17,7 +17,7 @@ from harness.pgdrill.base_archive import BaseBackupSource
 from harness.pgdrill.options import PitrArchiveOptions
 from harness.pgdrill.pgbackrest import PgBackRest, PgBackRestSource
 from harness.pgdrill.standin import StandIn
-from harness.postgres.embedded import service_account
+from harness.postgres.account import service_account
 from harness.postgres.recovery import segment_range
 from harness.scenario import Scenario
 

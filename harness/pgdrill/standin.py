@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from harness.dataset.heartbeat import create_heartbeat_table, write_heartbeat
 from harness.errors import ProviderError
-from harness.pgdrill.pgbackrest import PgBackRest, check_stanza, pgbackrest_binary
+from harness.pgdrill.pgbackrest import PgBackRest, check_stanza, failure, pgbackrest_binary
 from harness.postgres.database import Database
 from harness.postgres.embedded import EmbeddedCluster, embedded_postgres
 from harness.postgres.recovery import server_now
@@ -43,6 +44,7 @@ class StandIn:
     rows_before: int = 0
     rows_after: int = 0
     last_heartbeat_before_target: datetime | None = None
+    retried: list[str] = field(default_factory=list)  # commands run again after a query timed out
 
 
 #: The stand-in's own settings: gzip level 1 and two processes keep its backup and restore short
@@ -55,6 +57,44 @@ _DEFAULTS = {
     "compress-level": "1",
     "process-max": "2",
 }
+
+
+#: ``db-timeout`` of the stand-in's commands that query its database (stanza-create, backup; the
+#: drill's own info, restore, verify and archive-get never do). pgBackRest 2.45 polls for a query's
+#: result every db-timeout/10 below one second and every 100 ms from one second up, so each of the
+#: twenty-odd queries of a backup costs at least 100 ms at the default (1800 s) and 20 ms at 0.2 s.
+#: A query that outlives it (a slow checkpoint on a loaded machine) fails the command with
+#: :data:`QUERY_TIMEOUT_EXIT`; the command then runs once more with pgBackRest's default.
+QUICK_DB_TIMEOUT = "0.2"
+QUERY_TIMEOUT_EXIT = 57  # pgBackRest's DbQueryError
+
+
+def query_timed_out(out: subprocess.CompletedProcess[str]) -> bool:
+    """Whether a pgBackRest command failed because a query outlived db-timeout: exit 57 and its
+    ``ERROR: [057]: query '...' timed out after <n>ms`` (the query may span lines)."""
+    if out.returncode != QUERY_TIMEOUT_EXIT:
+        return False
+    text = out.stdout + out.stderr
+    if f"[0{QUERY_TIMEOUT_EXIT}]: query '" not in text:
+        return False
+    for line in text.splitlines():
+        _, sep, tail = line.rstrip().rpartition("' timed out after ")
+        if sep and tail.endswith("ms") and tail[:-2].isdigit():
+            return True
+    return False
+
+
+def run_querying(backrest: PgBackRest, retried: list[str], command: str, *args: str) -> None:
+    """A stand-in command that queries the database: with :data:`QUICK_DB_TIMEOUT` first and, only
+    if a query timed out, once more with pgBackRest's default db-timeout (appended to ``retried``).
+    Any other failure is a ProviderError at once."""
+    first = backrest.execute(command, *args, f"--db-timeout={QUICK_DB_TIMEOUT}")
+    if first.returncode == 0:
+        return
+    if not query_timed_out(first):
+        raise failure(command, first)
+    retried.append(command)
+    backrest.run(command, *args)
 
 
 def _write_config(cluster: EmbeddedCluster, stanza: str, repo: Mapping[str, str]) -> Path:
@@ -112,7 +152,8 @@ def pgbackrest_stand_in(
         )
         # No `pgbackrest check` (about a second of 100 ms polls): the full backup proves the same,
         # since it fails unless archive-push delivered its start and stop segments (archive-check).
-        backrest.run("stanza-create")
+        retried: list[str] = []
+        run_querying(backrest, retried, "stanza-create")
         from harness.postgres.database import create_database
 
         db = create_database(cluster.database(), STAND_IN_DB).with_environment("drill")
@@ -123,12 +164,14 @@ def pgbackrest_stand_in(
                 "committed_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             )
             conn.commit()
-        yield StandIn(cluster, stanza, conf, backrest, db)
+        yield StandIn(cluster, stanza, conf, backrest, db, retried=retried)
 
 
 def full_backup(stand_in: StandIn) -> str:
-    """``pgbackrest backup --type=full``; returns the new backup's label."""
-    stand_in.backrest.run("backup", "--type=full")
+    """``pgbackrest backup --type=full``; returns the new backup's label. A backup whose query timed
+    out left no backup set in ``pgbackrest info`` (pgBackRest records a backup there only once it
+    completed), so the retry's is the newest."""
+    run_querying(stand_in.backrest, stand_in.retried, "backup", "--type=full")
     label = stand_in.backrest.info().newest().label
     stand_in.backups.append(label)
     return label

@@ -10,6 +10,8 @@ unprivileged ``postgres`` OS user, because PostgreSQL refuses to run as root.
 is a copy of that template data directory (tens of milliseconds instead of about a second), and
 shares its random password. The template lives beside the clusters under the temp directory,
 marked with this process as owner, so it is removed at exit or swept once this process is gone.
+Under pytest-xdist the controller makes the one template and its workers copy it
+(:func:`template_handoff`, :func:`adopt_template`); only the controller removes it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import atexit
 import contextlib
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -33,6 +34,7 @@ from typing import Any, Self
 
 from harness.errors import ProviderError
 from harness.net import free_port
+from harness.postgres.account import service_account as _service_account
 from harness.postgres.binaries import find_bindir, pg_free_env
 from harness.postgres.database import Database
 from harness.postgres.process import (
@@ -40,6 +42,7 @@ from harness.postgres.process import (
     OWNER_FILE,
     hand_over,
     kill_postmaster,
+    remove_tree,
     signal_stop,
     spawn_server,
     sweep_stale_clusters,
@@ -47,7 +50,6 @@ from harness.postgres.process import (
 )
 from harness.postgres.providers import DatabaseRole, ThrowawayServer
 
-SERVICE_USER = "postgres"
 SUPERUSER = "postgres"
 
 # Settings for throwaway drill clusters: durability off, generous memory.
@@ -66,37 +68,6 @@ FAST_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "log_min_messages": "warning",
 }
-
-
-def _service_account() -> tuple[int, int] | None:
-    """(uid, gid) to run the server as when we are root; None when not root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(SERVICE_USER)
-    except KeyError:
-        nologin = "/usr/sbin/nologin" if os.path.exists("/usr/sbin/nologin") else "/bin/false"
-        try:
-            subprocess.run(
-                ["useradd", "--system", "--user-group", "--no-create-home", "--shell", nologin, SERVICE_USER],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-        except (OSError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", "") or exc
-            raise ProviderError(
-                f"running as root and the unprivileged `{SERVICE_USER}` OS user is missing; "
-                f"creating it failed: {detail}"
-            ) from None
-        entry = pwd.getpwnam(SERVICE_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
-def service_account() -> tuple[int, int] | None:
-    """(uid, gid) of the unprivileged account servers (and tools writing their files) run as when
-    the harness is root; None when not root."""
-    return _service_account()
 
 
 def _quote_setting(value: str) -> str:
@@ -253,8 +224,8 @@ class EmbeddedCluster:
                 return
         kill_postmaster(self.data)
 
-    def remove(self) -> None:
-        shutil.rmtree(self.base, ignore_errors=True)
+    def remove(self, *, detached: bool = False) -> None:
+        remove_tree(self.base, detached=detached)  # detached: off the caller's path
 
     @contextlib.contextmanager
     def lifetime(self) -> Iterator[Self]:
@@ -265,7 +236,7 @@ class EmbeddedCluster:
             try:
                 self.stop(discard=True)
             finally:
-                self.remove()
+                self.remove(detached=not self.running)
 
     def database(self, dbname: str = "postgres") -> Database:
         return Database(
@@ -284,16 +255,21 @@ class _Template:
     data: Path
     password: str
     version: str
+    owned: bool = True  # made here, removed at exit; False: the xdist controller's (it removes it)
 
 
-_TEMPLATES: dict[tuple[str, tuple[int, int] | None], _Template] = {}
-_MAKING: dict[tuple[str, tuple[int, int] | None], threading.Thread] = {}
+_Key = tuple[str, tuple[int, int] | None]
+_TEMPLATES: dict[_Key, _Template] = {}
+_MAKING: dict[_Key, threading.Thread] = {}
+_PREWARMED: dict[_Key, tuple[Path, str]] = {}  # base and password of each template prewarmed here
 _LOCK = threading.Lock()
+#: Written into a template's base once initdb finished (its server version): what a worker waits for.
+READY_FILE = "drill-template.json"
 
 
 def _template(bindir: Path, account: tuple[int, int] | None) -> _Template:
     """This process's initdb'd data directory for ``bindir``, made on first use (or by
-    :func:`prewarm_template`), removed at exit."""
+    :func:`prewarm_template`, or the xdist controller's: :func:`adopt_template`), removed at exit."""
     key = (str(bindir), account)
     with _LOCK:
         making = _MAKING.pop(key, None)
@@ -305,10 +281,15 @@ def _template(bindir: Path, account: tuple[int, int] | None) -> _Template:
     return _make_template(key, bindir)
 
 
-def _make_template(key: tuple[str, tuple[int, int] | None], bindir: Path) -> _Template:
-    maker = EmbeddedCluster(bindir)
+def _make_template(key: _Key, bindir: Path, maker: EmbeddedCluster | None = None) -> _Template:
+    maker = maker or EmbeddedCluster(bindir)
     try:
         maker.run_initdb()
+        ready = maker.base / READY_FILE
+        fd = os.open(ready.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"version": maker.version}, fh)
+        os.replace(ready.with_suffix(".tmp"), ready)
     except BaseException:
         maker.remove()
         raise
@@ -318,19 +299,20 @@ def _make_template(key: tuple[str, tuple[int, int] | None], bindir: Path) -> _Te
 
 @atexit.register
 def _remove_templates() -> None:
-    """At exit: let a prewarm that is still running finish, then remove every template."""
+    """At exit: let a prewarm that is still running finish, then remove every template made here."""
     with _LOCK:
         making = list(_MAKING.values())
     for thread in making:
         thread.join(timeout=120)
     for template in list(_TEMPLATES.values()):
-        shutil.rmtree(template.data.parent, ignore_errors=True)
+        if template.owned:
+            remove_tree(template.data.parent, detached=True)
 
 
 def prewarm_template(bindir: str | os.PathLike[str] | None = None) -> None:
     """Start making this process's template in a background thread, so initdb (about a second)
-    overlaps whatever comes before the first cluster (imports, collection). Best effort: any error
-    is left for the first cluster to raise."""
+    overlaps whatever comes before the first cluster (imports, collection, xdist workers starting:
+    :func:`template_handoff`). Best effort: any error is left for the first cluster to raise."""
     try:
         resolved = find_bindir(bindir)
         key = (str(resolved), _service_account())
@@ -339,13 +321,80 @@ def prewarm_template(bindir: str | os.PathLike[str] | None = None) -> None:
     with _LOCK:
         if key in _MAKING or key in _TEMPLATES:
             return
+        try:
+            maker = EmbeddedCluster(resolved)  # its directory now, so workers can be told where
+        except OSError:
+            return
+        _PREWARMED[key] = (maker.base, maker.password)
 
         def make() -> None:
-            with contextlib.suppress(Exception):
-                _make_template(key, resolved)
+            try:
+                _make_template(key, resolved, maker)
+            except Exception:  # the first cluster makes it again and raises its error
+                with _LOCK:
+                    _PREWARMED.pop(key, None)
 
         thread = _MAKING[key] = threading.Thread(target=make, name="drill-pg-template", daemon=True)
         thread.start()
+
+
+def template_handoff() -> list[dict[str, str]]:
+    """The templates this process prewarmed, for xdist workers (:func:`adopt_template`): binaries,
+    directory and superuser password (carried by the xdist channel, never written anywhere)."""
+    with _LOCK:
+        return [
+            {"bindir": key[0], "base": str(base), "password": password}
+            for key, (base, password) in _PREWARMED.items()
+        ]
+
+
+def adopt_template(handoff: object, limit: float = 300) -> bool:
+    """An xdist worker: copy the controller's templates (``handoff`` from :func:`template_handoff`),
+    waiting in a thread until one is marked ready; if the controller's initdb failed (its directory
+    gone) or took over ``limit`` seconds, make its own. False when ``handoff`` has another shape."""
+    if not isinstance(handoff, list) or not handoff:
+        return False
+    entries = []
+    for entry in handoff:
+        if not (isinstance(entry, dict) and set(entry) == {"bindir", "base", "password"}):
+            return False
+        if not all(isinstance(v, str) and v for v in entry.values()):
+            return False
+        base = Path(entry["base"])
+        if not (base.is_absolute() and base.name.startswith(DIR_PREFIX)):
+            return False
+        entries.append((Path(entry["bindir"]), base, entry["password"]))
+    account = _service_account()
+    for bindir, base, password in entries:
+        key = (str(bindir), account)
+        with _LOCK:
+            if key in _MAKING or key in _TEMPLATES:
+                continue
+            thread = threading.Thread(
+                target=_await_template,
+                args=(key, bindir, base, password, limit),
+                name="drill-pg-template",
+                daemon=True,
+            )
+            _MAKING[key] = thread
+            thread.start()
+    return True
+
+
+def _await_template(key: _Key, bindir: Path, base: Path, password: str, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    ready = base / READY_FILE
+    while time.monotonic() < deadline and base.is_dir():
+        if ready.is_file():
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                version = json.loads(ready.read_text())["version"]
+                if isinstance(version, str) and (base / "data" / "PG_VERSION").is_file():
+                    _TEMPLATES[key] = _Template(base / "data", password, version, owned=False)
+                    return
+            break
+        time.sleep(0.005)
+    with contextlib.suppress(Exception):  # the controller's failed: this process's own
+        _make_template(key, bindir)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -52,15 +51,6 @@ def history() -> Iterator[History]:
         _insert(db, range(11, 16), "after")
         rec.switch_and_archive(cluster, db)
         yield History(cluster, db, backup, target, target_segment, first_after)
-
-
-@pytest.fixture
-def base_dir() -> Iterator[Path]:
-    """A directory the server's account can reach (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="drill-test-"))
-    path.chmod(0o711)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _ids(db: Database) -> list[int]:
