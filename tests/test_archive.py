@@ -209,7 +209,8 @@ def test_truncated_archive(tmp_path: Path, good_archive: Path) -> None:
 def test_archive_missing_its_gzip_trailer(tmp_path: Path, good_archive: Path) -> None:
     data = good_archive.read_bytes()
     good_archive.write_bytes(data[:-4])
-    assert_refused(good_archive, tmp_path, "truncated")
+    message = assert_refused(good_archive, tmp_path, "truncated")
+    assert message.endswith(": truncated: compressed data ended early"), message
 
 
 def test_corrupted_bytes_in_the_middle(tmp_path: Path, good_archive: Path) -> None:
@@ -233,7 +234,15 @@ def test_a_member_that_inflates_to_other_bytes_is_corrupt(tmp_path: Path, where:
     archive = tmp_path / "changed.tar.gz"
     archive.write_bytes(bytes(data))
     message = assert_refused(archive, tmp_path, "corrupt compressed data")
-    assert said in message and "not a valid gzip" not in message
+    assert message.endswith(f": corrupt compressed data: a gzip member's {said}")
+
+
+def test_deflate_data_that_cannot_inflate_is_corrupt(tmp_path: Path) -> None:
+    """A reserved deflate block type right after a valid gzip header: the inflater's own reason."""
+    archive = tmp_path / "reserved-block.tar.gz"
+    archive.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\x07" + b"\x00" * 11)
+    message = assert_refused(archive, tmp_path, "at the start: corrupt compressed data: ")
+    assert message.split("corrupt compressed data: ", 1)[1].strip()  # the inflater says why
 
 
 def test_not_gzip(tmp_path: Path) -> None:
