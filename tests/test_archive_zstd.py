@@ -329,3 +329,122 @@ def test_a_single_segment_window_is_its_content_size(content: int, accepted: boo
     else:
         with pytest.raises(codecs.StreamError, match="needs a window over 128 MiB"):
             _opening(header)
+
+
+# --------------------------------------------------------------------------- exact refusals
+
+
+def _decode_all(blob: bytes, step: int = 4096) -> bytes:
+    decoder = ZstdDecoder(io.BufferedReader(io.BytesIO(blob)))  # type: ignore[arg-type]
+    out = b""
+    while chunk := decoder.read(step):
+        out += chunk
+    return out
+
+
+def _refusal(blob: bytes) -> str:
+    with pytest.raises(codecs.StreamError) as caught:
+        _decode_all(blob)
+    return str(caught.value)
+
+
+_WHOLE = zst(b"0123456789" * 50)
+_RLE_FRAME = frame([rle_block(7, 10, last=True)])
+
+
+@pytest.mark.parametrize(
+    ("blob", "said"),
+    [
+        (_WHOLE + b"junk", f"unexpected data after the last zstd frame at offset {len(_WHOLE)}"),
+        (
+            _WHOLE + SKIPPABLE + struct.pack("<I", 3) + b"abc" + b"junk",
+            f"unexpected data after the last zstd frame at offset {len(_WHOLE) + 11}",
+        ),
+        (
+            SKIPPABLE + struct.pack("<I", 2) + b"ab" + b"not zstd",
+            "not a valid zstd stream: no zstd frame magic at the start",
+        ),
+        (_WHOLE + b"\x28", "truncated: 1 stray byte(s) after the last zstd frame"),
+        (codecs.ZSTD_MAGIC, "truncated: compressed data ended early (in a zstd frame header)"),
+        (
+            codecs.ZSTD_MAGIC + bytes([0x04]),
+            "truncated: compressed data ended early (in a zstd frame header)",
+        ),
+        (
+            codecs.ZSTD_MAGIC + bytes([0x04, 0x50]) + b"\x01",
+            "truncated: compressed data ended early (in a zstd block header)",
+        ),
+        (
+            frame([(1 | 0 << 1 | 50 << 3).to_bytes(3, "little") + b"x" * 10], checksum=b""),
+            "truncated: compressed data ended early (in a zstd block)",
+        ),
+        (
+            frame([rle_block(7, 10, last=True)], checksum=b"\0\0"),
+            "truncated: compressed data ended early (in a zstd content checksum)",
+        ),
+        (SKIPPABLE + b"\x01", "truncated: compressed data ended early (in a zstd skippable frame)"),
+        (
+            frame([(1 | 3 << 1 | 10 << 3).to_bytes(3, "little") + b"x" * 10]),
+            "corrupt compressed data: reserved zstd block type",
+        ),
+        (
+            frame([(1 | (128 * 1024 + 1) << 3).to_bytes(3, "little")]),
+            "corrupt compressed data: zstd block larger than 128 KiB",
+        ),
+        (_RLE_FRAME, "corrupt compressed data: zstd content checksum mismatch"),
+        (
+            zst(b"abc", write_checksum=False),
+            "zstd frame at offset 0 has no content checksum, so corruption could not be detected; "
+            "write archives with checksums (the zstd tool's default, --check)",
+        ),
+        (
+            _WHOLE + frame([rle_block(0, 10, last=True)], window=0x89),
+            f"zstd frame at offset {len(_WHOLE)} needs a window over 128 MiB "
+            "(more than the zstd tool decodes without --long)",
+        ),
+        (
+            _WHOLE + frame([rle_block(0, 10, last=True)], fhd=0x0C),
+            f"corrupt compressed data: reserved bit set in the zstd frame header at offset {len(_WHOLE)}",
+        ),
+    ],
+)
+def test_each_refusal_says_exactly_what_and_where(blob: bytes, said: str) -> None:
+    """The whole message, offsets included: the frame walker's accounting of consumed bytes."""
+    assert _refusal(blob) == said
+
+
+def test_content_shorter_than_the_frame_declares_is_corrupt() -> None:
+    """A frame declaring 20 bytes whose last block brings 10: refused as corrupt, never accepted."""
+    header = codecs.ZSTD_MAGIC + bytes([0x64]) + (20).to_bytes(2, "little")  # single segment, 2-byte size
+    assert _refusal(header + rle_block(1, 10, last=True) + b"\0\0\0\0").startswith(
+        "corrupt compressed data: "
+    )
+
+
+def test_the_decoder_reads_no_block_before_it_is_needed() -> None:
+    """Each read walks only as many blocks as its bytes need: the compressed position shows it."""
+    blocks = [rle_block(i, 100) for i in range(1, 5)] + [rle_block(9, 100, last=True)]
+    handle = io.BufferedReader(io.BytesIO(frame(blocks)))
+    decoder = ZstdDecoder(handle)  # type: ignore[arg-type]
+    opening = 4 + 2  # magic, descriptor and window byte
+    assert decoder.read(100) == bytes([1]) * 100
+    assert handle.tell() == opening + 4  # one 4-byte RLE block, not the next
+    assert decoder.read(50) == bytes([2]) * 50
+    assert handle.tell() == opening + 8
+    assert decoder.read(50) == bytes([2]) * 50
+    assert handle.tell() == opening + 8  # served from what was decoded
+    assert decoder.read(150) == bytes([3]) * 100 + bytes([4]) * 50
+    assert handle.tell() == opening + 16
+
+
+def test_a_long_stream_read_in_small_pieces_is_exact() -> None:
+    """More than 128 KiB handed out in small reads (the decoded buffer is compacted on the way)."""
+    data = bytes(i * 13 % 256 for i in range(400_000))
+    assert _decode_all(zst(data), step=1000) == data
+    assert _decode_all(zst(data), step=131_072) == data
+
+
+def test_a_zst_named_file_without_zstd_magic_says_so(tmp_path: Path) -> None:
+    archive = _write(tmp_path, b"plain bytes, no frame", "plain.tar.zst")
+    message = assert_refused(archive, tmp_path, "not a valid zstd stream")
+    assert message.endswith(": not a valid zstd stream: no zstd frame magic at the start"), message
