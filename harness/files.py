@@ -56,9 +56,15 @@ def line_blocks(path: Path, size: int = 1 << 20) -> Iterator[tuple[list[bytes], 
     """A file's lines (without the newline) a block at a time (:func:`complete_blocks`), each with
     the bytes of the block they were split from."""
     for block, _ in complete_blocks(path, size):
-        lines = block.split(b"\n")
-        lines.pop()  # an unfinished line (read again with the next block), or the empty end
-        yield lines, block
+        yield whole_lines(block), block
+
+
+def whole_lines(block: bytes) -> list[bytes]:
+    """A block's lines up to its last newline, without their newlines; what follows that newline
+    (an unfinished line, read again with the next block) is left out."""
+    lines = block.split(b"\n")
+    lines.pop()
+    return lines
 
 
 def write_once(

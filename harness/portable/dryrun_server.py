@@ -30,6 +30,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
+from harness.files import whole_lines
 from harness.portable.contract import Contract, Entity
 from harness.portable.export import entity_query
 from harness.postgres.database import Database
@@ -141,9 +142,7 @@ class Work:
 
     @functools.cached_property
     def lines(self) -> list[bytes]:
-        lines = self.block.split(b"\n")
-        lines.pop()  # after the last newline: an unfinished line or nothing
-        return lines
+        return whole_lines(self.block)
 
     def joined_digest(self) -> bytes:
         """The SHA-256 of the lines joined by newlines: the whole lines without the last newline."""
