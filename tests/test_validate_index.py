@@ -221,3 +221,30 @@ def test_without_places_or_a_rescan_the_index_refuses_to_guess(tmp_path: Path) -
             list(index.dangling())
     finally:
         index.close()
+
+
+_FRAME_VALUES = st.one_of(st.lists(st.integers(-(10**18), 10**18)), st.sets(st.text(max_size=8)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(_FRAME_VALUES, max_size=6))
+def test_scratch_frames_read_back_every_value_in_order(tmp_path_factory: Any, values: list[Any]) -> None:
+    path = tmp_path_factory.mktemp("frames") / "chunks"
+    with path.open("wb") as out:
+        for value in values:
+            keys_module.write_marshalled(out, value)
+    with path.open("rb") as fh:
+        assert list(keys_module.marshalled(fh)) == values
+
+
+@pytest.mark.parametrize("cut", [3, 8, 12])
+def test_a_scratch_frame_cut_short_is_an_error_not_the_end(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "chunks"
+    with path.open("wb") as out:
+        keys_module.write_marshalled(out, [1, 2, 3])
+        keys_module.write_marshalled(out, [4, 5, 6])
+    whole = path.read_bytes()
+    first = len(whole) // 2
+    path.write_bytes(whole[: first + cut])
+    with path.open("rb") as fh, pytest.raises(OSError, match="chunks: a frame ends early"):
+        list(keys_module.marshalled(fh))

@@ -13,7 +13,6 @@ is missing, one pass over the places to report each reference to it.
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from harness.portable.validate.keys import (
     marshalled,
     not_in_runs,
     runs_not_covered,
+    write_marshalled,
 )
 
 #: Distinct keys plus places held in memory before they are written out (a fixed cap, so memory
@@ -42,7 +42,7 @@ Dangling = tuple[str, str, int, str | None, str, str, str]
 def _dump_all(path: Path, items: Iterable[Any]) -> None:
     with path.open("ab") as out:
         for item in items:
-            marshal.dump(item, out)
+            write_marshalled(out, item)
 
 
 def _load_all(path: Path) -> Iterator[Any]:
