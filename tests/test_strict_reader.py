@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,8 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.clock import _parse_rfc3339, parse_rfc3339
-from harness.portable.validate.rules.reader import depth, holds_nul, repeats_a_key, repeats_a_key_exactly
+from harness.portable.contract import Strictness, load_contract
+from harness.portable.validate.findings import ValidationReport
+from harness.portable.validate.rules.context import EntityContext, RecordRule
+from harness.portable.validate.rules.reader import (
+    bind_reader,
+    depth,
+    holds_nul,
+    repeats_a_key,
+    repeats_a_key_exactly,
+)
 from harness.portable.validate.rules.types import _integral_literal, _uuid
+from tests.conftest import REFERENCE_CONTRACT
 
 DUPLICATES = [
     '{"id":1,"id":2}',
@@ -208,3 +220,99 @@ def test_uuid_column_reads_what_postgresql_reads(value: object, ok: bool) -> Non
 def test_integral_literals_for_integer_columns(literal: str, ok: bool) -> None:
     value = json.loads(literal, parse_float=Decimal, parse_int=Decimal)
     assert _integral_literal(value, -(2**63), 2**63 - 1) is ok
+
+
+@functools.cache
+def _bound_reader() -> tuple[ValidationReport, RecordRule]:
+    report = ValidationReport(export_dir=Path("."))
+    ent = load_contract(REFERENCE_CONTRACT).entity("tasks")
+    return report, bind_reader(EntityContext(report, Strictness(), ent, None, None))  # type: ignore[arg-type]
+
+
+def _reader_findings(text: str) -> set[str]:
+    """The rule ids the bound reader rule reports for one line (all its fast paths in play)."""
+    report, check = _bound_reader()
+    report.findings.clear()
+    bad = check(orjson.loads(text), text, 1, "1")
+    found = {f.rule for f in report.findings}
+    assert bad == bool(found)
+    return found
+
+
+def _written(value: object) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return json.dumps(value)
+
+
+def _reader_model(text: str) -> set[str]:
+    """What the reader rule must report, from first principles (no shortcut of the rule's)."""
+    want = set()
+    if not text.endswith("\n"):
+        want.add("file.final_newline")
+    elif text.endswith("\r\n"):
+        want.add("record.line_ending")
+    body = text.rstrip("\n").removesuffix("\r") if text.endswith("\r\n") else text.removesuffix("\n")
+    if body[:1] in (" ", "\t", "\r") or body[-1:] in (" ", "\t", "\r"):
+        want.add("record.whitespace")
+    if repeats_a_key_exactly(text):
+        want.add("record.duplicate_key")
+    if holds_nul(orjson.loads(text)):
+        want.add("record.nul")
+    return want
+
+
+_WRITERS = st.sampled_from(["orjson", "spaced", "ascii", "orjson-crlf", "orjson-nolf", "padded"])
+_ODD = ["", ":", "a:b", '"', "\\", "\x00", "é", "\u2028", "\\u0000"]
+_STRINGS = st.one_of(st.sampled_from(_ODD), st.text(max_size=6))
+_NUMBERS = st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(_KEYS, st.one_of(_STRINGS, _NUMBERS)),
+        min_size=1,
+        max_size=6,
+    ),
+    writer=_WRITERS,
+    nested=st.booleans(),
+)
+def test_the_reader_rule_reports_what_first_principles_say_however_the_line_is_written(
+    pairs: list[tuple[str, object]], writer: str, nested: bool
+) -> None:
+    """Lines written by orjson (the canonical form the rule's fastest path compares against), by
+    json.dumps with spaces or ASCII escapes, with CR LF, without the final LF, or padded, with keys
+    that may repeat (the canonical write of the decoded record has one fewer) and NUL anywhere."""
+    members = [f"{json.dumps(k, ensure_ascii=writer != 'orjson')}:{_written(v)}" for k, v in pairs]
+    if writer == "spaced":
+        members = [m.replace(":", " : ", 1) if m.startswith('"') else m for m in members]
+    body = "{" + ",".join(members) + "}"
+    if nested:
+        body = '{"outer":' + body + ',"n":1}'
+    if writer == "ascii":
+        body = json.dumps(json.loads(body)) if "outer" not in body else body
+    ends = {"orjson-crlf": body + "\r\n", "orjson-nolf": body, "padded": " " + body + "\n"}
+    text = ends.get(writer, body + "\n")
+    assert _reader_findings(text) == _reader_model(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rules"),
+    [
+        ('{"id":1,"note":"x"}\n', set()),
+        ('{"id":1,"note":"\\u0000"}\n', {"record.nul"}),  # canonical, as orjson writes NUL
+        ('{"id":1,"note":"\\\\u0000"}\n', set()),  # a backslash, then text
+        ('{"id":1,"id":1}\n', {"record.duplicate_key"}),  # the record written back has one key
+        ('{"id":1,"x":{"a":"b:c","a":"b:c"}}\n', {"record.duplicate_key"}),
+        ('{"":0,"":1e5}\n', {"record.duplicate_key"}),  # as long as the record written back: {"":100000.0}
+        ('{"a":1e5,"b":2}\n', set()),
+        ('{"id": 1}\n', set()),
+        ('{"id":1}\r\n', {"record.line_ending"}),
+        ('{"id":1} \n', {"record.whitespace"}),
+        ('{"id":1}', {"file.final_newline"}),
+    ],
+)
+def test_the_reader_rule_on_lines_written_exactly_and_otherwise(text: str, rules: set[str]) -> None:
+    assert _reader_findings(text) == rules

@@ -112,14 +112,29 @@ def holds_nul(value: Any) -> bool:
 def bind_reader(ctx: EntityContext) -> RecordRule:
     finding, file = ctx.finding, ctx.entity.file
 
+    dumps, encode_error, newline = orjson.dumps, orjson.JSONEncodeError, orjson.OPT_APPEND_NEWLINE
+
     def check(record: dict[str, Any], text: str, line: int, rid: str | None) -> bool:
-        if text[:1] == "{" and text[-2:] == "}\n" and "\\u" not in text:
-            # The usual line: ends in LF, nothing around the object, no escapes; only a lost key can be wrong.
-            try:
-                if text.count(":") == orjson.dumps(record).count(b":"):
+        try:
+            written = dumps(record, option=newline)
+        except encode_error:  # nested deeper than orjson writes
+            written = None
+        if written is not None:
+            if written == text.encode():
+                # The line is exactly the record written back (how harness exports and many tools write):
+                # one LF, nothing around the object, and as many keys as the record has, so none repeats.
+                # Only a NUL, which orjson writes as an escape, is left to look for.
+                if "\\u0000" not in text:
                     return False
-            except orjson.JSONEncodeError:
-                pass
+            # Written otherwise (spacing, number forms) but ends in LF, nothing around the object, no
+            # escapes: only a lost key can be wrong, and the colons tell (see repeats_a_key).
+            elif (
+                text[:1] == "{"
+                and text[-2:] == "}\n"
+                and "\\u" not in text
+                and text.count(":") == written.count(b":")
+            ):
+                return False
         bad = False
         if text[-1:] != "\n":
             finding(
