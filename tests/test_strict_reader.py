@@ -25,7 +25,7 @@ from harness.portable.validate.rules.reader import (
     repeats_a_key,
     repeats_a_key_exactly,
 )
-from harness.portable.validate.rules.types import _integral_literal, _uuid
+from harness.portable.validate.rules.types import _integral_literal, _uuid, _uuid_any_form
 from tests.conftest import REFERENCE_CONTRACT
 
 DUPLICATES = [
@@ -195,11 +195,40 @@ def test_strict_rfc3339_refuses_non_strings() -> None:
         ("a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11", False),
         ("a0eebc9-99c0b-4ef8-bb6d-6bb9bd380a11", False),
         ("{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", False),
+        # 36 characters, four hyphens, one of them a place early (the first is above)
+        ("a0eebc99-9c0-b4ef8-bb6d-6bb9bd380a11", False),
+        ("a0eebc99-9c0b-4ef-8bb6d-6bb9bd380a11", False),
+        ("a0eebc99-9c0b-4ef8-bb6-d6bb9bd380a11", False),
+        ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a \t", False),  # whitespace that fromhex skips
         (12345, False),
     ],
 )
 def test_uuid_column_reads_what_postgresql_reads(value: object, ok: bool) -> None:
     assert _uuid(value) is ok
+    assert _uuid_any_form(value) is ok
+
+
+_ODD_UUID_CHARS = st.sampled_from(["-", "g", " ", "\t", "\x0b", "_", "+", "\u0661", "é", "{", "}", "A", "0"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    digits=st.text(alphabet="0123456789abcdefABCDEF", min_size=32, max_size=32),
+    changes=st.lists(st.tuples(st.integers(0, 35), _ODD_UUID_CHARS), max_size=3),
+    subclass=st.booleans(),
+)
+def test_the_canonical_uuid_shortcut_answers_as_the_general_test(
+    digits: str, changes: list[tuple[int, str]], subclass: bool
+) -> None:
+    """A canonical uuid with up to three characters replaced (hyphens moved or doubled, whitespace
+    fromhex would skip, non-ASCII digits, braces): the shortcut and the general test agree."""
+    chars = list(f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}")
+    for at, char in changes:
+        chars[at] = char
+    value: str = "".join(chars)
+    if subclass:
+        value = type("Text", (str,), {})(value)
+    assert _uuid(value) is _uuid_any_form(value)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,25 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 def _uuid(value: Any) -> bool:
     """PostgreSQL's uuid input: 32 hex digits, optionally in braces, hyphens between 4-digit groups."""
+    if (
+        value.__class__ is str
+        and len(value) == 36
+        and value[8] == "-"
+        and value[13] == "-"
+        and value[18] == "-"
+        and value[23] == "-"
+    ):  # the canonical form: four hyphens just there (and no other) and 32 hex digits
+        digits = value.replace("-", "")
+        if len(digits) != 32:
+            return False
+        try:  # two hex digits per byte; whitespace, which fromhex skips, would leave fewer than 16
+            return len(bytes.fromhex(digits)) == 16
+        except ValueError:
+            return False
+    return _uuid_any_form(value)
+
+
+def _uuid_any_form(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     text = value[1:-1] if value[:1] == "{" and value[-1:] == "}" else value
