@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from harness.errors import ConfigError
+from harness.fastschema import nesting_bound
 from harness.files import open_regular
 from harness.portable.contract import Contract, Entity, load_contract, read_view
 from harness.portable.contract import key_text as record_key
@@ -114,6 +115,10 @@ class Validator:
         ctx = EntityContext(self.report, self.contract.strictness, ent, index, self.contract, declared)
         bound = [(bind, bind(ctx)) for bind in rules]
         clean, covered = bind_clean(ctx) if rules is RECORD_RULES else (_never, frozenset())
+        # A record the entity's schema passes (clean() covers it) nests no deeper than the schema
+        # lets it: when that is within max_depth, such a record needs no depth count.
+        nests = nesting_bound(ent.schema) if record_rules.bind_schema in covered else None
+        shallow = nests is not None and nests <= self.contract.strictness.max_depth
         checks = [check for _, check in bound if check is not None]  # for a record clean() refuses
         rest = [check for bind, check in bound if check is not None and bind not in covered]
         hooks = tuple(ctx.block_hooks)
@@ -159,7 +164,12 @@ class Validator:
                         else:
                             rid = record_key(value)
                             key = None if rid is None else key_of_text(rid)
-                    if text.count("{") + text.count("[") > max_depth and too_deep(text, record, max_depth):
+                    ok = shallow and clean(record)
+                    if (
+                        not ok
+                        and text.count("{") + text.count("[") > max_depth
+                        and too_deep(text, record, max_depth)
+                    ):
                         reader_rules.report_too_deep(ctx, line, rid)
                         mark_invalid(name, rid)
                         continue
@@ -169,7 +179,7 @@ class Validator:
                     else:
                         add_key(key, line, rid)
                         bad = False
-                    for check in rest if clean(record) else checks:
+                    for check in rest if ok or (not shallow and clean(record)) else checks:
                         if check(record, text, line, rid):
                             bad = True
                     if bad:
