@@ -144,9 +144,15 @@ class Work:
     def lines(self) -> list[bytes]:
         return whole_lines(self.block)
 
+    @functools.cached_property
     def joined_digest(self) -> bytes:
         """The SHA-256 of the lines joined by newlines: the whole lines without the last newline."""
         return hashlib.sha256(memoryview(self.block)[: self.end - 1]).digest()
+
+    def prepare(self) -> None:
+        """Count and hash the lines now (in the reader's thread, while the connections wait on the
+        server), so a connection that takes this batch asks the server at once."""
+        _ = self.count, self.joined_digest
 
     def span(self, pk: str) -> tuple[type, str, str] | None:
         """The key range the lines claim: the first and last record's keys, when both are integers
@@ -165,11 +171,14 @@ class Work:
 
 
 def read(blocks: Iterator[tuple[bytes, int]], reading: Reading) -> Iterator[Work]:
-    """Each block of lines, parsed ahead only while :attr:`Reading.parse_ahead` says so."""
+    """Each block of lines, parsed ahead while :attr:`Reading.parse_ahead` says so, else counted and
+    hashed ahead for :func:`settled_by_lines`."""
     for block, end in blocks:
         work = Work(block, end)
         if reading.parse_ahead:
             work.parsed = reading.parse(work.lines)
+        else:
+            work.prepare()
         yield work
 
 
@@ -256,7 +265,7 @@ def settled_by_lines(
     if span is None or queries.digest_keys is not span[0]:
         return None
     digest = range_digest(conn, queries, span, work.count)
-    if digest[1] == work.count and digest[2] == work.joined_digest():
+    if digest[1] == work.count and digest[2] == work.joined_digest:
         return work.count
     return digest
 
