@@ -28,7 +28,7 @@ _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated"}
     | {"readOnly", "writeOnly"}
 )
-_SUPPORTED = _ANNOTATIONS | {
+SUPPORTED = _ANNOTATIONS | {
     "type",
     "properties",
     "required",
@@ -73,6 +73,10 @@ _TYPES: dict[str, Check] = {
 }
 
 
+#: The JSON Schema type names of the subset.
+TYPE_NAMES = frozenset(_TYPES)
+
+
 def _type_check(spec: Any) -> Check:
     names = [spec] if isinstance(spec, str) else spec
     if not isinstance(names, list) or not names or any(n not in _TYPES for n in names):
@@ -97,7 +101,7 @@ def _compile(schema: Any) -> Check:
         return lambda v: True
     if schema is False:
         return lambda v: False
-    if not isinstance(schema, dict) or not set(schema) <= _SUPPORTED:
+    if not isinstance(schema, dict) or not set(schema) <= SUPPORTED:
         raise _Unsupported
     checks: list[Check] = []
     if "type" in schema:
@@ -408,52 +412,6 @@ def generates(schema: Any) -> bool:
     except _Unsupported:
         return False
     return True
-
-
-def nesting_bound(schema: Any) -> int | None:
-    """How deeply objects and arrays can nest in a value ``schema`` accepts, counted as the
-    strict reader counts (a scalar 0, ``[]`` 1, ``{"a": [1]}`` 2); None when nothing in the schema
-    bounds it or the schema is outside the subset. Every keyword of the subset only narrows what
-    ``type``, ``items``, ``properties`` and ``additionalProperties`` admit, so this is an upper bound."""
-    if schema is False:
-        return 0
-    if not isinstance(schema, dict) or not set(schema) <= _SUPPORTED:
-        return None
-    if "type" in schema:
-        spec = schema["type"]
-        names = [spec] if isinstance(spec, str) else spec
-        if not isinstance(names, list) or not names or any(n not in _TYPES for n in names):
-            return None
-    elif _only_strings_or_null(schema):
-        return 0
-    else:
-        return None
-    deepest = 0
-    if "array" in names:
-        items = nesting_bound(schema["items"]) if "items" in schema else None
-        if items is None:
-            return None
-        deepest = 1 + items
-    if "object" in names:
-        inner = [nesting_bound(sub) for sub in schema.get("properties", {}).values()]
-        extra = schema.get("additionalProperties", True)
-        if extra is not False:
-            inner.append(nesting_bound(extra))
-        if any(bound is None for bound in inner):
-            return None
-        deepest = max(deepest, 1 + max((b for b in inner if b is not None), default=0))
-    return deepest
-
-
-def _only_strings_or_null(schema: dict[str, Any]) -> bool:
-    """Whether the schema's ``enum`` or ``const`` admits only strings and null (all the subset takes)."""
-    members = [*schema.get("enum", ()), *(() if "const" not in schema else (schema["const"],))]
-    has = "enum" in schema or "const" in schema
-    return (
-        has
-        and isinstance(schema.get("enum", []), list)
-        and all(m is None or isinstance(m, str) for m in members)
-    )
 
 
 _OBJECT_LEVEL = _ANNOTATIONS | {"type", "properties", "required", "additionalProperties"}

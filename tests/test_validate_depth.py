@@ -1,5 +1,5 @@
 """Depth on the validator's fast path: a record the entity's schema passes skips the bracket count
-only when the schema itself bounds nesting within ``max_depth`` (``fastschema.nesting_bound``).
+only when the schema itself bounds nesting within ``max_depth`` (``reader.nesting_bound``).
 
 The bound is checked for soundness against jsonschema (the authority) on schemas of the compiled
 subset and on values both generated from them and arbitrary; the validator is checked end to end
@@ -19,9 +19,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.fastschema import compile_schema, nesting_bound
+from harness.fastschema import compile_schema
 from harness.portable.contract import load_contract
-from harness.portable.validate.rules.reader import depth
+from harness.portable.validate.rules.reader import depth, nesting_bound
 from harness.portable.validate.validator import validate_export
 from tests.helpers import write_items_export
 

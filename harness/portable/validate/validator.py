@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 
 from harness.errors import ConfigError
-from harness.fastschema import nesting_bound
 from harness.files import open_regular
 from harness.portable.contract import Contract, Entity, load_contract, read_view
 from harness.portable.contract import key_text as record_key
@@ -46,7 +45,7 @@ from harness.portable.validate.rules import relationships as relationship_rules
 from harness.portable.validate.rules.catalogue import LOWERABLE, RULES
 from harness.portable.validate.rules.context import EntityContext, ExportContext, RecordRuleBinder
 from harness.portable.validate.rules.fused import bind_clean
-from harness.portable.validate.rules.reader import too_deep
+from harness.portable.validate.rules.reader import nesting_bound, too_deep
 
 __all__ = ["PARALLEL_THRESHOLD_BYTES", "Validator", "default_workers", "record_key", "validate_export"]
 

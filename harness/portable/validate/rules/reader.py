@@ -6,9 +6,11 @@ contract's ``max_record_bytes`` (longer lines are not even parsed) and nests no 
 hide a secret behind a harmless value); no string holds NUL (PostgreSQL ``text`` and ``jsonb``
 cannot store it).
 
-The checks are cheap on clean records: byte tests at the ends of the line, and an exact
+The checks are cheap on clean records. A line that is exactly its record written back by orjson
+needs one byte comparison; another takes byte tests at the ends of the line and an exact
 duplicate-key test that compares the line's colons with those of the decoded record written back
-(every colon outside a string is a key's); only lines with ``\\u`` escapes take the slow path.
+(every colon outside a string is a key's); only lines with ``\\u`` escapes take the slow path. Depth
+is counted only for a record whose schema does not bound it (:func:`nesting_bound`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from harness.fastschema import SUPPORTED, TYPE_NAMES
 from harness.portable.validate.rules.catalogue import produces
 from harness.portable.validate.rules.context import EntityContext, RecordRule
 
@@ -88,6 +91,50 @@ def depth(value: Any, limit: int) -> int:
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return deepest
+
+
+def nesting_bound(schema: Any) -> int | None:
+    """How deeply objects and arrays can nest in a value ``schema`` accepts, counted as the
+    strict reader counts (a scalar 0, ``[]`` 1, ``{"a": [1]}`` 2); None when nothing in the schema
+    bounds it or the schema is outside the subset. Every keyword of the subset only narrows what
+    ``type``, ``items``, ``properties`` and ``additionalProperties`` admit, so this is an upper bound."""
+    if schema is False:
+        return 0
+    if not isinstance(schema, dict) or not set(schema) <= SUPPORTED:
+        return None
+    if "type" in schema:
+        spec = schema["type"]
+        names = [spec] if isinstance(spec, str) else spec
+        if not isinstance(names, list) or not names or any(n not in TYPE_NAMES for n in names):
+            return None
+    elif _only_strings_or_null(schema):
+        return 0
+    else:
+        return None
+    deepest = 0
+    if "array" in names:
+        items = nesting_bound(schema["items"]) if "items" in schema else None
+        if items is None:
+            return None
+        deepest = 1 + items
+    if "object" in names:
+        inner = [nesting_bound(sub) for sub in schema.get("properties", {}).values()]
+        extra = schema.get("additionalProperties", True)
+        if extra is not False:
+            inner.append(nesting_bound(extra))
+        if any(bound is None for bound in inner):
+            return None
+        deepest = max(deepest, 1 + max((b for b in inner if b is not None), default=0))
+    return deepest
+
+
+def _only_strings_or_null(schema: dict[str, Any]) -> bool:
+    """Whether the schema's ``enum`` or ``const`` admits only strings and null (all the subset takes)."""
+    if "enum" not in schema and "const" not in schema:
+        return False
+    enum = schema.get("enum", [])
+    members = [*enum, schema["const"]] if "const" in schema else enum
+    return isinstance(enum, list) and all(m is None or isinstance(m, str) for m in members)
 
 
 def holds_nul(value: Any) -> bool:
