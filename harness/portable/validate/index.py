@@ -193,8 +193,10 @@ class RecordIndex:
         """Of ``keys``, those the ``keys`` table does not hold for ``entity``."""
         self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS probe (key)")
+        self.db.execute("BEGIN")  # one transaction: row by row, each insert would commit alone
         self.db.execute("DELETE FROM probe")
         self.db.executemany("INSERT INTO probe VALUES (?)", ((k,) for k in keys))
+        self.db.execute("COMMIT")
         return [
             key
             for (key,) in self.db.execute(
