@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from harness.portable.contract import Contract, key_text
 from harness.portable.validate import keys as keys_module
 from harness.portable.validate import refs as refs_module
+from harness.portable.validate import scratch as scratch_module
 from harness.portable.validate.index import RecordIndex
 from harness.portable.validate.keys import as_runs, key_of, key_of_text, not_in_runs, runs_not_covered
 from harness.portable.validate.validator import validate_export
@@ -232,19 +233,19 @@ def test_scratch_frames_read_back_every_value_in_order(tmp_path_factory: Any, va
     path = tmp_path_factory.mktemp("frames") / "chunks"
     with path.open("wb") as out:
         for value in values:
-            keys_module.write_marshalled(out, value)
+            scratch_module.write_marshalled(out, value)
     with path.open("rb") as fh:
-        assert list(keys_module.marshalled(fh)) == values
+        assert list(scratch_module.marshalled(fh)) == values
 
 
 @pytest.mark.parametrize("cut", [3, 8, 12])
 def test_a_scratch_frame_cut_short_is_an_error_not_the_end(tmp_path: Path, cut: int) -> None:
     path = tmp_path / "chunks"
     with path.open("wb") as out:
-        keys_module.write_marshalled(out, [1, 2, 3])
-        keys_module.write_marshalled(out, [4, 5, 6])
+        scratch_module.write_marshalled(out, [1, 2, 3])
+        scratch_module.write_marshalled(out, [4, 5, 6])
     whole = path.read_bytes()
     first = len(whole) // 2
     path.write_bytes(whole[: first + cut])
     with path.open("rb") as fh, pytest.raises(OSError, match="chunks: a frame ends early"):
-        list(keys_module.marshalled(fh))
+        list(scratch_module.marshalled(fh))

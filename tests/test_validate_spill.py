@@ -16,7 +16,9 @@ import pytest
 from harness.portable.contract import load_contract
 from harness.portable.validate import keys as keys_module
 from harness.portable.validate import refs as refs_module
+from harness.portable.validate import scratch as scratch_module
 from harness.portable.validate.index import RecordIndex
+from harness.portable.validate.keys import KeySet
 from harness.portable.validate.validator import validate_export
 from tests.foreign import docstore, kvstore
 
@@ -97,14 +99,17 @@ def test_spilled_keys_give_the_findings_of_the_in_memory_path(
     assert _findings(in_memory, "relationship.dangling") == dangling
 
     on_disk: list[tuple[str, int]] = []
-    found_on_disk = RecordIndex._duplicates_on_disk
+    found_on_disk = KeySet.disk_duplicates
 
-    def counted(index: RecordIndex, entity: str) -> list[tuple[int, str | None]]:
-        rows = found_on_disk(index, entity)
+    def counted(keyset: KeySet) -> list[tuple[int, str | None]]:
+        rows = found_on_disk(keyset)
+        entity = keyset.overflow.prefix.split(".")[-2]  # <index>.<n>.<entity>.overflow
         on_disk.extend((entity, line) for line, _ in rows)
         return rows
 
-    monkeypatch.setattr(RecordIndex, "_duplicates_on_disk", counted)
+    monkeypatch.setattr(KeySet, "disk_duplicates", counted)
+    monkeypatch.setattr(scratch_module, "HELD", 2)  # buckets written out and split again
+    monkeypatch.setattr(scratch_module, "BUCKETS", 3)
     monkeypatch.setattr(keys_module, "SET_LIMIT", 3)
     monkeypatch.setattr(keys_module, "MAX_RUNS", 2)
     monkeypatch.setattr(keys_module, "CHUNK", 2)

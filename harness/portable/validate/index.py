@@ -2,12 +2,12 @@
 proportional to the export.
 
 Ids go to one :class:`~harness.portable.validate.keys.KeySet` per entity (ascending integer runs,
-then a bounded set, then an on-disk table) and references to one
+then a bounded set, then hash buckets on disk, ``scratch.Buckets``) and references to one
 :class:`~harness.portable.validate.refs.RefStore` per entity (distinct target keys plus, on disk,
 where each reference is); duplicates are found as the ids are read, dangling references by one
 set-wise pass per target entity. What only version-2 contracts use stays in SQLite, on disk:
 composite unique keys (``uniq``), the facts of cross-record rules (``facts``) and the references
-those rules count (``refs``), plus the ids of an entity too many to hold (``keys``).
+those rules count (``refs``).
 
 A worker process indexes one entity file and hands the parent an :class:`IndexPart` (file paths
 and the few numbers of the runs); the parent's index absorbs the parts in contract order.
@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.portable.validate import refs as refs_module
-from harness.portable.validate.keys import Key, KeySet, key_of_text
+from harness.portable.validate.keys import KeySet, key_of_text
 from harness.portable.validate.refs import Dangling, Place, RefStore
+from harness.portable.validate.scratch import Buckets
 
 __all__ = ["IndexPart", "RecordIndex"]
 
@@ -57,7 +58,6 @@ class RecordIndex:
         self.db.executescript(
             """
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;
-            CREATE TABLE keys (entity TEXT, key, line INTEGER, rid TEXT);
             CREATE TABLE refs (entity TEXT, file TEXT, line INTEGER, record_id TEXT, field TEXT,
                                target TEXT, target_id TEXT);
             CREATE TABLE uniq (entity TEXT, constraint_no INTEGER, key TEXT, line INTEGER, record_id TEXT);
@@ -70,7 +70,6 @@ class RecordIndex:
         #: gives an entity's places again (read from its file) for the dangling check.
         self.keep_places = True
         self.rescan: Callable[[str], Iterable[Place]] | None = None
-        self.keys: list[tuple[str, Key, int, str | None]] = []  # overflowing ids, for the keys table
         self.refs: list[tuple[str, str, int, str | None, str, str, str]] = []  # references rules count
         self.uniq: list[tuple[str, int, str, int, str | None]] = []  # composite unique constraints
         self.facts: list[tuple[str, str, str, int, int]] = []  # what cross-record rules compare
@@ -80,14 +79,8 @@ class RecordIndex:
     def keyset(self, entity: str) -> KeySet:
         found = self.keysets.get(entity)
         if found is None:
-            keys = self.keys
-
-            def spill(rows: list[tuple[Key, int, str | None]]) -> None:
-                keys.extend((entity, key, line, rid) for key, line, rid in rows)
-                if len(keys) >= _BATCH:
-                    self.flush()
-
-            found = self.keysets[entity] = KeySet(spill)
+            overflow = Buckets(self.directory, f"{self.path.stem}.{len(self.keysets)}.{entity}.overflow")
+            found = self.keysets[entity] = KeySet(overflow)
         return found
 
     def add_id(self, entity: str, rid: str, line: int) -> None:
@@ -110,20 +103,18 @@ class RecordIndex:
             self.refs.append((entity, file, line, rid, field, target, target_id))
 
     def flush(self) -> None:
-        if self.keys or self.refs or self.uniq or self.facts:
+        if self.refs or self.uniq or self.facts:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT INTO keys VALUES (?, ?, ?, ?)", self.keys)
             self.db.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?)", self.refs)
             self.db.executemany("INSERT INTO uniq VALUES (?, ?, ?, ?, ?)", self.uniq)
             self.db.executemany("INSERT INTO facts VALUES (?, ?, ?, ?, ?)", self.facts)
             self.db.execute("COMMIT")
-            self.keys.clear()
             self.refs.clear()
             self.uniq.clear()
             self.facts.clear()
 
     def maybe_flush(self) -> None:
-        if len(self.keys) + len(self.refs) + len(self.uniq) + len(self.facts) >= _BATCH:
+        if len(self.refs) + len(self.uniq) + len(self.facts) >= _BATCH:
             self.flush()
         for store in self.stores.values():
             store.maybe_write()
@@ -135,7 +126,7 @@ class RecordIndex:
         if entity in self.keysets:
             keyset = self.keysets[entity]
             if keyset.on_disk:
-                keyset.duplicates.extend(self._duplicates_on_disk(entity))
+                keyset.duplicates.extend(keyset.disk_duplicates())
             keyset.seal(self.directory / f"{self.path.stem}.{len(self.keysets)}.{entity}.ids")
         if entity in self.stores:
             self.stores[entity].seal()
@@ -151,26 +142,12 @@ class RecordIndex:
         self.stores.update(part.stores)
         self.db.execute("ATTACH DATABASE ? AS other", (str(part.path),))
         self.db.execute("BEGIN")
-        for table in ("keys", "refs", "uniq", "facts"):
+        for table in ("refs", "uniq", "facts"):
             self.db.execute(f"INSERT INTO {table} SELECT * FROM other.{table}")
         self.db.execute("COMMIT")
         self.db.execute("DETACH DATABASE other")
 
     # -- the checks ---------------------------------------------------------------------------
-
-    def _duplicates_on_disk(self, entity: str) -> list[tuple[int, str | None]]:
-        """(line, record id) of each of ``entity``'s on-disk ids that an earlier one repeats (the
-        table holds only keys in neither the runs nor the set, so it repeats only its own)."""
-        self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
-        return list(
-            self.db.execute(
-                """SELECT k.line, k.rid FROM keys k
-                   JOIN (SELECT key, min(line) AS first FROM keys WHERE entity = ? GROUP BY key
-                         HAVING count(*) > 1) d
-                     ON k.entity = ? AND k.key = d.key AND k.line > d.first""",
-                (entity, entity),
-            )
-        )
 
     def duplicates(self) -> Iterator[tuple[str, str, int]]:
         """(entity, record id, line) of each record whose id an earlier record of the entity has
@@ -182,38 +159,19 @@ class RecordIndex:
             for line, rid in (
                 keyset.duplicates
                 if keyset.rest_file is not None or not keyset.on_disk
-                else [*keyset.duplicates, *self._duplicates_on_disk(entity)]
+                else [*keyset.duplicates, *keyset.disk_duplicates()]
             )
             if rid is not None
         ]
         rows.sort(key=lambda row: (row[0], row[2]))
         yield from rows
 
-    def _not_on_disk(self, entity: str, keys: list[Key]) -> list[Key]:
-        """Of ``keys``, those the ``keys`` table does not hold for ``entity``."""
-        self.db.execute("CREATE INDEX IF NOT EXISTS keys_key ON keys (entity, key)")
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS probe (key)")
-        self.db.execute("BEGIN")  # one transaction: row by row, each insert would commit alone
-        self.db.execute("DELETE FROM probe")
-        self.db.executemany("INSERT INTO probe VALUES (?)", ((k,) for k in keys))
-        self.db.execute("COMMIT")
-        return [
-            key
-            for (key,) in self.db.execute(
-                """SELECT key FROM probe p
-                   WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE k.entity = ? AND k.key = p.key)""",
-                (entity,),
-            )
-        ]
-
     def dangling(self) -> Iterator[Dangling]:
         """References to ids no entity file holds, ordered by file and line."""
         self.flush()
         for store in self.stores.values():
             store.seal()
-        yield from refs_module.dangling(
-            list(self.stores.values()), self.keysets, self._not_on_disk, self._places_of
-        )
+        yield from refs_module.dangling(list(self.stores.values()), self.keysets, self._places_of)
 
     def _places_of(self, store: RefStore) -> Iterable[Place]:
         if store.keep_places:

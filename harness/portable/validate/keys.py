@@ -8,10 +8,11 @@ when their keys are equal, and the common integer ids cost no string at all.
 A :class:`KeySet` holds one entity's keys as they are read. Harness exports list records in
 primary-key order, so keys usually arrive as ascending integers: those are kept as runs
 (``[start, end]`` intervals), a few numbers however many records. From the first key that breaks
-the order on, the rest go to a set of at most :data:`SET_LIMIT` keys, and the keys after those to an
-on-disk table (the caller's SQLite index), whose duplicates the caller finds when the entity is
-read. The set is written and read back :data:`CHUNK` keys at a time, so a worker's memory is the
-same few megabytes whether the export has a million records or a billion. A key seen before is a
+the order on, the rest go to a set of at most :data:`SET_LIMIT` keys, and the keys after those to
+hash buckets on disk (``scratch.Buckets``), whose duplicates :meth:`KeySet.disk_duplicates` finds
+one bucket at a time when the entity is read. The set is written and read back :data:`CHUNK` keys
+at a time, so a worker's memory is the same few megabytes whether the export has a million records
+or a billion. A key seen before is a
 duplicate, reported with its line; the first occurrence is not.
 """
 
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import marshal
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from harness.portable.contract import key_text
+from harness.portable.validate.scratch import Buckets, absent, marshalled, repeats, write_marshalled
 
 Key = int | str
 
@@ -62,19 +63,11 @@ def key_of(value: Any) -> Key | None:
     return None if text is None else key_of_text(text)
 
 
-#: Adds ``(key, line, record id)`` rows to an on-disk table of one entity's keys.
-Spill = Callable[[list[tuple[Key, int, str | None]]], None]
-
-
-def _sealed(rows: list[tuple[Key, int, str | None]]) -> None:
-    raise RuntimeError("a sealed KeySet takes no more keys")
-
-
 class KeySet:
     """One entity's keys (see the module docstring); ``duplicates`` lists ``(line, record id)`` of
     every record whose key an earlier one has."""
 
-    def __init__(self, spill: Spill) -> None:
+    def __init__(self, overflow: Buckets) -> None:
         self.starts: list[int] = []  # closed runs of ascending integer keys
         self.ends: list[int] = []
         self.start = self.end = -BOUND - 1  # the open run, once ``open``
@@ -82,8 +75,9 @@ class KeySet:
         self.ascending = True
         self.rest: set[Key] = set()  # the first SET_LIMIT keys after the order broke
         self.rest_file: Path | None = None  # the rest, written out by seal()
-        self.spill = spill
-        self.on_disk = False  # whether keys after those went to the on-disk table
+        self.overflow = overflow  # (key, line, record id) of the keys after those, in hash buckets on disk
+        self.sealed = False
+        self.on_disk = False  # whether keys went to the overflow
         self.duplicates: list[tuple[int, str | None]] = []
 
     def add(self, key: Key, line: int, rid: str | None) -> None:
@@ -105,9 +99,11 @@ class KeySet:
             self.duplicates.append((line, rid))
         elif len(self.rest) < SET_LIMIT:
             self.rest.add(key)
-        else:  # in neither: a duplicate only of another key on disk, which the caller finds
+        else:  # in neither: a duplicate only of another key on disk (disk_duplicates finds it)
+            if self.sealed:
+                raise RuntimeError("a sealed KeySet takes no more keys")
             self.on_disk = True
-            self.spill([(key, line, rid)])
+            self.overflow.add((key, line, rid))
 
     def _close_runs(self) -> None:
         """Keys stop ascending: the runs so far are frozen, later keys go to the set."""
@@ -130,10 +126,20 @@ class KeySet:
             for chunk in _drained(self.rest):
                 write_marshalled(out, chunk)
         self.rest_file = path
-        self.spill = _sealed  # nothing is added any more (and the set now pickles)
+        self.overflow.write()
+        self.sealed = True  # nothing is added any more (and the set now pickles)
+
+    def disk_duplicates(self) -> list[tuple[int, str | None]]:
+        """(line, record id) of each key on disk that an earlier key on disk repeats (the overflow
+        holds only keys in neither the runs nor the set, so it repeats only its own)."""
+        return [(line, rid) for _, line, rid in repeats(self.overflow)]
+
+    def not_on_disk(self, keys: Buckets) -> set[Key]:
+        """Of the keys in ``keys`` (spread as the overflow is), those the overflow does not hold."""
+        return absent(keys, self.overflow)
 
     def load_rest(self) -> set[Key]:
-        """The first SET_LIMIT keys out of order (the on-disk table has the others)."""
+        """The first SET_LIMIT keys out of order (the overflow has the others)."""
         if self.rest_file is None:
             return self.rest
         rest: set[Key] = set()
@@ -147,26 +153,6 @@ def _drained(keys: set[Key]) -> Iterator[list[Key]]:
     """``keys`` emptied :data:`CHUNK` at a time, so a write holds one chunk more, not two sets."""
     while keys:
         yield [keys.pop() for _ in range(min(CHUNK, len(keys)))]
-
-
-def write_marshalled(out: BinaryIO, value: Any) -> None:
-    """Append ``value`` to ``out`` as one frame: its marshalled size (8 bytes), then its bytes."""
-    data = marshal.dumps(value)
-    out.write(len(data).to_bytes(8, "little"))
-    out.write(data)
-
-
-def marshalled(fh: BinaryIO) -> Iterator[Any]:
-    """The values :func:`write_marshalled` appended to ``fh`` (our own scratch files), in order.
-
-    Each frame is read whole and decoded from memory: ``marshal.load`` on a file reads it a few
-    bytes at a time through Python calls, about 15 times slower for lists of integers."""
-    while head := fh.read(8):
-        size = int.from_bytes(head, "little")
-        data = fh.read(size)
-        if len(head) != 8 or len(data) != size:
-            raise OSError(f"{getattr(fh, 'name', 'a scratch file')}: a frame ends early")
-        yield marshal.loads(data)  # noqa: S302 - our own scratch file
 
 
 def as_runs(keys: set[Key]) -> tuple[list[int], list[int], set[Key]]:

@@ -17,15 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.portable.validate.keys import (
-    Key,
-    KeySet,
-    as_runs,
-    marshalled,
-    not_in_runs,
-    runs_not_covered,
-    write_marshalled,
-)
+from harness.portable.validate.keys import Key, KeySet, as_runs, not_in_runs, runs_not_covered
+from harness.portable.validate.scratch import Buckets, marshalled, write_marshalled
 
 #: Distinct keys plus places held in memory before they are written out (a fixed cap, so memory
 #: does not grow with the export).
@@ -108,14 +101,10 @@ class RefStore:
         yield from self.places
 
 
-# Of some keys of an entity, those its on-disk overflow table does not hold.
-OverflowProbe = Callable[[str, list[Key]], list[Key]]
-
-
-def missing_keys(
-    target: KeySet | None, chunks: Iterable[KeyChunk], name: str, probe: OverflowProbe
-) -> set[Key]:
-    """The keys in ``chunks`` that are not keys of the target entity."""
+def missing_keys(target: KeySet | None, chunks: Iterable[KeyChunk], name: str) -> set[Key]:
+    """The keys in ``chunks`` that are not keys of the target entity (named ``name``). Keys in
+    neither its runs nor its set are looked up among its overflow on disk in one pass at the end,
+    spread over hash buckets as the overflow is, so memory holds one bucket at a time."""
     if target is None:
         found: set[Key] = set()
         for starts, ends, others in chunks:
@@ -124,6 +113,7 @@ def missing_keys(
         return found
     rest = target.load_rest()
     missing: set[Key] = set()
+    pending: Buckets | None = None
     for starts, ends, others in chunks:
         unknown: list[Key] = [
             *runs_not_covered(starts, ends, target.starts, target.ends),
@@ -132,15 +122,20 @@ def missing_keys(
         if unknown and rest:
             unknown = [k for k in unknown if k not in rest]
         if unknown and target.on_disk:
-            unknown = probe(name, unknown)
-        missing.update(unknown)
+            if pending is None:
+                pending = Buckets(target.overflow.directory, f"{target.overflow.prefix}.probe")
+            pending.extend((k,) for k in unknown)
+        else:
+            missing.update(unknown)
+    if pending is not None:
+        pending.write()
+        missing |= target.not_on_disk(pending)
     return missing
 
 
 def dangling(
     stores: list[RefStore],
     keysets: dict[str, KeySet],
-    probe: OverflowProbe,
     places_of: Callable[[RefStore], Iterable[Place]] = RefStore.all_places,
 ) -> list[Dangling]:
     """Every reference whose key is no key of its target, ordered by file and line.
@@ -151,7 +146,7 @@ def dangling(
     missing: dict[str, set[Key]] = {}
     for target in targets:
         chunks = (chunk for store in stores for chunk in store.keys_of(target))
-        found = missing_keys(keysets.get(target), chunks, target, probe)
+        found = missing_keys(keysets.get(target), chunks, target)
         if found:
             missing[target] = found
     rows: list[Dangling] = []
