@@ -70,15 +70,37 @@ def _byte_search(compiled: Any) -> Search | None:
     if program is None or anchor is None or no_match is None:
         return None
     match = program.Match
+    matches = _set_match(compiled, anchor)
 
     def search(text: str) -> bool:
         try:
             data = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: not a string any pattern can match
             return False
-        return bool(match(anchor, data, 0, len(data))[0] != no_match)
+        if matches is not None and matches(data):
+            return True  # the set's DFA found a match: there is one
+        return bool(match(anchor, data, 0, len(data))[0] != no_match)  # asked again: exact either way
 
     return search
+
+
+def _set_match(compiled: Any, anchor: Any) -> Callable[[bytes], Any] | None:
+    """A one-pattern RE2 set's match (a non-empty list when the pattern matches): RE2 answers it
+    with its DFA alone and computes no span, a quarter cheaper per call than ``Match``. Its "no" is
+    not taken as the answer (a DFA out of memory also says no), only its "yes". None when this
+    google-re2 has no sets or the set refuses the pattern."""
+    make = getattr(getattr(re2, "_re2", None), "Set", None)
+    pattern = getattr(compiled, "pattern", None)
+    if make is None or not isinstance(pattern, str):
+        return None
+    try:
+        one = make(anchor, getattr(compiled, "options", _OPTIONS))
+        if one.Add(pattern.encode()) != 0 or not one.Compile():
+            return None
+    except (TypeError, ValueError, re2.error):
+        return None
+    found: Callable[[bytes], Any] = one.Match
+    return found
 
 
 def _text_search(compiled: Any) -> Search:

@@ -15,6 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness import schema_patterns as patterns_module
 from harness.errors import ConfigError
 from harness.fastschema import compile_schema
 from harness.portable.contract import load_contract
@@ -347,3 +348,28 @@ def test_without_re2s_internals_the_public_search_is_used(
     monkeypatch.undo()
     assert _byte_search(object()) is None  # a compiled pattern without the RE2 object
     assert _byte_search(compiled) is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pattern=st.sampled_from(["^a", "b$", "^[ab]*$", "\u00e9.", "^.{2}$", "\\d", "^\\S+$", "(?i)A"]),
+    text=st.text(max_size=6),
+)
+def test_a_set_that_says_no_is_asked_again(pattern: str, text: str) -> None:
+    """The byte search takes a one-pattern RE2 set's "yes" and asks ``Match`` after its "no" (a DFA
+    out of memory also says no): with a set that always says no, the answers are the same."""
+    compiled = re2.compile(pattern)
+    assert patterns_module._set_match(compiled, re2._Anchor.UNANCHORED) is not None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(patterns_module, "_set_match", lambda compiled, anchor: lambda data: [])
+        doubted = _byte_search(compiled)
+    assert doubted is not None
+    assert doubted(text) == (compiled.search(text) is not None)
+
+
+def test_without_re2_sets_the_byte_search_still_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = re2.compile("^a+$")
+    monkeypatch.delattr(re2._re2, "Set")
+    assert patterns_module._set_match(compiled, re2._Anchor.UNANCHORED) is None
+    search = _byte_search(compiled)
+    assert search is not None and search("aaa") is True and search("ab") is False
