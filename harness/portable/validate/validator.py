@@ -118,9 +118,10 @@ class Validator:
         # lets it: when that is within max_depth, such a record needs no depth count.
         nests = nesting_bound(ent.schema) if record_rules.bind_schema in covered else None
         shallow = nests is not None and nests <= self.contract.strictness.max_depth
-        checks = [check for _, check in bound if check is not None]  # for a record clean() refuses
-        rest = [check for bind, check in bound if check is not None and bind not in covered]
-        hooks = tuple(ctx.block_hooks)
+        all_checks = [check for _, check in bound if check is not None]  # for a record clean() refuses
+        all_rest = [check for bind, check in bound if check is not None and bind not in covered]
+        checks, rest = all_checks, all_rest
+        hooks, idle = tuple(ctx.block_hooks), dict(ctx.idle_checks)
         digest = hashlib.sha256()
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         add_key, maybe_flush = index.keyset(ent.name).add, index.maybe_flush
@@ -134,6 +135,10 @@ class Validator:
             for first, block, body in blocks:
                 for hook in hooks:
                     hook(body, first)
+                if idle:  # checks that say, after the hooks, that no record of this block can break them
+                    quiet = {check for check, asleep in idle.items() if asleep()}
+                    checks = [check for check in all_checks if check not in quiet]
+                    rest = [check for check in all_rest if check not in quiet]
                 line = first - 1
                 for raw in block:
                     line += 1
