@@ -124,7 +124,7 @@ def _plan_entity(
     if not compares_in_server(contract, ent):
         return _plan_canonical(conns[0], contract, ent, export_dir, invalid)
     queries = server.Queries.of(conns[0], contract, ent)
-    reading = server.Reading(ent.key_fields[0], invalid, parse_ahead=bool(invalid))
+    reading = server.Reading(ent.key_fields[0], invalid, digests=queries.digest_keys is not None)
     blocks = complete_blocks(export_dir / ent.file, BATCH_BYTES)
     works = server.ahead(server.read(blocks, reading), depth=2 * len(conns))
     try:

@@ -118,12 +118,23 @@ def parse_batch(lines: list[bytes], pk: str, invalid: set[str]) -> Batch:
 
 @dataclass
 class Reading:
-    """How one entity's batches are read: its key field, the keys validation flagged, and whether
-    the reader parses each batch ahead (while batches are not settled by their lines' digest)."""
+    """How one entity's batches are read: its key field, the keys validation flagged, whether its
+    key column's type lets a range digest settle a batch (``Queries.digest_keys``), and whether the
+    reader parses each batch ahead (always, unless batches may be settled by their lines' digest)."""
 
     pk: str
     invalid: set[str]
+    digests: bool = True
     parse_ahead: bool = False
+
+    def __post_init__(self) -> None:
+        self.parse_ahead = self.parse_ahead or not self.by_lines
+
+    @property
+    def by_lines(self) -> bool:
+        """Whether a batch is first tried unparsed, by its lines' digest (never when validation
+        flagged keys of the entity: those must be left out by key)."""
+        return self.digests and not self.invalid
 
     def parse(self, lines: list[bytes]) -> Batch:
         return parse_batch(lines, self.pk, self.invalid)
@@ -177,7 +188,7 @@ def read(blocks: Iterator[tuple[bytes, int]], reading: Reading) -> Iterator[Work
         work = Work(block, end)
         if reading.parse_ahead:
             work.parsed = reading.parse(work.lines)
-        else:
+        elif reading.by_lines:
             work.prepare()
         yield work
 
@@ -339,10 +350,10 @@ def shared(
     conns: list[psycopg.Connection[Any]], works: Iterator[Work], queries: Queries, reading: Reading
 ) -> Counts:
     """Compare every batch, each connection in its own thread taking the next one, and sum. A batch
-    not parsed ahead is first tried by its lines' digest (:func:`settled_by_lines`; never when
-    validation flagged keys of the entity) and parsed only when that does not settle it."""
+    not parsed ahead is first tried by its lines' digest (:func:`settled_by_lines`, where
+    :attr:`Reading.by_lines`) and parsed only when that does not settle it."""
     lock, failed = threading.Lock(), threading.Event()
-    by_lines = not reading.invalid
+    by_lines = reading.by_lines
 
     def one(conn: psycopg.Connection[Any], work: Work, part: Counts) -> None:
         known = None
