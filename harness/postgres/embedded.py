@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from harness.errors import ProviderError
+from harness.files import write_once
 from harness.net import free_port
 from harness.postgres.account import service_account as _service_account
 from harness.postgres.binaries import find_bindir, pg_free_env
@@ -285,11 +286,7 @@ def _make_template(key: _Key, bindir: Path, maker: EmbeddedCluster | None = None
     maker = maker or EmbeddedCluster(bindir)
     try:
         maker.run_initdb()
-        ready = maker.base / READY_FILE
-        fd = os.open(ready.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"version": maker.version}, fh)
-        os.replace(ready.with_suffix(".tmp"), ready)
+        write_once(maker.base / READY_FILE, json.dumps({"version": maker.version}).encode(), mode=0o600)
     except BaseException:
         maker.remove()
         raise
