@@ -12,8 +12,7 @@ the order on, the rest go to a set of at most :data:`SET_LIMIT` keys, and the ke
 hash buckets on disk (``scratch.Buckets``), whose duplicates :meth:`KeySet.disk_duplicates` finds
 one bucket at a time when the entity is read. The set is written and read back :data:`CHUNK` keys
 at a time, so a worker's memory is the same few megabytes whether the export has a million records
-or a billion. A key seen before is a
-duplicate, reported with its line; the first occurrence is not.
+or a billion. A key seen before is a duplicate, reported with its line; the first occurrence is not.
 """
 
 from __future__ import annotations

@@ -101,8 +101,8 @@ class RefStore:
         yield from self.places
 
 
-def missing_keys(target: KeySet | None, chunks: Iterable[KeyChunk], name: str) -> set[Key]:
-    """The keys in ``chunks`` that are not keys of the target entity (named ``name``). Keys in
+def missing_keys(target: KeySet | None, chunks: Iterable[KeyChunk]) -> set[Key]:
+    """The keys in ``chunks`` that are not keys of the target entity. Keys in
     neither its runs nor its set are looked up among its overflow on disk in one pass at the end,
     spread over hash buckets as the overflow is, so memory holds one bucket at a time."""
     if target is None:
@@ -146,7 +146,7 @@ def dangling(
     missing: dict[str, set[Key]] = {}
     for target in targets:
         chunks = (chunk for store in stores for chunk in store.keys_of(target))
-        found = missing_keys(keysets.get(target), chunks, target)
+        found = missing_keys(keysets.get(target), chunks)
         if found:
             missing[target] = found
     rows: list[Dangling] = []

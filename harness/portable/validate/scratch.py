@@ -161,11 +161,12 @@ def absent(keys: Buckets, among: Buckets) -> set[Any]:
     for bucket in range(BUCKETS):
         if not keys.sizes[bucket]:
             continue
-        held = _distinct_or_none(among.rows(bucket)) if among.level < _MAX_LEVEL else None
-        if held is None and among.level < _MAX_LEVEL:
-            missing |= absent(keys.split(bucket), among.split(bucket))
-            continue
-        if held is None:
+        if among.level < _MAX_LEVEL:
+            held = _distinct_or_none(among.rows(bucket))
+            if held is None:
+                missing |= absent(keys.split(bucket), among.split(bucket))
+                continue
+        else:
             held = {row[0] for row in among.rows(bucket)}
         missing.update(row[0] for row in keys.rows(bucket) if row[0] not in held)
     return missing

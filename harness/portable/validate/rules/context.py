@@ -64,14 +64,14 @@ class EntityContext(RuleContext):
     contract: Contract | None = None
     declared_redactions: frozenset[str] = frozenset()  # fields the manifest says are redacted
     block_hooks: list[BlockHook] = field(default_factory=list)
-    idle_checks: dict[Any, Callable[[], bool]] = field(default_factory=dict)
+    idle_checks: dict[RecordRule, Callable[[], bool]] = field(default_factory=dict)
 
     def on_block(self, hook: BlockHook) -> None:
         """Have ``hook(body, first line number)`` see each block of whole lines before its records
         are checked (a rule that looks at many lines at once, such as a pre-filter)."""
         self.block_hooks.append(hook)
 
-    def idle_when(self, check: Any, asleep: Callable[[], bool]) -> None:
+    def idle_when(self, check: RecordRule, asleep: Callable[[], bool]) -> None:
         """Let the validator skip ``check`` for a block's records when ``asleep()`` says, after the
         block hooks ran, that none of them can break it (it would return False for each)."""
         self.idle_checks[check] = asleep
